@@ -1,0 +1,1825 @@
+/*
+ * faultline-fs.c - the recorder: a passthrough FUSE file system (libfuse3
+ * low-level API) that appends every mutating operation to a trace.
+ *
+ *   faultline-fs --trace FILE [--real-fsync] [--ready-fd N] [--allow-other]
+ *                [-d] BACKING MOUNTPOINT
+ *
+ * The mount mirrors BACKING, a private scratch directory.  Each request
+ * is served by the matching syscall on the backing file; each mutating
+ * request is appended to FILE with trace_append() when it completes,
+ * failed ones included (result = -errno).  Before mounting, the backing
+ * tree is walked depth first, each directory's entries in bytewise name
+ * order, and every entry gets a BASE record and a file id (2, 3, ... in
+ * walk order; hard links share one id; the root is TRACE_ROOT_ID).
+ *
+ * FILE IDS.  The inode table maps a backing (st_dev, st_ino) to a file
+ * id, and to a node (O_PATH fd + kernel lookup count) while the kernel
+ * knows the inode.  Base entries keep their id without holding an fd.
+ * Every create, mknod, mkdir and symlink gives its inode a NEW id,
+ * replacing whatever an earlier, deleted inode with the same number had.
+ * Namespace records name the entry they act on by id: unlink, rmdir and
+ * rename lstat the entry (under the namespace lock) to find it.
+ *
+ * ORDER.  Records are a valid linearization of what happened to the
+ * backing directory: replayed in order they reproduce it byte for byte.
+ * Every backing syscall and its trace_append() happen under one lock
+ * that every conflicting op also takes:
+ *   - data ops on one file (write, truncate, fallocate, setattr, setxattr,
+ *     removexattr, fsync, opens with O_TRUNC) hold that file's node->lock;
+ *   - namespace ops (create, mknod, mkdir, symlink, link, unlink, rmdir,
+ *     rename) and fsyncdir hold fs->ns_lock exclusively; lookup holds it
+ *     shared, so no one reaches a new inode before its create is recorded.
+ * Hence the BARRIER GUARANTEE the persistence models rely on: every op
+ * on file X recorded before an FSYNC of X completed before that fsync
+ * began, and every op on X recorded after it began after the fsync
+ * ended; likewise FSYNCDIR of D and the namespace ops (and D's own
+ * attribute changes).  Writes from mmap writeback arrive late, as WRITEs
+ * with fi->writepage (recorded TRACE_WF_WRITEPAGE); msync(MS_SYNC)
+ * arrives as those WRITEs and then FSYNC.
+ *
+ * BARRIERS ARE RECORDED, NOT PERFORMED, unless --real-fsync: the backing
+ * directory is scratch, so fsync, fdatasync and fsyncdir are only
+ * appended, and backing files are opened without O_SYNC/O_DSYNC (the
+ * WRITE records still carry TRACE_WF_SYNC/DSYNC, and the kernel follows
+ * each such write with an FSYNC request, which is recorded).
+ *
+ * THE CONTROL FILE ".faultline-ctl" at the root is virtual (never in the
+ * backing dir, hidden from readdir, cannot be unlinked or renamed):
+ * each non-empty line written to it becomes one MARK record.  Ops on it
+ * are not recorded otherwise.
+ *
+ * WHAT IT DOES NOT DO.  Writeback caching stays off (it would coalesce
+ * and reorder writes).  copy_file_range is left out (the kernel falls
+ * back to read + write, which are recorded).  POSIX and flock locks are
+ * left to the kernel (local to this mount).  sync()/syncfs() never reach
+ * a FUSE file system, so they cannot be recorded.  O_DIRECT is not
+ * passed to the backing file (tmpfs refuses it); the file gets direct_io
+ * and its writes are recorded TRACE_WF_DIRECT.  O_APPEND is emulated: the
+ * backing fd never has it; an append writes at the backing file's size
+ * under the node lock (so mmap writeback through an O_APPEND handle
+ * still lands where it belongs) and records that offset.
+ *
+ * Exit status: 0 after an unmount or SIGTERM/SIGINT/SIGHUP with the trace
+ * closed cleanly; 3 (with a one-line "faultline-fs: " reason) if setup
+ * fails before --ready-fd is signalled, or if the trace could not be
+ * completed.
+ */
+#define FUSE_USE_VERSION 312
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "fs_i.h"
+#include "trace.h"
+
+_Static_assert(sizeof(fuse_ino_t) >= sizeof(uintptr_t),
+	       "node addresses are used as FUSE node ids");
+
+#define FS_EXIT_ENV 3 /* setup failed, or the trace is incomplete */
+
+/* ---- small helpers ---- */
+
+static struct fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* The node behind a FUSE node id. */
+static struct fs_node *fs_node(fuse_req_t req, fuse_ino_t ino)
+{
+	if (ino == FUSE_ROOT_ID)
+		return &fs_of(req)->root;
+	return (struct fs_node *)(uintptr_t)ino;
+}
+
+/* "/proc/self/fd/N": reaches an O_PATH fd's inode for calls with no *at form. */
+static const char *fs_proc_path(char buf[32], int fd)
+{
+	snprintf(buf, 32, "/proc/self/fd/%d", fd);
+	return buf;
+}
+
+static bool fs_is_ctl_name(struct fs *fs, const struct fs_node *dir,
+			   const char *name)
+{
+	return dir == &fs->root && strcmp(name, FS_CTL_NAME) == 0;
+}
+
+static uint64_t fs_new_id(struct fs *fs)
+{
+	return __atomic_fetch_add(&fs->next_id, 1, __ATOMIC_RELAXED);
+}
+
+static int fs_sync_fd(int fd, int datasync)
+{
+	int res = datasync ? fdatasync(fd) : fsync(fd);
+
+	return res < 0 ? -errno : 0;
+}
+
+/* ---- recording ---- */
+
+/* Starts a record of op for req (req NULL: no process, as for BASE). */
+static void rec_start(struct trace_rec *r, unsigned op, fuse_req_t req)
+{
+	memset(r, 0, sizeof(*r));
+	r->op = (uint16_t)op;
+	if (req)
+		r->pid = (uint32_t)fuse_req_ctx(req)->pid;
+}
+
+static void rec_name(struct trace_rec *r, const char *name)
+{
+	r->name = name;
+	r->name_len = (uint32_t)strlen(name);
+}
+
+/*
+ * Appends r with result res.  After a failed append nothing more is
+ * appended, so the trace stays a valid prefix of what happened; the
+ * failure is reported once now and again by the exit status.
+ */
+static void rec_append(struct fs *fs, struct trace_rec *r, int res)
+{
+	int err, none = 0;
+
+	if (__atomic_load_n(&fs->rec_err, __ATOMIC_ACQUIRE))
+		return;
+	r->result = res;
+	err = trace_append(fs->trace, r);
+	if (err && __atomic_compare_exchange_n(&fs->rec_err, &none, err, false,
+					       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		fprintf(stderr, "faultline-fs: cannot append to the trace: %s; "
+			"recording stops here\n", strerror(-err));
+}
+
+/* ---- the inode table ---- */
+
+static size_t map_hash(uint64_t dev, uint64_t ino)
+{
+	uint64_t h = (ino ^ (dev << 32 | dev >> 32)) * UINT64_C(0x9e3779b97f4a7c15);
+
+	return (size_t)(h ^ h >> 29);
+}
+
+/* The slot holding (dev, ino), or the empty slot where it belongs. */
+static struct fs_slot *map_probe(const struct fs_map *m, uint64_t dev,
+				 uint64_t ino)
+{
+	size_t mask = m->cap - 1, i = map_hash(dev, ino) & mask;
+
+	while (m->slots[i].id && (m->slots[i].dev != dev || m->slots[i].ino != ino))
+		i = (i + 1) & mask;
+	return &m->slots[i];
+}
+
+/* Doubles the table (or makes its first 1024 slots).  Returns 0 or -ENOMEM. */
+static int map_grow(struct fs_map *m)
+{
+	struct fs_map old = *m;
+	size_t i;
+
+	m->cap = old.cap ? old.cap * 2 : 1024;
+	m->slots = calloc(m->cap, sizeof(*m->slots));
+	if (!m->slots) {
+		*m = old;
+		return -ENOMEM;
+	}
+	for (i = 0; i < old.cap; i++)
+		if (old.slots[i].id)
+			*map_probe(m, old.slots[i].dev, old.slots[i].ino) = old.slots[i];
+	free(old.slots);
+	return 0;
+}
+
+/*
+ * The slot of (dev, ino), added if missing.  Its id becomes want when
+ * want != 0 (a create-type op: the inode is new), else stays as it was
+ * or, for a new slot, is a fresh id.  Caller holds fs->tab_lock.
+ * Returns NULL when out of memory.
+ */
+static struct fs_slot *fs_slot(struct fs *fs, uint64_t dev, uint64_t ino,
+			       uint64_t want)
+{
+	struct fs_map *m = &fs->map;
+	struct fs_slot *s;
+
+	if ((m->used + 1) * 4 > m->cap * 3 && map_grow(m))
+		return NULL;
+	s = map_probe(m, dev, ino);
+	if (!s->id) {
+		*s = (struct fs_slot){.dev = dev, .ino = ino};
+		m->used++;
+	}
+	if (want)
+		s->id = want;
+	else if (!s->id)
+		s->id = fs_new_id(fs);
+	return s;
+}
+
+/* File id of the inode st describes, or 0 if the table does not know it. */
+static uint64_t fs_id_of(struct fs *fs, const struct stat *st)
+{
+	uint64_t id;
+
+	pthread_mutex_lock(&fs->tab_lock);
+	id = map_probe(&fs->map, st->st_dev, st->st_ino)->id;
+	pthread_mutex_unlock(&fs->tab_lock);
+	return id;
+}
+
+/* File id of entry name in directory dirfd, 0 if there is none. */
+static uint64_t fs_entry_id(struct fs *fs, int dirfd, const char *name)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	return fs_id_of(fs, &st);
+}
+
+/*
+ * Takes one kernel lookup on the node of the inode st describes; fd is
+ * an O_PATH fd of it, which this call owns from now on.  want: as for
+ * fs_slot().  Stores the node in *out.  Returns 0 or -ENOMEM.
+ */
+static int fs_node_ref(struct fs *fs, int fd, const struct stat *st,
+		       uint64_t want, struct fs_node **out)
+{
+	struct fs_node *n = NULL;
+	struct fs_slot *s;
+	int err = -ENOMEM;
+
+	pthread_mutex_lock(&fs->tab_lock);
+	s = fs_slot(fs, st->st_dev, st->st_ino, want);
+	if (!s)
+		goto out_unlock;
+	n = s->node;
+	if (n) {
+		/* A live node pins its inode, so a new inode never finds one. */
+		assert(!want);
+		n->nlookup++;
+		err = 0;
+		goto out_unlock;
+	}
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		goto out_unlock;
+	pthread_mutex_init(&n->lock, NULL);
+	n->fd = fd;
+	fd = -1;
+	n->id = s->id;
+	n->nlookup = 1;
+	n->dev = st->st_dev;
+	n->ino = st->st_ino;
+	s->node = n;
+	err = 0;
+out_unlock:
+	pthread_mutex_unlock(&fs->tab_lock);
+	if (fd >= 0)
+		close(fd);
+	*out = n;
+	return err;
+}
+
+/* Drops count kernel lookups; the last one frees the node (its id stays in the map). */
+static void fs_node_unref(struct fs *fs, struct fs_node *n, uint64_t count)
+{
+	struct fs_slot *s;
+
+	if (n == &fs->root || n == &fs->ctl)
+		return;
+	pthread_mutex_lock(&fs->tab_lock);
+	assert(n->nlookup >= count);
+	n->nlookup -= count;
+	if (n->nlookup) {
+		pthread_mutex_unlock(&fs->tab_lock);
+		return;
+	}
+	s = map_probe(&fs->map, n->dev, n->ino);
+	if (s->node == n)
+		s->node = NULL;
+	pthread_mutex_unlock(&fs->tab_lock);
+	close(n->fd);
+	pthread_mutex_destroy(&n->lock);
+	free(n);
+}
+
+/*
+ * Looks name up in directory dir and takes a kernel lookup on its node,
+ * filling *e for the reply.  want: 0 for a plain lookup, else the new
+ * id of an inode just created.  Returns 0 or -errno.
+ */
+static int fs_do_lookup(struct fs *fs, struct fs_node *dir, const char *name,
+			uint64_t want, struct fuse_entry_param *e)
+{
+	struct fs_node *n;
+	int fd, err;
+
+	memset(e, 0, sizeof(*e));
+	e->attr_timeout = FS_TIMEOUT;
+	e->entry_timeout = FS_TIMEOUT;
+	fd = openat(dir->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstatat(fd, "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	err = fs_node_ref(fs, fd, &e->attr, want, &n);
+	if (!err)
+		e->ino = (uintptr_t)n;
+	return err;
+}
+
+/* ---- the control file ---- */
+
+static void fs_ctl_entry(struct fs *fs, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = (uintptr_t)&fs->ctl;
+	e->attr = fs->ctl_attr;
+	e->attr_timeout = 0; /* always size 0, whatever the kernel saw written */
+	e->entry_timeout = FS_TIMEOUT;
+}
+
+static void fs_ctl_open(struct fuse_file_info *fi)
+{
+	fi->fh = FS_CTL_FH;
+	fi->direct_io = 1; /* every write reaches us, none is cached */
+}
+
+/* Each non-empty line of buf (without its '\n') becomes one MARK record. */
+static void fs_ctl_write(struct fs *fs, fuse_req_t req, const char *buf,
+			 size_t size)
+{
+	const char *p = buf, *end = buf + size, *nl;
+	struct trace_rec r;
+
+	for (; p < end; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			nl = end;
+		if (nl == p)
+			continue;
+		rec_start(&r, TRACE_OP_MARK, req);
+		r.name = p;
+		r.name_len = (uint32_t)(nl - p);
+		rec_append(fs, &r, 0);
+	}
+	fuse_reply_write(req, size);
+}
+
+/* ---- lookup, forget, attributes ---- */
+
+static void fs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* Writeback caching would coalesce and reorder writes before we see them. */
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* Let the kernel clear set-ID bits on write (it tells us with a SETATTR). */
+	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+	/* O_TRUNC arrives with OPEN, so we record it as TRACE_TF_OTRUNC. */
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+}
+
+static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_node *dir = fs_node(req, parent);
+	struct fuse_entry_param e;
+	int err;
+
+	if (fs_is_ctl_name(fs, dir, name)) {
+		fs_ctl_entry(fs, &e);
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	pthread_rwlock_rdlock(&fs->ns_lock);
+	err = fs_do_lookup(fs, dir, name, 0, &e);
+	pthread_rwlock_unlock(&fs->ns_lock);
+	if (err == -ENOENT) {
+		/* Cache the miss: every create goes through this mount. */
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = FS_TIMEOUT;
+		fuse_reply_entry(req, &e);
+	} else if (err) {
+		fuse_reply_err(req, -err);
+	} else {
+		fuse_reply_entry(req, &e);
+	}
+}
+
+static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	fs_node_unref(fs_of(req), fs_node(req, ino), nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_forget_multi(fuse_req_t req, size_t count,
+			    struct fuse_forget_data *forgets)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		fs_node_unref(fs_of(req), fs_node(req, forgets[i].ino),
+			      forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_node *n = fs_node(req, ino);
+	struct stat st;
+
+	(void)fi;
+	if (n == &fs->ctl) {
+		fuse_reply_attr(req, &fs->ctl_attr, 0);
+		return;
+	}
+	if (fstatat(n->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_attr(req, &st, FS_TIMEOUT);
+}
+
+/* Truncates n (through fi's fd when given) and records it.  Caller holds n->lock. */
+static int fs_set_size(struct fs *fs, fuse_req_t req, struct fs_node *n,
+		       off_t size, struct fuse_file_info *fi)
+{
+	int fd = fi ? fh_fd(fi->fh) : n->fd, res;
+	struct trace_rec r;
+	struct stat st;
+	char path[32];
+
+	rec_start(&r, TRACE_OP_TRUNCATE, req);
+	r.id = n->id;
+	r.off = (uint64_t)size;
+	r.flags = fi ? TRACE_TF_FTRUNCATE : TRACE_TF_SETATTR;
+	if (fstat(fd, &st) == 0)
+		r.len = (uint64_t)st.st_size;
+	if (fi)
+		res = ftruncate(fd, size);
+	else
+		res = truncate(fs_proc_path(path, n->fd), size);
+	res = res < 0 ? -errno : 0;
+	rec_append(fs, &r, res);
+	return res;
+}
+
+/* One timestamp of a setattr: sets *ts and the record's mask bits. */
+static void fs_set_time(struct timespec *ts, int64_t *rec_ns, uint32_t *mask,
+			int valid, int set_bit, int now_bit,
+			const struct timespec *given, uint32_t sa_bit,
+			uint32_t sa_now_bit)
+{
+	if (valid & now_bit) {
+		ts->tv_nsec = UTIME_NOW;
+		*mask |= sa_bit | sa_now_bit;
+	} else if (valid & set_bit) {
+		*ts = *given;
+		*rec_ns = (int64_t)given->tv_sec * 1000000000 + given->tv_nsec;
+		*mask |= sa_bit;
+	}
+}
+
+/* Applies mode, owner and times from a, filling r as it goes.  Returns 0 or -errno. */
+static int fs_apply_meta(const struct fs_node *n, const struct stat *a,
+			 int valid, struct trace_rec *r)
+{
+	struct timespec tv[2] = {{0, UTIME_OMIT}, {0, UTIME_OMIT}};
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	char path[32];
+
+	if (valid & FUSE_SET_ATTR_MODE) {
+		r->flags |= TRACE_SA_MODE;
+		r->mode = a->st_mode;
+		if (chmod(fs_proc_path(path, n->fd), a->st_mode & 07777) < 0)
+			return -errno;
+	}
+	if (valid & FUSE_SET_ATTR_UID) {
+		r->flags |= TRACE_SA_UID;
+		r->uid = uid = a->st_uid;
+	}
+	if (valid & FUSE_SET_ATTR_GID) {
+		r->flags |= TRACE_SA_GID;
+		r->gid = gid = a->st_gid;
+	}
+	if ((valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) &&
+	    fchownat(n->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	fs_set_time(&tv[0], &r->atime_ns, &r->flags, valid, FUSE_SET_ATTR_ATIME,
+		    FUSE_SET_ATTR_ATIME_NOW, &a->st_atim, TRACE_SA_ATIME,
+		    TRACE_SA_ATIME_NOW);
+	fs_set_time(&tv[1], &r->mtime_ns, &r->flags, valid, FUSE_SET_ATTR_MTIME,
+		    FUSE_SET_ATTR_MTIME_NOW, &a->st_mtim, TRACE_SA_MTIME,
+		    TRACE_SA_MTIME_NOW);
+	if ((r->flags & (TRACE_SA_ATIME | TRACE_SA_MTIME)) &&
+	    utimensat(n->fd, "", tv, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return 0;
+}
+
+#define FS_META_BITS                                                         \
+	(FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |        \
+	 FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW | \
+	 FUSE_SET_ATTR_MTIME_NOW)
+
+static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int valid, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_node *n = fs_node(req, ino);
+	struct trace_rec r;
+	int res = 0;
+
+	if (n == &fs->ctl) { /* e.g. truncation by a shell's "> .faultline-ctl" */
+		fuse_reply_attr(req, &fs->ctl_attr, 0);
+		return;
+	}
+	pthread_mutex_lock(&n->lock);
+	if (valid & FUSE_SET_ATTR_SIZE)
+		res = fs_set_size(fs, req, n, attr->st_size, fi);
+	if (!res && (valid & FS_META_BITS)) {
+		rec_start(&r, TRACE_OP_SETATTR, req);
+		r.id = n->id;
+		res = fs_apply_meta(n, attr, valid, &r);
+		rec_append(fs, &r, res);
+	}
+	pthread_mutex_unlock(&n->lock);
+	if (res)
+		fuse_reply_err(req, -res);
+	else
+		fs_getattr(req, ino, fi);
+}
+
+static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs_node *n = fs_node(req, ino);
+	char buf[PATH_MAX + 1];
+	ssize_t len;
+
+	if (n == &fs_of(req)->ctl) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	len = readlinkat(n->fd, "", buf, sizeof(buf));
+	if (len < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	if ((size_t)len == sizeof(buf)) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	buf[len] = '\0';
+	fuse_reply_readlink(req, buf);
+}
+
+static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+
+	(void)ino;
+	if (fstatvfs(fs_of(req)->root.fd, &sv) < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_statfs(req, &sv);
+}
+
+/* ---- creating entries ---- */
+
+/* Whether new entries must be handed to their creator (we run as root, they may not). */
+static bool fs_must_give(const struct fs *fs, fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	return fs->give && (ctx->uid != 0 || ctx->gid != 0);
+}
+
+/*
+ * Mode to create an entry with: set-ID bits of a non-directory are left
+ * out when it will be chowned (chown clears them, and a root-owned
+ * set-ID file must never exist); fs_give() puts them back.
+ */
+static mode_t fs_create_mode(const struct fs *fs, fuse_req_t req, mode_t mode)
+{
+	if (!S_ISDIR(mode) && fs_must_give(fs, req))
+		mode &= ~(mode_t)(S_ISUID | S_ISGID);
+	return mode;
+}
+
+/*
+ * Gives a new entry (O_PATH fd) to the user who asked for it, as the
+ * kernel would have made it: owned by the requesting uid, and by the
+ * requesting gid unless the directory is set-group-ID (the backing fs
+ * already gave it the directory's group).  Returns 0 or -errno.
+ */
+static int fs_give(struct fs *fs, fuse_req_t req, const struct fs_node *dir,
+		   int fd, mode_t mode)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	gid_t gid = ctx->gid;
+	struct stat dst;
+	char path[32];
+
+	if (!fs_must_give(fs, req))
+		return 0;
+	if (fstat(dir->fd, &dst) < 0)
+		return -errno;
+	if (dst.st_mode & S_ISGID)
+		gid = (gid_t)-1;
+	if (fchownat(fd, "", ctx->uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (S_ISDIR(mode) || S_ISLNK(mode) || !(mode & (S_ISUID | S_ISGID)))
+		return 0;
+	return chmod(fs_proc_path(path, fd), mode & 07777) < 0 ? -errno : 0;
+}
+
+/*
+ * After name was created in dir: gives the new inode a new file id
+ * (stored in *id), hands it to its creator and takes a kernel lookup,
+ * filling *e.  Caller holds ns_lock exclusively.  Returns 0 or -errno;
+ * *id is set either way, since the entry exists.
+ */
+static int fs_new_entry(struct fs *fs, fuse_req_t req, struct fs_node *dir,
+			const char *name, mode_t mode,
+			struct fuse_entry_param *e, uint64_t *id)
+{
+	int fd, err;
+
+	*id = fs_new_id(fs);
+	fd = openat(dir->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = fs_give(fs, req, dir, fd, mode);
+	close(fd);
+	if (err)
+		return err;
+	return fs_do_lookup(fs, dir, name, *id, e);
+}
+
+/* What mknod, mkdir or symlink asks for. */
+struct fs_mk {
+	unsigned op;        /* TRACE_OP_MKNOD, TRACE_OP_MKDIR or TRACE_OP_SYMLINK */
+	mode_t mode;        /* file type and permissions */
+	dev_t rdev;         /* MKNOD: device number */
+	const char *target; /* SYMLINK: the link's contents */
+};
+
+static int fs_mk_syscall(struct fs *fs, fuse_req_t req, int dirfd,
+			 const char *name, const struct fs_mk *mk)
+{
+	mode_t mode = fs_create_mode(fs, req, mk->mode);
+	int res;
+
+	if (mk->op == TRACE_OP_MKDIR)
+		res = mkdirat(dirfd, name, mode & 07777);
+	else if (mk->op == TRACE_OP_SYMLINK)
+		res = symlinkat(mk->target, dirfd, name);
+	else
+		res = mknodat(dirfd, name, mode, mk->rdev);
+	return res < 0 ? -errno : 0;
+}
+
+/* mknod, mkdir and symlink: create, record, reply. */
+static void fs_make(fuse_req_t req, fuse_ino_t parent, const char *name,
+		    const struct fs_mk *mk)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_node *dir = fs_node(req, parent);
+	struct fuse_entry_param e;
+	struct trace_rec r;
+	int res, err;
+
+	if (fs_is_ctl_name(fs, dir, name)) {
+		fuse_reply_err(req, EEXIST);
+		return;
+	}
+	rec_start(&r, mk->op, req);
+	r.parent = dir->id;
+	r.mode = mk->mode;
+	r.flags = (uint32_t)mk->rdev;
+	rec_name(&r, name);
+	if (mk->target) {
+		r.name2 = mk->target;
+		r.name2_len = (uint32_t)strlen(mk->target);
+	}
+	pthread_rwlock_wrlock(&fs->ns_lock);
+	err = res = fs_mk_syscall(fs, req, dir->fd, name, mk);
+	if (!res)
+		err = fs_new_entry(fs, req, dir, name, mk->mode, &e, &r.id);
+	if (!err)
+		r.mode = e.attr.st_mode;
+	rec_append(fs, &r, res);
+	pthread_rwlock_unlock(&fs->ns_lock);
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	struct fs_mk mk = {.op = TRACE_OP_MKNOD, .mode = mode, .rdev = rdev};
+
+	fs_make(req, parent, name, &mk);
+}
+
+static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode)
+{
+	struct fs_mk mk = {.op = TRACE_OP_MKDIR, .mode = S_IFDIR | mode};
+
+	fs_make(req, parent, name, &mk);
+}
+
+static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name)
+{
+	struct fs_mk mk = {.op = TRACE_OP_SYMLINK, .mode = S_IFLNK | 0777,
+			   .target = link};
+
+	fs_make(req, parent, name, &mk);
+}
+
+static int fs_linkat(int fd, int dirfd, const char *name)
+{
+	char path[32];
+
+	if (linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == 0)
+		return 0;
+	if (errno != ENOENT) /* ENOENT: no CAP_DAC_READ_SEARCH; try /proc */
+		return -errno;
+	if (linkat(AT_FDCWD, fs_proc_path(path, fd), dirfd, name,
+		   AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	return -errno;
+}
+
+static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_node *n = fs_node(req, ino), *dir = fs_node(req, newparent);
+	struct fuse_entry_param e;
+	struct trace_rec r;
+	int res;
+
+	if (n == &fs->ctl || fs_is_ctl_name(fs, dir, newname)) {
+		fuse_reply_err(req, n == &fs->ctl ? EPERM : EEXIST);
+		return;
+	}
+	rec_start(&r, TRACE_OP_LINK, req);
+	r.id = n->id;
+	r.parent = dir->id;
+	rec_name(&r, newname);
+	pthread_rwlock_wrlock(&fs->ns_lock);
+	res = fs_linkat(n->fd, dir->fd, newname);
+	rec_append(fs, &r, res);
+	if (!res)
+		res = fs_do_lookup(fs, dir, newname, 0, &e);
+	pthread_rwlock_unlock(&fs->ns_lock);
+	if (res)
+		fuse_reply_err(req, -res);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+/* ---- removing and renaming entries ---- */
+
+/* unlink (op TRACE_OP_UNLINK) and rmdir (TRACE_OP_RMDIR). */
+static void fs_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      unsigned op)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_node *dir = fs_node(req, parent);
+	struct trace_rec r;
+	int res;
+
+	if (fs_is_ctl_name(fs, dir, name)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	rec_start(&r, op, req);
+	r.parent = dir->id;
+	rec_name(&r, name);
+	pthread_rwlock_wrlock(&fs->ns_lock);
+	r.id = fs_entry_id(fs, dir->fd, name);
+	res = unlinkat(dir->fd, name, op == TRACE_OP_RMDIR ? AT_REMOVEDIR : 0);
+	res = res < 0 ? -errno : 0;
+	rec_append(fs, &r, res);
+	pthread_rwlock_unlock(&fs->ns_lock);
+	fuse_reply_err(req, -res);
+}
+
+static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fs_remove(req, parent, name, TRACE_OP_UNLINK);
+}
+
+static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fs_remove(req, parent, name, TRACE_OP_RMDIR);
+}
+
+static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname,
+		      unsigned int flags)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_node *dir = fs_node(req, parent), *dir2 = fs_node(req, newparent);
+	struct trace_rec r;
+	int res;
+
+	if (fs_is_ctl_name(fs, dir, name) || fs_is_ctl_name(fs, dir2, newname)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	rec_start(&r, TRACE_OP_RENAME, req);
+	r.parent = dir->id;
+	r.parent2 = dir2->id;
+	r.flags = flags;
+	rec_name(&r, name);
+	r.name2 = newname;
+	r.name2_len = (uint32_t)strlen(newname);
+	pthread_rwlock_wrlock(&fs->ns_lock);
+	r.id = fs_entry_id(fs, dir->fd, name);
+	r.id2 = fs_entry_id(fs, dir2->fd, newname);
+	/* RENAME_WHITEOUT would make an inode no record creates. */
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		res = -EINVAL;
+	else if (renameat2(dir->fd, name, dir2->fd, newname, flags) < 0)
+		res = -errno;
+	else
+		res = 0;
+	rec_append(fs, &r, res);
+	pthread_rwlock_unlock(&fs->ns_lock);
+	fuse_reply_err(req, -res);
+}
+
+/* ---- open files ---- */
+
+/* Flags to open the backing file with (see the header: O_APPEND, O_DIRECT, O_*SYNC). */
+static int fs_backing_flags(const struct fs *fs, int flags)
+{
+	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW | O_APPEND | O_DIRECT);
+	if (!fs->real_fsync)
+		flags &= ~O_SYNC; /* O_SYNC includes the O_DSYNC bit */
+	return flags | O_CLOEXEC;
+}
+
+/* TRACE_WF_* flags that an fd opened with flags gives its writes. */
+static uint32_t fs_write_flags(int flags)
+{
+	uint32_t wf = 0;
+
+	if (flags & O_DIRECT)
+		wf |= TRACE_WF_DIRECT;
+	if ((flags & O_SYNC) == O_SYNC)
+		wf |= TRACE_WF_SYNC;
+	if (flags & O_DSYNC)
+		wf |= TRACE_WF_DSYNC;
+	if (flags & O_APPEND)
+		wf |= TRACE_WF_APPEND;
+	return wf;
+}
+
+/* Finishes an open: fi->fh and direct I/O for O_DIRECT. */
+static void fs_set_fh(struct fuse_file_info *fi, int fd)
+{
+	fi->fh = fh_make(fd, fs_write_flags(fi->flags));
+	if (fi->flags & O_DIRECT)
+		fi->direct_io = 1;
+}
+
+/*
+ * Opens n's backing file for fi->flags and sets fi->fh.  Records an
+ * O_TRUNC truncation (under n->lock, with the old size) and the OPEN.
+ * Returns 0 or -errno.
+ */
+static int fs_open_file(struct fs *fs, fuse_req_t req, struct fs_node *n,
+			struct fuse_file_info *fi)
+{
+	bool trunc = fi->flags & O_TRUNC;
+	struct stat st = {0};
+	struct trace_rec r;
+	char path[32];
+	int fd, res;
+
+	if (trunc) {
+		pthread_mutex_lock(&n->lock);
+		fstat(n->fd, &st);
+	}
+	fd = open(fs_proc_path(path, n->fd), fs_backing_flags(fs, fi->flags));
+	res = fd < 0 ? -errno : 0;
+	if (trunc) {
+		if (!res && S_ISREG(st.st_mode)) {
+			rec_start(&r, TRACE_OP_TRUNCATE, req);
+			r.id = n->id;
+			r.len = (uint64_t)st.st_size;
+			r.flags = TRACE_TF_OTRUNC;
+			rec_append(fs, &r, 0);
+		}
+		pthread_mutex_unlock(&n->lock);
+	}
+	rec_start(&r, TRACE_OP_OPEN, req);
+	r.id = n->id;
+	r.flags = (uint32_t)fi->flags;
+	rec_append(fs, &r, res);
+	if (!res)
+		fs_set_fh(fi, fd);
+	return res;
+}
+
+static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_node *n = fs_node(req, ino);
+	int res;
+
+	if (n == &fs->ctl) {
+		fs_ctl_open(fi);
+		fuse_reply_open(req, fi);
+		return;
+	}
+	res = fs_open_file(fs, req, n, fi);
+	if (res)
+		fuse_reply_err(req, -res);
+	else
+		fuse_reply_open(req, fi);
+}
+
+/*
+ * create() of a name that exists (the kernel's cache said it did not):
+ * no CREATE happened, so this is a lookup plus an open.  Caller holds
+ * ns_lock exclusively.  Returns 0 or -errno.
+ */
+static int fs_create_existing(struct fs *fs, fuse_req_t req,
+			      struct fs_node *dir, const char *name,
+			      struct fuse_file_info *fi,
+			      struct fuse_entry_param *e)
+{
+	struct fs_node *n;
+	int err;
+
+	err = fs_do_lookup(fs, dir, name, 0, e);
+	if (err)
+		return err;
+	n = (struct fs_node *)(uintptr_t)e->ino;
+	if (S_ISDIR(e->attr.st_mode))
+		err = -EISDIR;
+	else
+		err = fs_open_file(fs, req, n, fi);
+	if (err)
+		fs_node_unref(fs, n, 1);
+	return err;
+}
+
+/* Creates name as a new regular file: records CREATE, stores its fd in *fd. */
+static int fs_create_new(struct fs *fs, fuse_req_t req, struct fs_node *dir,
+			 const char *name, mode_t mode,
+			 struct fuse_file_info *fi, struct fuse_entry_param *e,
+			 int *fd)
+{
+	struct trace_rec r;
+	int res, err;
+
+	rec_start(&r, TRACE_OP_CREATE, req);
+	r.parent = dir->id;
+	r.mode = S_IFREG | (mode & 07777);
+	r.flags = (uint32_t)fi->flags;
+	rec_name(&r, name);
+	*fd = openat(dir->fd, name, fs_backing_flags(fs, fi->flags) | O_CREAT | O_EXCL,
+		     fs_create_mode(fs, req, mode) & 07777);
+	err = res = *fd < 0 ? -errno : 0;
+	if (!res)
+		err = fs_new_entry(fs, req, dir, name, S_IFREG | mode, e, &r.id);
+	if (!err)
+		r.mode = e->attr.st_mode;
+	rec_append(fs, &r, res);
+	if (!res) {
+		uint64_t id = r.id;
+
+		rec_start(&r, TRACE_OP_OPEN, req);
+		r.id = id;
+		r.flags = (uint32_t)fi->flags;
+		rec_append(fs, &r, 0);
+	}
+	return err;
+}
+
+static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_node *dir = fs_node(req, parent);
+	struct fuse_entry_param e;
+	int fd = -1, err;
+
+	if (fs_is_ctl_name(fs, dir, name)) {
+		fs_ctl_entry(fs, &e);
+		fs_ctl_open(fi);
+		fuse_reply_create(req, &e, fi);
+		return;
+	}
+	pthread_rwlock_wrlock(&fs->ns_lock);
+	err = fs_create_new(fs, req, dir, name, mode, fi, &e, &fd);
+	if (err == -EEXIST && fd < 0 && !(fi->flags & O_EXCL))
+		err = fs_create_existing(fs, req, dir, name, fi, &e);
+	else if (!err)
+		fs_set_fh(fi, fd);
+	pthread_rwlock_unlock(&fs->ns_lock);
+	if (err) {
+		if (fd >= 0)
+			close(fd);
+		fuse_reply_err(req, -err);
+	} else {
+		fuse_reply_create(req, &e, fi);
+	}
+}
+
+static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+
+	if (fs_node(req, ino) == &fs_of(req)->ctl) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	buf.buf[0].fd = fh_fd(fi->fh);
+	buf.buf[0].pos = off;
+	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+/*
+ * The write path, kept to one pwrite and one trace_append: the node lock
+ * makes the two atomic with respect to every other data op on the file.
+ */
+static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		     size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_node *n = fs_node(req, ino);
+	uint32_t wf = fh_wflags(fi->fh);
+	struct trace_rec r;
+	struct stat st;
+	ssize_t res;
+
+	if (n == &fs->ctl) {
+		fs_ctl_write(fs, req, buf, size);
+		return;
+	}
+	if (fi->writepage) /* page cache writeback: not a write through this fd */
+		wf = TRACE_WF_WRITEPAGE;
+	rec_start(&r, TRACE_OP_WRITE, req);
+	pthread_mutex_lock(&n->lock);
+	if ((wf & TRACE_WF_APPEND) && fstat(fh_fd(fi->fh), &st) == 0)
+		off = st.st_size; /* O_APPEND: the end, as it is now */
+	res = pwrite(fh_fd(fi->fh), buf, size, off);
+	if (res < 0)
+		res = -errno;
+	r.id = n->id;
+	r.off = (uint64_t)off;
+	r.len = res < 0 ? size : (size_t)res;
+	r.flags = wf;
+	r.data = buf;
+	r.data_len = res > 0 ? (uint32_t)res : 0;
+	rec_append(fs, &r, (int)res);
+	pthread_mutex_unlock(&n->lock);
+	if (res < 0)
+		fuse_reply_err(req, (int)-res);
+	else
+		fuse_reply_write(req, (size_t)res);
+}
+
+/* Records a FLUSH or RELEASE of an open file (nothing for the control file). */
+static void fs_rec_close(fuse_req_t req, fuse_ino_t ino, unsigned op)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_node *n = fs_node(req, ino);
+	struct trace_rec r;
+
+	if (n == &fs->ctl)
+		return;
+	rec_start(&r, op, req);
+	r.id = n->id;
+	rec_append(fs, &r, 0);
+}
+
+static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)fi;
+	fs_rec_close(req, ino, TRACE_OP_FLUSH);
+	fuse_reply_err(req, 0);
+}
+
+static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (fi->fh != FS_CTL_FH)
+		close(fh_fd(fi->fh));
+	fs_rec_close(req, ino, TRACE_OP_RELEASE);
+	fuse_reply_err(req, 0);
+}
+
+/* The barrier: see "BARRIER GUARANTEE" in the header. */
+static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_node *n = fs_node(req, ino);
+	struct trace_rec r;
+	int res = 0;
+
+	if (n == &fs->ctl) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	rec_start(&r, TRACE_OP_FSYNC, req);
+	r.id = n->id;
+	r.flags = datasync ? 1 : 0;
+	pthread_mutex_lock(&n->lock);
+	if (fs->real_fsync)
+		res = fs_sync_fd(fh_fd(fi->fh), datasync);
+	rec_append(fs, &r, res);
+	pthread_mutex_unlock(&n->lock);
+	fuse_reply_err(req, -res);
+}
+
+static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
+			 off_t len, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_node *n = fs_node(req, ino);
+	int fd = fh_fd(fi->fh), res;
+	struct trace_rec r;
+	struct stat st;
+
+	if (n == &fs->ctl) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	rec_start(&r, TRACE_OP_FALLOCATE, req);
+	r.id = n->id;
+	r.off = (uint64_t)off;
+	r.len = (uint64_t)len;
+	r.mode = (uint32_t)mode;
+	pthread_mutex_lock(&n->lock);
+	if (fstat(fd, &st) == 0)
+		r.id2 = (uint64_t)st.st_size;
+	res = fallocate(fd, mode, off, len) < 0 ? -errno : 0;
+	rec_append(fs, &r, res);
+	pthread_mutex_unlock(&n->lock);
+	fuse_reply_err(req, -res);
+}
+
+static void fs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	off_t res;
+
+	if (fs_node(req, ino) == &fs_of(req)->ctl) {
+		fuse_reply_err(req, ENXIO); /* no data, and SEEK_HOLE past the end */
+		return;
+	}
+	res = lseek(fh_fd(fi->fh), off, whence);
+	if (res < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_lseek(req, res);
+}
+
+/* ---- directories ---- */
+
+static struct fs_dir *fs_dir(struct fuse_file_info *fi)
+{
+	return (struct fs_dir *)(uintptr_t)fi->fh;
+}
+
+static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_node *n = fs_node(req, ino);
+	struct fs_dir *d;
+	int fd, err;
+
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fd = openat(n->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		goto out_errno;
+	d->dp = fdopendir(fd);
+	if (!d->dp)
+		goto out_close;
+	fi->fh = (uintptr_t)d;
+	fuse_reply_open(req, fi);
+	return;
+
+out_close:
+	err = errno;
+	close(fd);
+	errno = err;
+out_errno:
+	err = errno;
+	free(d);
+	fuse_reply_err(req, err);
+}
+
+/* Adds d's entries to buf (size bytes) from offset off on; returns bytes used or -errno. */
+static ssize_t fs_fill_dir(fuse_req_t req, struct fs_dir *d, bool is_root,
+			   char *buf, size_t size, off_t off)
+{
+	size_t used = 0, len;
+	struct stat st;
+
+	if (off != d->off) {
+		seekdir(d->dp, off);
+		d->next = NULL;
+		d->off = off;
+	}
+	for (;;) {
+		if (!d->next) {
+			errno = 0;
+			d->next = readdir(d->dp);
+			if (!d->next)
+				return errno && !used ? -errno : (ssize_t)used;
+		}
+		if (!is_root || strcmp(d->next->d_name, FS_CTL_NAME) != 0) {
+			memset(&st, 0, sizeof(st));
+			st.st_ino = d->next->d_ino;
+			st.st_mode = DTTOIF(d->next->d_type);
+			len = fuse_add_direntry(req, buf + used, size - used,
+						d->next->d_name, &st, d->next->d_off);
+			if (len > size - used)
+				return (ssize_t)used;
+			used += len;
+		}
+		d->off = d->next->d_off;
+		d->next = NULL;
+	}
+}
+
+static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	char *buf = malloc(size);
+	ssize_t used;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	used = fs_fill_dir(req, fs_dir(fi), ino == FUSE_ROOT_ID, buf, size, off);
+	if (used < 0)
+		fuse_reply_err(req, (int)-used);
+	else
+		fuse_reply_buf(req, buf, (size_t)used);
+	free(buf);
+}
+
+static void fs_releasedir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	struct fs_dir *d = fs_dir(fi);
+
+	(void)ino;
+	closedir(d->dp);
+	free(d);
+	fuse_reply_err(req, 0);
+}
+
+/* The directory barrier: exclusive ns_lock orders it with every namespace op. */
+static void fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_node *n = fs_node(req, ino);
+	struct trace_rec r;
+	int res = 0;
+
+	rec_start(&r, TRACE_OP_FSYNCDIR, req);
+	r.id = n->id;
+	r.flags = datasync ? 1 : 0;
+	pthread_rwlock_wrlock(&fs->ns_lock);
+	pthread_mutex_lock(&n->lock);
+	if (fs->real_fsync)
+		res = fs_sync_fd(dirfd(fs_dir(fi)->dp), datasync);
+	rec_append(fs, &r, res);
+	pthread_mutex_unlock(&n->lock);
+	pthread_rwlock_unlock(&fs->ns_lock);
+	fuse_reply_err(req, -res);
+}
+
+/* ---- extended attributes ---- */
+
+static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *value, size_t size, int flags)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_node *n = fs_node(req, ino);
+	struct trace_rec r;
+	char path[32];
+	int res;
+
+	if (n == &fs->ctl) {
+		fuse_reply_err(req, ENOTSUP);
+		return;
+	}
+	rec_start(&r, TRACE_OP_SETXATTR, req);
+	r.id = n->id;
+	r.flags = (uint32_t)flags;
+	rec_name(&r, name);
+	r.data = value;
+	r.data_len = (uint32_t)size;
+	pthread_mutex_lock(&n->lock);
+	res = setxattr(fs_proc_path(path, n->fd), name, value, size, flags);
+	res = res < 0 ? -errno : 0;
+	rec_append(fs, &r, res);
+	pthread_mutex_unlock(&n->lock);
+	fuse_reply_err(req, -res);
+}
+
+static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_node *n = fs_node(req, ino);
+	struct trace_rec r;
+	char path[32];
+	int res;
+
+	if (n == &fs->ctl) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	rec_start(&r, TRACE_OP_REMOVEXATTR, req);
+	r.id = n->id;
+	rec_name(&r, name);
+	pthread_mutex_lock(&n->lock);
+	res = removexattr(fs_proc_path(path, n->fd), name) < 0 ? -errno : 0;
+	rec_append(fs, &r, res);
+	pthread_mutex_unlock(&n->lock);
+	fuse_reply_err(req, -res);
+}
+
+/*
+ * getxattr (name != NULL) or listxattr (name == NULL): replies with at
+ * most size bytes, or with the size needed when size is 0.
+ */
+static void fs_xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name,
+			 size_t size)
+{
+	struct fs_node *n = fs_node(req, ino);
+	char path[32], *buf = NULL;
+	ssize_t len = 0;
+	int err = 0;
+
+	if (size && !(buf = malloc(size))) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (n == &fs_of(req)->ctl)
+		err = name ? ENODATA : 0;
+	else if (name)
+		len = getxattr(fs_proc_path(path, n->fd), name, buf, size);
+	else
+		len = listxattr(fs_proc_path(path, n->fd), buf, size);
+	if (len < 0)
+		err = errno;
+	if (err)
+		fuse_reply_err(req, err);
+	else if (size)
+		fuse_reply_buf(req, buf, (size_t)len);
+	else
+		fuse_reply_xattr(req, (size_t)len);
+	free(buf);
+}
+
+static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			size_t size)
+{
+	fs_xattr_get(req, ino, name, size);
+}
+
+static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	fs_xattr_get(req, ino, NULL, size);
+}
+
+static const struct fuse_lowlevel_ops fs_ops = {
+	.init = fs_init,
+	.lookup = fs_lookup,
+	.forget = fs_forget,
+	.forget_multi = fs_forget_multi,
+	.getattr = fs_getattr,
+	.setattr = fs_setattr,
+	.readlink = fs_readlink,
+	.mknod = fs_mknod,
+	.mkdir = fs_mkdir,
+	.symlink = fs_symlink,
+	.link = fs_link,
+	.unlink = fs_unlink,
+	.rmdir = fs_rmdir,
+	.rename = fs_rename,
+	.create = fs_create,
+	.open = fs_open,
+	.read = fs_read,
+	.write = fs_write,
+	.flush = fs_flush,
+	.release = fs_release,
+	.fsync = fs_fsync,
+	.fallocate = fs_fallocate,
+	.lseek = fs_lseek,
+	.opendir = fs_opendir,
+	.readdir = fs_readdir,
+	.releasedir = fs_releasedir,
+	.fsyncdir = fs_fsyncdir,
+	.statfs = fs_statfs,
+	.setxattr = fs_setxattr,
+	.getxattr = fs_getxattr,
+	.listxattr = fs_listxattr,
+	.removexattr = fs_removexattr,
+};
+
+/* ---- startup: the base walk ---- */
+
+/* Prints the one-line reason setup failed; returns err. */
+static int fs_fail(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("faultline-fs: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (err)
+		fprintf(stderr, ": %s", strerror(-err));
+	fputc('\n', stderr);
+	return err;
+}
+
+static int base_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void base_free(char **names, size_t count)
+{
+	while (count)
+		free(names[--count]);
+	free(names);
+}
+
+/*
+ * Reads the names in directory dfd, "." and ".." left out, sorted
+ * bytewise.  *out: malloc'd array of malloc'd names (base_free()).
+ * Returns 0 or -errno.
+ */
+static int base_list(int dfd, char ***out, size_t *count)
+{
+	size_t n = 0, cap = 0;
+	char **names = NULL, **nn;
+	struct dirent *de;
+	int fd, err = 0;
+	DIR *dp;
+
+	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	dp = fdopendir(fd);
+	if (!dp) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	while (!err && (errno = 0, de = readdir(dp))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			nn = realloc(names, cap * sizeof(*names));
+			if (!nn) {
+				err = -ENOMEM;
+				break;
+			}
+			names = nn;
+		}
+		names[n] = strdup(de->d_name);
+		err = names[n] ? 0 : -ENOMEM;
+		n += !err;
+	}
+	if (!err && errno)
+		err = -errno;
+	closedir(dp);
+	if (err) {
+		base_free(names, n);
+		return err;
+	}
+	qsort(names, n, sizeof(*names), base_cmp);
+	*out = names;
+	*count = n;
+	return 0;
+}
+
+static int base_walk(struct fs *fs, int dfd, uint64_t parent, const char *path);
+
+/* Records one entry of the base and, for a directory, everything below it. */
+static int base_entry(struct fs *fs, int dfd, uint64_t parent,
+		      const char *dpath, const char *name)
+{
+	struct trace_rec r;
+	struct fs_slot *s;
+	struct stat st;
+	int cfd, err;
+
+	if (parent == TRACE_ROOT_ID && !strcmp(name, FS_CTL_NAME))
+		return fs_fail(-EEXIST, "backing directory %s has its own %s",
+			       dpath, FS_CTL_NAME);
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return fs_fail(-errno, "%s/%s", dpath, name);
+	s = fs_slot(fs, st.st_dev, st.st_ino, 0); /* single-threaded still */
+	if (!s)
+		return fs_fail(-ENOMEM, "inode table");
+	rec_start(&r, TRACE_OP_BASE, NULL);
+	r.id = s->id;
+	r.parent = parent;
+	r.mode = st.st_mode;
+	rec_name(&r, name);
+	err = trace_append(fs->trace, &r);
+	if (err)
+		return fs_fail(err, "writing the trace");
+	if (!S_ISDIR(st.st_mode))
+		return 0;
+	cfd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (cfd < 0)
+		return fs_fail(-errno, "%s/%s", dpath, name);
+	err = base_walk(fs, cfd, r.id, name);
+	close(cfd);
+	return err;
+}
+
+/* Depth first, names sorted, parents before children: BASE records and ids. */
+static int base_walk(struct fs *fs, int dfd, uint64_t parent, const char *path)
+{
+	char **names = NULL;
+	size_t n = 0, i;
+	int err;
+
+	err = base_list(dfd, &names, &n);
+	if (err)
+		return fs_fail(err, "reading %s", path);
+	for (i = 0; i < n && !err; i++)
+		err = base_entry(fs, dfd, parent, path, names[i]);
+	base_free(names, n);
+	return err;
+}
+
+/* ---- startup and shutdown ---- */
+
+struct fs_opts {
+	const char *trace;     /* --trace FILE */
+	const char *backing;   /* BACKING */
+	char *mountpoint;      /* MOUNTPOINT, made absolute (malloc'd) */
+	int ready_fd;          /* --ready-fd N, or -1 */
+	bool real_fsync;       /* --real-fsync */
+	bool allow_other;      /* --allow-other */
+	bool debug;            /* -d */
+};
+
+static int fs_parse_args(int argc, char *argv[], struct fs_opts *o)
+{
+	static const struct option longopts[] = {
+		{"trace", required_argument, NULL, 't'},
+		{"real-fsync", no_argument, NULL, 'f'},
+		{"ready-fd", required_argument, NULL, 'r'},
+		{"allow-other", no_argument, NULL, 'a'},
+		{NULL, 0, NULL, 0},
+	};
+	char *end;
+	int c;
+
+	*o = (struct fs_opts){.ready_fd = -1};
+	while ((c = getopt_long(argc, argv, "d", longopts, NULL)) != -1) {
+		if (c == 't')
+			o->trace = optarg;
+		else if (c == 'f')
+			o->real_fsync = true;
+		else if (c == 'a')
+			o->allow_other = true;
+		else if (c == 'd')
+			o->debug = true;
+		else if (c == 'r' && (o->ready_fd = (int)strtol(optarg, &end, 10)) >= 0 &&
+			 !*end && *optarg)
+			continue;
+		else
+			return -EINVAL;
+	}
+	if (!o->trace || argc - optind != 2)
+		return -EINVAL;
+	o->backing = argv[optind];
+	o->mountpoint = realpath(argv[optind + 1], NULL);
+	if (!o->mountpoint)
+		return fs_fail(-errno, "mount point %s", argv[optind + 1]);
+	return 0;
+}
+
+/* Lets us keep an O_PATH fd per known inode and every open file. */
+static void fs_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* Opens the backing root, the trace, and records the base.  Returns 0 or -errno. */
+static int fs_setup(struct fs *fs, const struct fs_opts *o)
+{
+	pthread_rwlockattr_t ra;
+	struct stat st;
+	int dfd, err;
+
+	pthread_rwlockattr_init(&ra);
+	/* Namespace ops must not starve behind a stream of lookups. */
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&fs->ns_lock, &ra);
+	pthread_rwlockattr_destroy(&ra);
+	pthread_mutex_init(&fs->tab_lock, NULL);
+	pthread_mutex_init(&fs->root.lock, NULL);
+	pthread_mutex_init(&fs->ctl.lock, NULL);
+	fs->real_fsync = o->real_fsync;
+	fs->give = geteuid() == 0;
+	fs->next_id = TRACE_ROOT_ID + 1;
+	fs->ctl.fd = -1;
+	fs->root.id = TRACE_ROOT_ID;
+	fs->root.fd = open(o->backing, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fs->root.fd < 0 || fstat(fs->root.fd, &st) < 0)
+		return fs_fail(-errno, "backing directory %s", o->backing);
+	fs->ctl_attr = (struct stat){
+		.st_ino = FS_CTL_INO, .st_mode = S_IFREG | 0666, .st_nlink = 1,
+		.st_uid = st.st_uid, .st_gid = st.st_gid, .st_blksize = 4096,
+		.st_atim = st.st_mtim, .st_mtim = st.st_mtim, .st_ctim = st.st_mtim,
+	};
+	if (map_grow(&fs->map) || !fs_slot(fs, st.st_dev, st.st_ino, TRACE_ROOT_ID))
+		return fs_fail(-ENOMEM, "inode table");
+	err = trace_writer_open(o->trace, &fs->trace);
+	if (err)
+		return fs_fail(err, "trace %s", o->trace);
+	dfd = open(o->backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return fs_fail(-errno, "backing directory %s", o->backing);
+	err = base_walk(fs, dfd, TRACE_ROOT_ID, o->backing);
+	close(dfd);
+	return err;
+}
+
+/* Frees the inode table and the nodes the kernel still held. */
+static void fs_free(struct fs *fs)
+{
+	size_t i;
+
+	for (i = 0; i < fs->map.cap; i++) {
+		struct fs_node *n = fs->map.slots[i].node;
+
+		if (n) {
+			close(n->fd);
+			pthread_mutex_destroy(&n->lock);
+			free(n);
+		}
+	}
+	free(fs->map.slots);
+	if (fs->root.fd >= 0)
+		close(fs->root.fd);
+}
+
+/* Creates the session and mounts it.  Returns the session or NULL (reason printed). */
+static struct fuse_session *fs_mount(struct fs *fs, const struct fs_opts *o)
+{
+	char opts[128];
+	char *argv[] = {"faultline-fs", "-o", opts, "-d", NULL};
+	struct fuse_args args = FUSE_ARGS_INIT(o->debug ? 4 : 3, argv);
+	struct fuse_session *se;
+
+	snprintf(opts, sizeof(opts),
+		 "default_permissions,fsname=faultline,subtype=faultline%s",
+		 o->allow_other ? ",allow_other" : "");
+	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
+	if (!se) {
+		fs_fail(0, "cannot create the FUSE session");
+		return NULL;
+	}
+	if (fuse_set_signal_handlers(se) != 0) {
+		fs_fail(0, "cannot install signal handlers");
+		goto out_destroy;
+	}
+	if (fuse_session_mount(se, o->mountpoint) != 0) {
+		fs_fail(0, "cannot mount on %s", o->mountpoint);
+		goto out_signals;
+	}
+	return se;
+
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_destroy:
+	fuse_session_destroy(se);
+	return NULL;
+}
+
+/* Serves requests until a signal or an unmount.  Returns 0 or -errno. */
+static int fs_serve(struct fuse_session *se)
+{
+	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+	int res;
+
+	if (!cfg)
+		return -ENOMEM;
+	fuse_loop_cfg_set_clone_fd(cfg, 0);
+	res = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return res < 0 ? res : 0; /* > 0: the signal that ended it */
+}
+
+static void fs_signal_ready(int fd)
+{
+	if (fd < 0)
+		return;
+	if (write(fd, "R", 1) != 1)
+		fprintf(stderr, "faultline-fs: --ready-fd %d: %s\n", fd, strerror(errno));
+	close(fd);
+}
+
+int main(int argc, char *argv[])
+{
+	static struct fs fs;
+	struct fuse_session *se;
+	struct fs_opts o;
+	int err, status = FS_EXIT_ENV;
+
+	umask(0); /* the kernel applied the caller's umask already */
+	err = fs_parse_args(argc, argv, &o);
+	if (err == -EINVAL) {
+		fprintf(stderr, "faultline-fs: usage: faultline-fs --trace FILE "
+			"[--real-fsync] [--ready-fd N] [--allow-other] [-d] "
+			"BACKING MOUNTPOINT\n");
+		goto out;
+	}
+	if (err)
+		goto out;
+	fs_raise_nofile();
+	if (fs_setup(&fs, &o))
+		goto out_close;
+	se = fs_mount(&fs, &o);
+	if (!se)
+		goto out_close;
+	fs_signal_ready(o.ready_fd);
+	err = fs_serve(se);
+	if (err)
+		fs_fail(err, "session loop");
+	fuse_session_unmount(se);
+	fuse_remove_signal_handlers(se);
+	fuse_session_destroy(se);
+	status = err || fs.rec_err ? FS_EXIT_ENV : 0;
+out_close:
+	if (fs.trace) {
+		/* trace_writer_close fsyncs: the trace outlives a machine crash. */
+		err = trace_writer_close(fs.trace);
+		if (err && status == 0) {
+			fs_fail(err, "closing the trace");
+			status = FS_EXIT_ENV;
+		}
+	}
+	if (fs.rec_err && status == FS_EXIT_ENV)
+		fs_fail(fs.rec_err, "the trace is incomplete");
+	fs_free(&fs);
+out:
+	free(o.mountpoint);
+	return status;
+}

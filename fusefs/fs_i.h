@@ -1,0 +1,111 @@
+/*
+ * fs_i.h - faultline-fs private types: the file system's state, its inode
+ * table and the handles it gives the kernel.  Only fusefs/ includes this.
+ *
+ * Locks, always taken in this order (a thread may skip any of them):
+ *   fs->ns_lock     rwlock: namespace ops hold it exclusively across their
+ *                   syscall and record; lookup holds it shared
+ *   node->lock      mutex: data ops on one file, across syscall and record
+ *   fs->tab_lock    mutex: the inode table (fs->map), lookup counts
+ *   (trace writer)  trace_append()'s own lock, innermost
+ */
+#ifndef FL_FS_I_H
+#define FL_FS_I_H
+
+#include <dirent.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "trace.h"
+
+/* The control file: a virtual regular file at the root of the mount. */
+#define FS_CTL_NAME ".faultline-ctl"
+/* st_ino shown for it: far above any inode number a real file system hands out. */
+#define FS_CTL_INO ((uint64_t)INT64_MAX - 1)
+/* fi->fh of an open control file: decodes to fd -1, never a real fd. */
+#define FS_CTL_FH ((uint64_t)UINT32_MAX)
+
+/* Entry and attribute cache lifetime, in seconds (passthrough_ll's default). */
+#define FS_TIMEOUT 1.0
+
+/*
+ * A backing inode the kernel holds lookups on; its address is the FUSE
+ * node id.  Lives from the lookup that creates it to the forget that
+ * brings nlookup to 0.  The kernel sends no request for a node after
+ * forgetting it, so no request can be using a node being freed.
+ */
+struct fs_node {
+	pthread_mutex_t lock; /* held across a data op's syscall and its record */
+	int fd;               /* O_PATH fd of the backing inode, pins it; -1 for the control file */
+	uint64_t id;          /* faultline file id; set at creation, then constant */
+	uint64_t nlookup;     /* kernel lookup count; under fs->tab_lock */
+	uint64_t dev;         /* backing st_dev: with ino, the key in fs->map */
+	uint64_t ino;         /* backing st_ino */
+};
+
+/*
+ * One slot of fs->map: (dev, ino) -> faultline id, plus the live node
+ * when the kernel knows the inode.  Slots are never removed: an entry of
+ * the base keeps its id while no node exists for it, and a create-type
+ * op overwrites the id of an inode number the backing fs has reused.
+ */
+struct fs_slot {
+	uint64_t dev;         /* key: backing st_dev */
+	uint64_t ino;         /* key: backing st_ino */
+	uint64_t id;          /* faultline id; 0 marks an empty slot */
+	struct fs_node *node; /* live node, or NULL while the kernel holds no lookup */
+};
+
+/* Open-addressing hash table with linear probing; under fs->tab_lock. */
+struct fs_map {
+	struct fs_slot *slots; /* cap slots */
+	size_t cap;            /* a power of two */
+	size_t used;           /* slots with id != 0; kept below 3/4 of cap */
+};
+
+/* An open directory: the fi->fh that opendir hands out. */
+struct fs_dir {
+	DIR *dp;              /* backing directory stream */
+	struct dirent *next;  /* entry read from dp but not yet given to the kernel, or NULL */
+	off_t off;            /* offset the kernel will ask for next (d_off of the last entry given) */
+};
+
+/* The whole file system; fuse_req_userdata() of every request. */
+struct fs {
+	struct trace_writer *trace; /* the records file; thread-safe */
+	pthread_rwlock_t ns_lock;   /* see the lock order above */
+	pthread_mutex_t tab_lock;   /* guards map and every node's nlookup */
+	struct fs_map map;          /* the inode table; under tab_lock */
+	uint64_t next_id;           /* next fresh file id; atomic */
+	struct fs_node root;        /* FUSE_ROOT_ID, file id 1; never freed, not in map's nodes */
+	struct fs_node ctl;         /* the control file; never freed, not in map */
+	struct stat ctl_attr;       /* what stat shows for the control file */
+	int rec_err;                /* first failed append (-errno), then no more; atomic */
+	bool real_fsync;            /* perform fsync/fdatasync/fsyncdir and O_SYNC/O_DSYNC */
+	bool give;                  /* running as root: chown new entries to their creator */
+};
+
+/*
+ * fi->fh of an open regular file: the backing fd in the low 32 bits,
+ * the TRACE_WF_* flags its open flags imply in the high 32 bits, so the
+ * write path needs neither an allocation nor a lookup.
+ */
+static inline uint64_t fh_make(int fd, uint32_t wflags)
+{
+	return (uint64_t)wflags << 32 | (uint32_t)fd;
+}
+
+static inline int fh_fd(uint64_t fh)
+{
+	return (int)(uint32_t)fh;
+}
+
+static inline uint32_t fh_wflags(uint64_t fh)
+{
+	return (uint32_t)(fh >> 32);
+}
+
+#endif

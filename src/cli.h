@@ -1,0 +1,24 @@
+/*
+ * cli.h - the faultline subcommands and the exit codes they share.
+ *
+ * Each cmd_* takes the arguments after the subcommand name (argv[0] is
+ * the subcommand) and returns the process exit code.
+ */
+#ifndef FL_CLI_H
+#define FL_CLI_H
+
+enum fl_exit {
+	FL_EXIT_OK = 0,    /* all states pass / command succeeded */
+	FL_EXIT_FAIL = 1,  /* a state failed / the workload failed */
+	FL_EXIT_USAGE = 2, /* usage or bad input (malformed trace or scenario) */
+	FL_EXIT_ENV = 3,   /* environment or internal error (no /dev/fuse, ...) */
+};
+
+int cmd_record(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+
+/* Prints "faultline: <cmd>: <message>\n" to stderr. */
+void cli_err(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * report.h - results of an exploration: summary, JSON, JUnit, merge.
+ *
+ * The JSON form is the contract of ../shared/DESIGN.md ("--json schema"):
+ * fields are added, never renamed.  A report can be read back
+ * (report_read_json) so shards can be merged into the report an
+ * unsharded run would have written.
+ */
+#ifndef FL_REPORT_H
+#define FL_REPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct report_failure {
+	char *id;            /* state id (replayable) */
+	uint64_t crash_after;/* seq of the last record before the crash */
+	char *explanation;   /* one paragraph, plain words */
+	int exit_status;     /* checker exit code, -1 if it did not exit */
+	int signal;          /* signal that killed the checker, 0 if none */
+	bool timed_out;      /* killed at --timeout */
+	char *output;        /* checker output (bounded) */
+	uint64_t content_key;/* dedup key of the state's content (merge uses it) */
+};
+
+struct report {
+	char *trace;         /* trace path as given */
+	char *model;         /* persistence model name */
+	char *mode;          /* exploration mode as given, e.g. "bounded:2" */
+	char *mechanism;     /* how states were materialized, e.g. "reflink (xfs)" */
+	char *note;          /* e.g. "exhaustive: window 14 > 10, fell back to bounded:2", or NULL */
+	unsigned shard_k;    /* this shard, 1-based; 0 when not sharded */
+	unsigned shard_n;    /* number of shards; 0 when not sharded */
+	uint64_t generated;  /* states generated */
+	uint64_t unique;     /* distinct by content (and marks) */
+	uint64_t checked;    /* checker runs (this shard's share of unique) */
+	uint64_t passed;
+	uint64_t failed;
+	uint64_t skipped;    /* unique states not checked (budget ran out) */
+	double coverage;     /* checked / this shard's share of unique, 0..1 */
+	double elapsed_s;
+	struct report_failure *failures; /* failed of them, ordered by crash_after then id */
+	size_t nfailures;
+	size_t cap;          /* allocated entries of failures */
+};
+
+/* Adds a failure (copies the strings).  Returns 0 or -ENOMEM. */
+int report_add_failure(struct report *r, const struct report_failure *f);
+
+/* Sorts failures by (crash_after, id), the order every output uses. */
+void report_sort(struct report *r);
+
+/* Frees everything r points to (not r itself). */
+void report_free(struct report *r);
+
+/* Writes the JSON report to path ("-" for stdout).  0 or -errno. */
+int report_write_json(const struct report *r, const char *path);
+
+/* Writes JUnit XML (one testcase per failing state, one for the passing rest).  0 or -errno. */
+int report_write_junit(const struct report *r, const char *path);
+
+/* Prints the human summary: counts, coverage, each failure's id and explanation. */
+void report_print_summary(const struct report *r, FILE *f);
+
+/*
+ * Reads a JSON report written by report_write_json into *r.  Returns 0,
+ * or a negative code with a one-line reason in err.
+ */
+int report_read_json(const char *path, struct report *r, char *err, size_t errlen);
+
+/* Progress line on a TTY stderr: done/total, failures, rate, ETA.  No-op when not a TTY. */
+struct report_progress;
+struct report_progress *report_progress_new(FILE *tty);
+void report_progress_update(struct report_progress *p, uint64_t done, uint64_t total, uint64_t failed);
+void report_progress_end(struct report_progress *p);
+
+#endif

@@ -1,0 +1,13 @@
+/* check_suites.h - one make_<module>_suite() per tests/check_<module>.c. */
+#ifndef FL_CHECK_SUITES_H
+#define FL_CHECK_SUITES_H
+
+#include <check.h>
+
+Suite *make_trace_suite(void);
+Suite *make_names_suite(void);
+
+/* Makes a fresh temporary directory for one test; returns its path (static). */
+const char *check_tmpdir(void);
+
+#endif
