@@ -76,6 +76,7 @@
 #include <fuse_lowlevel.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1736,6 +1737,13 @@ static struct fuse_session *fs_mount(struct fs *fs, const struct fs_opts *o)
 		fs_fail(0, "cannot create the FUSE session");
 		return NULL;
 	}
+	/*
+	 * libfuse only takes over signals left at SIG_DFL, and a shell
+	 * starts background jobs with SIGINT ignored: reset them first.
+	 */
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	if (fuse_set_signal_handlers(se) != 0) {
 		fs_fail(0, "cannot install signal handlers");
 		goto out_destroy;

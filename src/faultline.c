@@ -18,6 +18,12 @@ static const struct {
 	{"record", cmd_record,
 	 "record  [-o TRACE] [--setup CMD] [--from DIR] [--real-fsync] -- CMD [ARG...]"},
 	{"show", cmd_show, "show    TRACE [--json] [--data]"},
+	{"explore", cmd_explore,
+	 "explore TRACE --check CMD [--model M] [--mode MODE] [--sector N] [--tear KINDS]\n"
+	 "                  [--atomic N] [--block N] [--seed S] [-j N] [--shard K/N] [--timeout SEC]\n"
+	 "                  [--budget SEC] [--json FILE] [--junit FILE] [--keep-failures DIR]"},
+	{"replay", cmd_replay, "replay  TRACE STATE_ID [--into DIR] [--check CMD]"},
+	{"merge", cmd_merge, "merge   RESULT.json... [--json FILE] [--junit FILE]"},
 };
 
 void cli_err(const char *cmd, const char *fmt, ...)

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 struct report_failure {
 	char *id;            /* state id (replayable) */
@@ -54,7 +55,25 @@ void report_sort(struct report *r);
 /* Frees everything r points to (not r itself). */
 void report_free(struct report *r);
 
-/* Writes the JSON report to path ("-" for stdout).  0 or -errno. */
+/*
+ * The syscalls report_write_json/junit go through, so unit tests can make
+ * them fail (ENOSPC, EIO) without mocks (STYLE.md rule 10).  Defaults are
+ * the libc functions; a test that swaps one restores it before returning.
+ */
+struct report_syscalls {
+	ssize_t (*write)(int fd, const void *buf, size_t n);
+	int (*fsync)(int fd);
+	int (*rename)(const char *from, const char *to);
+};
+extern struct report_syscalls report_sys;
+
+/*
+ * Writes the JSON report to path ("-" for stdout).  A file is replaced
+ * durably (temp in the same directory, fsync, rename, fsync directory):
+ * after a crash path holds the old report or the new one, never a torn
+ * one.  A symlink's target is replaced, not the link; an existing
+ * non-regular path (a FIFO, /dev/stdout) is written in place.  0 or -errno.
+ */
 int report_write_json(const struct report *r, const char *path);
 
 /* Writes JUnit XML (one testcase per failing state, one for the passing rest).  0 or -errno. */
@@ -64,12 +83,21 @@ int report_write_junit(const struct report *r, const char *path);
 void report_print_summary(const struct report *r, FILE *f);
 
 /*
- * Reads a JSON report written by report_write_json into *r.  Returns 0,
- * or a negative code with a one-line reason in err.
+ * Reads a JSON report written by report_write_json into *r (which it
+ * initializes; free it with report_free).  Fields added after the design's
+ * schema (mechanism, note, shard, content_key) may be absent; unknown
+ * fields are ignored.  Returns 0, or -errno (cannot read) / -EBADMSG (not
+ * a valid report) with a one-line reason in err that does not repeat
+ * path; *r is then empty.
  */
 int report_read_json(const char *path, struct report *r, char *err, size_t errlen);
 
-/* Progress line on a TTY stderr: done/total, failures, rate, ETA.  No-op when not a TTY. */
+/*
+ * Progress line on a TTY stderr: done/total, failures, rate, ETA, redrawn
+ * at most 10 times a second.  report_progress_new returns NULL when tty is
+ * not a terminal; every report_progress_* accepts NULL and does nothing.
+ * One thread calls them.
+ */
 struct report_progress;
 struct report_progress *report_progress_new(FILE *tty);
 void report_progress_update(struct report_progress *p, uint64_t done, uint64_t total, uint64_t failed);

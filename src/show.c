@@ -387,7 +387,7 @@ static int show_parse(int argc, char **argv, struct show_opts *o)
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+h", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			o->json = true;

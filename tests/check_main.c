@@ -46,6 +46,10 @@ int main(void)
 	Suite *(*const suites[])(void) = {
 		make_trace_suite,
 		make_names_suite,
+		make_check_suite,
+		make_report_suite,
+		make_state_suite,
+		make_model_suite,
 	};
 	SRunner *sr = srunner_create(NULL);
 	size_t i;

@@ -6,6 +6,10 @@
 
 Suite *make_trace_suite(void);
 Suite *make_names_suite(void);
+Suite *make_check_suite(void);
+Suite *make_report_suite(void);
+Suite *make_state_suite(void);
+Suite *make_model_suite(void);
 
 /* Makes a fresh temporary directory for one test; returns its path (static). */
 const char *check_tmpdir(void);

@@ -1,0 +1,64 @@
+/*
+ * explore.h - enumerating crash states and checking each one.
+ *
+ * The explorer sweeps the trace's crash points in order.  At each, the
+ * model says which ops are in flight; the mode says which combinations of
+ * dropped and torn in-flight ops to build (see ../shared/DESIGN.md,
+ * "Exploration modes"); the materializer builds each state; states with
+ * the same content and the same acknowledged marks are checked once; the
+ * checker runs on the rest, -j at a time.
+ */
+#ifndef FL_EXPLORE_H
+#define FL_EXPLORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "report.h"
+
+enum explore_mode {
+	EXPLORE_PREFIX,
+	EXPLORE_OMIT_ONE,
+	EXPLORE_BOUNDED,    /* k: ops per state dropped or torn, at most */
+	EXPLORE_RANDOM,     /* k: number of states */
+	EXPLORE_EXHAUSTIVE, /* window: in-flight ops at most, else bounded:2 */
+};
+
+struct explore_opts {
+	const char *trace;          /* trace directory */
+	const char *check;          /* checker command (sh -c) */
+	const struct model *model;  /* persistence model */
+	enum explore_mode mode;
+	unsigned k;                 /* BOUNDED: K; RANDOM: N */
+	unsigned window;            /* EXHAUSTIVE: largest in-flight set enumerated */
+	char mode_text[32];         /* as given, for reports */
+	uint32_t sector;            /* --sector, bytes */
+	uint32_t block;             /* --block, bytes, 0 for none */
+	uint32_t atomic;            /* --atomic, bytes, 0 for none */
+	char kinds[5];              /* damaged sector kinds allowed, subset of "ozg" */
+	uint64_t seed;              /* --seed */
+	unsigned jobs;              /* -j */
+	unsigned shard_k, shard_n;  /* --shard K/N, 0/0 when not sharded */
+	double timeout;             /* --timeout, seconds */
+	double budget;              /* --budget, seconds, 0 for none */
+	const char *keep_failures;  /* --keep-failures DIR or NULL */
+	const char *workdir;        /* --workdir or NULL for a temporary one */
+	bool progress;              /* progress line on a TTY */
+};
+
+/* Parses "prefix", "omit-one", "bounded:K", "random:N", "exhaustive" into o.  0 or -EINVAL. */
+int explore_parse_mode(const char *text, struct explore_opts *o);
+
+/* Parses "old,new,zero,garbage" (any subset) into o->kinds.  0 or -EINVAL. */
+int explore_parse_tear(const char *text, struct explore_opts *o);
+
+/*
+ * Runs the exploration and fills rep.  Returns 0 when it ran (rep says
+ * what failed), -FL_EUSAGE / -FL_EBADTRACE for bad input, or another
+ * negative code for environment errors; err gets a one-line reason.
+ */
+int explore_run(const struct explore_opts *o, struct report *rep, char *err,
+		size_t errlen);
+
+#endif

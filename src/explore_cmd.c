@@ -1,0 +1,375 @@
+/*
+ * explore_cmd.c - `faultline explore` and `faultline replay`: options to runs.
+ *
+ *   faultline explore TRACE --check CMD [--model M] [--mode MODE] [--sector N]
+ *       [--tear KINDS] [--atomic N] [--block N] [--window N] [--seed S] [-j N]
+ *       [--shard K/N] [--timeout SEC] [--budget SEC] [--json FILE]
+ *       [--junit FILE] [--keep-failures DIR] [--workdir DIR]
+ *   faultline replay TRACE STATE_ID [--into DIR] [--check CMD] [--timeout SEC]
+ *
+ * This file parses and validates; explore.c, mat.c and check.c do the work.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "cli.h"
+#include "explore.h"
+#include "fl_error.h"
+#include "mat.h"
+#include "ops.h"
+#include "state.h"
+
+#define EXPLORE_USAGE                                                                     \
+	"usage: faultline explore TRACE --check CMD [--model M] [--mode MODE]\n"          \
+	"         [--sector N] [--tear KINDS] [--atomic N] [--block N] [--window N]\n"    \
+	"         [--seed S] [-j N] [--shard K/N] [--timeout SEC] [--budget SEC]\n"        \
+	"         [--json FILE] [--junit FILE] [--keep-failures DIR] [--workdir DIR]\n"    \
+	"  models: strict, posix (default), ext4-ordered\n"                                \
+	"  modes:  prefix, omit-one (default), bounded:K, random:N, exhaustive\n"
+
+/* Parses a number in [lo, hi]; false on junk. */
+static bool num_arg(const char *s, double lo, double hi, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (!*s || *end || errno || v < lo || v > hi)
+		return false;
+	*out = v;
+	return true;
+}
+
+struct explore_cli {
+	struct explore_opts o;
+	const char *json;  /* --json FILE */
+	const char *junit; /* --junit FILE */
+};
+
+/* Applies one option; returns false with a reason printed for a bad value. */
+static bool explore_opt(struct explore_cli *c, int opt, const char *arg)
+{
+	struct explore_opts *o = &c->o;
+	double v;
+	unsigned k, n;
+
+	switch (opt) {
+	case 'c': o->check = arg; return true;
+	case 'm':
+		if ((o->model = model_find(arg)))
+			return true;
+		cli_err("explore", "unknown model '%s' (models: %s)", arg, model_list());
+		return false;
+	case 'M':
+		if (explore_parse_mode(arg, o) == 0)
+			return true;
+		cli_err("explore", "bad mode '%s' (prefix, omit-one, bounded:K with K 1-8, "
+			"random:N, exhaustive)", arg);
+		return false;
+	case 't':
+		if (explore_parse_tear(arg, o) == 0)
+			return true;
+		cli_err("explore", "bad --tear '%s' (a list of old,new,zero,garbage)", arg);
+		return false;
+	case 'x': if (!num_arg(arg, 1, 1 << 20, &v)) break; o->sector = (uint32_t)v; return true;
+	case 'a': if (!num_arg(arg, 0, 1 << 24, &v)) break; o->atomic = (uint32_t)v; return true;
+	case 'b': if (!num_arg(arg, 0, 1 << 24, &v)) break; o->block = (uint32_t)v; return true;
+	case 'w': if (!num_arg(arg, 0, 24, &v)) break; o->window = (unsigned)v; return true;
+	case 's': if (!num_arg(arg, 0, 1.8e19, &v)) break; o->seed = strtoull(arg, NULL, 10); return true;
+	case 'j': if (!num_arg(arg, 1, 1024, &v)) break; o->jobs = (unsigned)v; return true;
+	case 'T': if (!num_arg(arg, 0, 1e6, &v)) break; o->timeout = v; return true;
+	case 'B': if (!num_arg(arg, 0, 1e7, &v)) break; o->budget = v; return true;
+	case 'J': c->json = arg; return true;
+	case 'U': c->junit = arg; return true;
+	case 'K': o->keep_failures = arg; return true;
+	case 'W': o->workdir = arg; return true;
+	case 'S':
+		if (sscanf(arg, "%u/%u", &k, &n) == 2 && n >= 1 && k >= 1 && k <= n &&
+		    strspn(arg, "0123456789/") == strlen(arg)) {
+			o->shard_k = k;
+			o->shard_n = n;
+			return true;
+		}
+		cli_err("explore", "bad --shard '%s' (K/N with 1 <= K <= N)", arg);
+		return false;
+	}
+	cli_err("explore", "bad value '%s' for an option", arg);
+	return false;
+}
+
+static bool explore_check_sizes(const struct explore_opts *o)
+{
+	if (o->block && (o->block < o->sector || o->block % o->sector)) {
+		cli_err("explore", "--block must be a multiple of --sector (%u)", o->sector);
+		return false;
+	}
+	if (o->atomic && o->atomic % o->sector) {
+		cli_err("explore", "--atomic must be a multiple of --sector (%u)", o->sector);
+		return false;
+	}
+	return true;
+}
+
+static int explore_parse(int argc, char **argv, struct explore_cli *c)
+{
+	static const struct option lopts[] = {
+		{"check", 1, NULL, 'c'}, {"model", 1, NULL, 'm'}, {"mode", 1, NULL, 'M'},
+		{"sector", 1, NULL, 'x'}, {"tear", 1, NULL, 't'}, {"atomic", 1, NULL, 'a'},
+		{"block", 1, NULL, 'b'}, {"window", 1, NULL, 'w'}, {"seed", 1, NULL, 's'},
+		{"jobs", 1, NULL, 'j'}, {"shard", 1, NULL, 'S'}, {"timeout", 1, NULL, 'T'},
+		{"budget", 1, NULL, 'B'}, {"json", 1, NULL, 'J'}, {"junit", 1, NULL, 'U'},
+		{"keep-failures", 1, NULL, 'K'}, {"workdir", 1, NULL, 'W'},
+		{"no-progress", 0, NULL, 'P'}, {"help", 0, NULL, 'h'}, {NULL, 0, NULL, 0},
+	};
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int opt;
+
+	c->o = (struct explore_opts){
+		.model = model_find("posix"), .sector = STATE_SECTOR_DEFAULT, .kinds = "ozg",
+		.jobs = ncpu > 0 ? (unsigned)ncpu : 1, .timeout = 60, .window = 10,
+		.progress = true,
+	};
+	explore_parse_mode("omit-one", &c->o);
+	while ((opt = getopt_long(argc, argv, "j:h", lopts, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(EXPLORE_USAGE, stdout);
+			exit(0);
+		}
+		if (opt == 'P') {
+			c->o.progress = false;
+			continue;
+		}
+		if (opt == '?' || !explore_opt(c, opt, optarg))
+			return -FL_EUSAGE;
+	}
+	if (optind != argc - 1 || !c->o.check) {
+		cli_err("explore", "need one TRACE and --check CMD (see faultline explore --help)");
+		return -FL_EUSAGE;
+	}
+	c->o.trace = argv[optind];
+	return explore_check_sizes(&c->o) ? 0 : -FL_EUSAGE;
+}
+
+int cmd_explore(int argc, char **argv)
+{
+	struct explore_cli c = {0};
+	struct report rep = {0};
+	char err[512];
+	int rc;
+
+	if (explore_parse(argc, argv, &c) < 0)
+		return FL_EXIT_USAGE;
+	rc = explore_run(&c.o, &rep, err, sizeof(err));
+	if (rc < 0) {
+		cli_err("explore", "%s: %s", c.o.trace, err);
+		report_free(&rep);
+		return rc == -FL_EBADTRACE || rc == -FL_EUSAGE ? FL_EXIT_USAGE : FL_EXIT_ENV;
+	}
+	report_print_summary(&rep, stdout);
+	if ((c.json && (rc = report_write_json(&rep, c.json)) < 0) ||
+	    (c.junit && (rc = report_write_junit(&rep, c.junit)) < 0)) {
+		cli_err("explore", "cannot write the report: %s", strerror(-rc));
+		report_free(&rep);
+		return FL_EXIT_ENV;
+	}
+	rc = rep.failed ? FL_EXIT_FAIL : FL_EXIT_OK;
+	report_free(&rep);
+	return rc;
+}
+
+/* ---- replay ---- */
+
+/* Checks a tear's sector pattern against the write's sector count. */
+static int replay_check_rle(const struct state *s, const struct state_choice *c,
+			    const struct ops_op *op, char *err, size_t errlen)
+{
+	uint64_t unit = s->block ? s->block : s->sector;
+	uint64_t start = op->off / unit * unit;
+	uint64_t stop = (op->off + op->data_len + unit - 1) / unit * unit;
+	size_t nsect = (size_t)((stop - start) / s->sector);
+	char *k = nsect <= (1u << 22) ? malloc(nsect ? nsect : 1) : NULL;
+	int bad = !k || state_rle_expand(c->rle, k, nsect) < 0;
+
+	free(k);
+	if (bad)
+		snprintf(err, errlen, "sector pattern of op %" PRIu64 " does not fit its %zu sectors",
+			 c->seq, nsect);
+	return bad ? -EINVAL : 0;
+}
+
+/* Checks that every choice of s names a state-changing op it can apply to. */
+static int replay_validate(const struct ops_trace *t, const struct state *s,
+			   char *err, size_t errlen)
+{
+	uint64_t last = t->n ? t->v[t->n - 1].seq : 0;
+	size_t i;
+
+	if (s->crash > last) {
+		snprintf(err, errlen, "crash point %" PRIu64 " is past the trace's last record (%" PRIu64 ")",
+			 s->crash, last);
+		return -EINVAL;
+	}
+	for (i = 0; i < s->n; i++) {
+		const struct state_choice *c = &s->ch[i];
+		long idx = ops_index(t, c->seq);
+		const struct ops_op *op = idx >= 0 ? &t->v[idx] : NULL;
+
+		if (!op || c->seq > s->crash || (op->kind != OPS_DATA && op->kind != OPS_NS)) {
+			snprintf(err, errlen, "op %" PRIu64 " is not a state-changing op before the crash", c->seq);
+			return -EINVAL;
+		}
+		if (c->how == STATE_TEAR && op->op != TRACE_OP_WRITE) {
+			snprintf(err, errlen, "op %" PRIu64 " is a %s; only writes tear", c->seq,
+				 trace_op_name(op->op));
+			return -EINVAL;
+		}
+		if (c->how == STATE_TEAR && c->rle && replay_check_rle(s, c, op, err, errlen) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+struct replay_opts {
+	const char *trace; /* trace directory */
+	const char *id;    /* state id */
+	const char *into;  /* --into DIR */
+	const char *check; /* --check CMD or NULL */
+	double timeout;    /* --timeout */
+};
+
+static int replay_parse(int argc, char **argv, struct replay_opts *o)
+{
+	static const struct option lopts[] = {
+		{"into", 1, NULL, 'i'}, {"check", 1, NULL, 'c'}, {"timeout", 1, NULL, 'T'},
+		{"help", 0, NULL, 'h'}, {NULL, 0, NULL, 0},
+	};
+	int opt;
+
+	*o = (struct replay_opts){.into = "faultline-state", .timeout = 60};
+	while ((opt = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
+		if (opt == 'i')
+			o->into = optarg;
+		else if (opt == 'c')
+			o->check = optarg;
+		else if (opt == 'T' && num_arg(optarg, 0, 1e6, &o->timeout))
+			continue;
+		else if (opt == 'h') {
+			printf("usage: faultline replay TRACE STATE_ID [--into DIR] [--check CMD] [--timeout SEC]\n");
+			exit(0);
+		} else
+			return -FL_EUSAGE;
+	}
+	if (optind != argc - 2) {
+		cli_err("replay", "usage: faultline replay TRACE STATE_ID [--into DIR] [--check CMD]");
+		return -FL_EUSAGE;
+	}
+	o->trace = argv[optind];
+	o->id = argv[optind + 1];
+	return 0;
+}
+
+/* Runs the checker once on dir; prints its output; returns the exit code. */
+static int replay_run_check(const struct replay_opts *o, const struct ops_trace *t,
+			    const struct state *s, const char *work)
+{
+	struct check_runner *r;
+	struct check_result res;
+	char marks[4200], dir[4096];
+	void *token;
+	FILE *f;
+	size_t i;
+	int rc;
+
+	snprintf(marks, sizeof(marks), "%s/marks", work);
+	if (!(f = fopen(marks, "we")) || !realpath(o->into, dir))
+		return FL_EXIT_ENV;
+	for (i = 0; i < t->n && t->v[i].seq <= s->crash; i++)
+		if (t->v[i].kind == OPS_MARK)
+			fprintf(f, "%.*s\n", (int)t->v[i].name_len, ops_name(t, &t->v[i]));
+	fclose(f);
+	if (check_runner_new(o->check, 1, o->timeout, 1 << 20, &r) < 0)
+		return FL_EXIT_ENV;
+	rc = check_start(r, dir, o->id, marks, NULL);
+	if (rc == 0 && check_wait(r, &token, &res) == 1) {
+		fwrite(res.output, 1, res.output_len, stdout);
+		printf("faultline: replay: checker %s\n", res.passed ? "passed"
+		       : res.timed_out ? "timed out" : res.signal ? "killed by a signal" : "failed");
+		rc = res.passed ? FL_EXIT_OK : FL_EXIT_FAIL;
+		check_result_free(&res);
+	} else {
+		rc = FL_EXIT_ENV;
+	}
+	check_runner_free(r);
+	return rc;
+}
+
+/* Builds the state: base + every state-changing op up to the crash. */
+static int replay_build(const struct replay_opts *o, const struct ops_trace *t,
+			const struct state *s, const char *work, char *err, size_t errlen)
+{
+	struct mat *m;
+	size_t *extra = malloc((t->n + 1) * sizeof(*extra)), n = 0, i;
+	uint64_t key;
+	int rc = extra ? mat_new(t, work, &m, err, errlen) : -ENOMEM;
+
+	for (i = 0; !rc && i < t->n && t->v[i].seq <= s->crash; i++)
+		if (t->v[i].kind == OPS_DATA || t->v[i].kind == OPS_NS)
+			extra[n++] = i;
+	if (!rc) {
+		rc = mat_build(m, s, extra, n, o->into, &key, err, errlen);
+		if (!rc)
+			printf("faultline: replay: state %s built in %s (content %016" PRIx64 ", %s)\n",
+			       o->id, o->into, key, mat_mechanism(m));
+		mat_free(m);
+	}
+	free(extra);
+	return rc;
+}
+
+int cmd_replay(int argc, char **argv)
+{
+	struct replay_opts o;
+	struct ops_trace *t = NULL;
+	struct state s = {0};
+	char err[512], work[4096];
+	const char *tmp = getenv("TMPDIR");
+	int rc;
+
+	if (replay_parse(argc, argv, &o) < 0)
+		return FL_EXIT_USAGE;
+	if (state_parse(o.id, &s, err, sizeof(err)) < 0 ||
+	    ops_load(o.trace, true, &t, err, sizeof(err)) < 0 ||
+	    replay_validate(t, &s, err, sizeof(err)) < 0) {
+		cli_err("replay", "%s", err);
+		rc = FL_EXIT_USAGE;
+		goto out;
+	}
+	if (access(o.into, F_OK) == 0) {
+		cli_err("replay", "%s exists; give --into a new directory", o.into);
+		rc = FL_EXIT_USAGE;
+		goto out;
+	}
+	snprintf(work, sizeof(work), "%s/faultline-replay.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(work)) {
+		cli_err("replay", "cannot make a work directory: %s", strerror(errno));
+		rc = FL_EXIT_ENV;
+		goto out;
+	}
+	rc = replay_build(&o, t, &s, work, err, sizeof(err));
+	if (rc < 0)
+		cli_err("replay", "%s", err);
+	rc = rc < 0 ? FL_EXIT_ENV : o.check ? replay_run_check(&o, t, &s, work) : FL_EXIT_OK;
+	mat_remove(work);
+out:
+	state_free(&s);
+	ops_free(t);
+	return rc;
+}

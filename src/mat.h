@@ -1,0 +1,58 @@
+/*
+ * mat.h - materializing crash states as real directories.
+ *
+ * The materializer keeps an IMAGE: the base plus the ops every state
+ * being generated shares (the explorer feeds them in with
+ * mat_image_apply, in recorded order).  Regular files of the image live
+ * as one file per inode in WORKDIR/img; directories, names, symlinks and
+ * modes live in memory.  A state is built by cloning the image's files
+ * into a fresh directory (FICLONE where the file system can share blocks,
+ * else an in-kernel copy) and applying the state's own ops on top, so its
+ * cost grows with the bytes the state changes, plus a copy of each file
+ * where cloning is impossible.  mat_mechanism() says which was used.
+ *
+ * Each state gets a content key: a hash of its tree (names, types, modes,
+ * symlink targets, sizes and bytes), computed from per-64-KiB block hashes
+ * so a state that changes one page of a large file rehashes one block.
+ */
+#ifndef FL_MAT_H
+#define FL_MAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ops.h"
+#include "state.h"
+
+struct mat;
+
+/*
+ * Makes a materializer for trace t in workdir (created if missing; must
+ * be empty or ours).  Copies the base snapshot into the image.  Returns 0
+ * and *out, or a negative code with a one-line reason in err.
+ */
+int mat_new(const struct ops_trace *t, const char *workdir, struct mat **out,
+	    char *err, size_t errlen);
+
+/* "reflink" or "copy": how state files are made from the image. */
+const char *mat_mechanism(const struct mat *m);
+
+/* Applies op idx of the trace to the image, whole.  0 or negative. */
+int mat_image_apply(struct mat *m, size_t idx);
+
+/*
+ * Builds state s in dir (which must not exist): the image, plus the ops
+ * extra[0..n) (indices into the trace, ascending) that s does not drop,
+ * torn as s says.  Stores the state's content key in *key.  Returns 0 or
+ * a negative code (err says why).
+ */
+int mat_build(struct mat *m, const struct state *s, const size_t *extra,
+	      size_t n, const char *dir, uint64_t *key, char *err, size_t errlen);
+
+/* Removes a state directory built by mat_build (or anything below dir). */
+int mat_remove(const char *dir);
+
+/* Frees m and removes its work directory's image. */
+void mat_free(struct mat *m);
+
+#endif

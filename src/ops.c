@@ -1,0 +1,309 @@
+/*
+ * ops.c - loads a trace's records into struct ops_trace (see ops.h).
+ *
+ * Each record is classified once (enum ops_kind) so the model and the
+ * explorer never look at op codes for that again.  Failed ops (result < 0)
+ * change nothing and get OPS_NONE; a failed fsync is no barrier.  The
+ * size a file had before each write/truncate/fallocate, in recorded order,
+ * is computed here too: models use it to tell appends from overwrites.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <search.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sys/stat.h>
+
+#include "fl_error.h"
+#include "names.h"
+#include "ops.h"
+
+static const uint8_t op_kinds[TRACE_OP_COUNT] = {
+	[TRACE_OP_WRITE] = OPS_DATA,     [TRACE_OP_TRUNCATE] = OPS_DATA,
+	[TRACE_OP_FALLOCATE] = OPS_DATA, [TRACE_OP_SETATTR] = OPS_DATA,
+	[TRACE_OP_SETXATTR] = OPS_DATA,  [TRACE_OP_REMOVEXATTR] = OPS_DATA,
+	[TRACE_OP_CREATE] = OPS_NS,      [TRACE_OP_MKNOD] = OPS_NS,
+	[TRACE_OP_MKDIR] = OPS_NS,       [TRACE_OP_SYMLINK] = OPS_NS,
+	[TRACE_OP_LINK] = OPS_NS,        [TRACE_OP_UNLINK] = OPS_NS,
+	[TRACE_OP_RMDIR] = OPS_NS,       [TRACE_OP_RENAME] = OPS_NS,
+	[TRACE_OP_FSYNC] = OPS_BARRIER,  [TRACE_OP_FSYNCDIR] = OPS_BARRIER,
+	[TRACE_OP_SYNCFS] = OPS_BARRIER, [TRACE_OP_MARK] = OPS_MARK,
+};
+
+/* Growable arrays and the size tracker used while loading. */
+struct loader {
+	struct ops_trace *t;
+	size_t cap;        /* allocated entries of t->v */
+	size_t bcap;       /* allocated entries of t->base */
+	size_t ncap;       /* allocated bytes of t->names */
+	void *sizes;       /* tsearch tree of struct size_ent: id -> size */
+	struct names *names; /* paths of BASE entries, to find their snapshot */
+};
+
+struct size_ent {
+	uint64_t id;   /* file id */
+	uint64_t size; /* its size so far, in recorded order */
+};
+
+static int size_cmp(const void *a, const void *b)
+{
+	const struct size_ent *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Returns the size entry for id (created at 0), or NULL without memory. */
+static struct size_ent *size_of(struct loader *l, uint64_t id)
+{
+	struct size_ent key = {.id = id}, *e;
+	void *p = tfind(&key, &l->sizes, size_cmp);
+
+	if (p)
+		return *(struct size_ent **)p;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->id = id;
+	if (!tsearch(e, &l->sizes, size_cmp)) {
+		free(e);
+		return NULL;
+	}
+	return e;
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+	size_t ncap = *cap ? *cap : 64;
+	void *np;
+
+	if (need <= *cap)
+		return 0;
+	while (ncap < need)
+		ncap *= 2;
+	np = realloc(*p, ncap * elem);
+	if (!np)
+		return -ENOMEM;
+	*p = np;
+	*cap = ncap;
+	return 0;
+}
+
+static int add_name(struct loader *l, const char *s, uint32_t len, uint32_t *off)
+{
+	struct ops_trace *t = l->t;
+
+	if (t->names_len + len > UINT32_MAX)
+		return -E2BIG;
+	if (grow((void **)&t->names, &l->ncap, t->names_len + len + 1, 1))
+		return -ENOMEM;
+	memcpy(t->names + t->names_len, s, len);
+	*off = (uint32_t)t->names_len;
+	t->names_len += len;
+	return 0;
+}
+
+/* Tracks file sizes in recorded order; fills op->old_size. */
+static int track_size(struct loader *l, struct ops_op *op)
+{
+	struct size_ent *e;
+
+	if (op->kind != OPS_DATA && !(op->op == TRACE_OP_BASE && op->len))
+		return 0;
+	e = size_of(l, op->id);
+	if (!e)
+		return -ENOMEM;
+	op->old_size = e->size;
+	if (op->op == TRACE_OP_BASE)
+		e->size = op->len;
+	else if (op->op == TRACE_OP_WRITE && op->off + op->data_len > e->size)
+		e->size = op->off + op->data_len;
+	else if (op->op == TRACE_OP_TRUNCATE)
+		e->size = op->off;
+	else if (op->op == TRACE_OP_FALLOCATE && !(op->mode & 0x01 /* KEEP_SIZE */) &&
+		 op->off + op->len > e->size)
+		e->size = op->off + op->len;
+	return 0;
+}
+
+/* Size of a BASE regular file, from the snapshot in TRACE/base. */
+static int base_size(struct loader *l, const struct trace_rec *r, uint64_t *size)
+{
+	char rel[4096], path[8192];
+	struct stat st;
+	int err = names_apply(l->names, r);
+
+	*size = 0;
+	if (err < 0)
+		return err;
+	if (!S_ISREG(r->mode) || names_path(l->names, r->id, rel, sizeof(rel)) < 0)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s%s", l->t->dir, TRACE_BASE_DIR, rel);
+	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+		*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+static int add_record(struct loader *l, const struct trace_rec *r)
+{
+	struct ops_trace *t = l->t;
+	struct ops_op op = {
+		.seq = r->seq, .id = r->id, .parent = r->parent, .id2 = r->id2,
+		.parent2 = r->parent2, .off = r->off, .len = r->len,
+		.data_off = r->data_off, .data_len = r->data_len, .mode = r->mode,
+		.flags = r->flags, .result = r->result, .op = r->op,
+	};
+	int err;
+
+	op.kind = r->result < 0 ? OPS_NONE : op_kinds[r->op];
+	err = add_name(l, r->name, r->name_len, &op.name);
+	if (!err)
+		err = add_name(l, r->name2, r->name2_len, &op.name2);
+	if (err)
+		return err;
+	op.name_len = r->name_len;
+	op.name2_len = r->name2_len;
+	if (r->op == TRACE_OP_BASE) {
+		if ((err = base_size(l, r, &op.len)) < 0 || (err = track_size(l, &op)) < 0)
+			return err;
+		if (grow((void **)&t->base, &l->bcap, t->nbase + 1, sizeof(op)))
+			return -ENOMEM;
+		t->base[t->nbase++] = op;
+		return 0;
+	}
+	if ((err = track_size(l, &op)) < 0)
+		return err;
+	if (grow((void **)&t->v, &l->cap, t->n + 1, sizeof(op)))
+		return -ENOMEM;
+	t->v[t->n++] = op;
+	return 0;
+}
+
+static int read_all(struct loader *l, struct trace_reader *r, bool allow_prefix,
+		    char *err, size_t errlen)
+{
+	struct trace_rec rec;
+	int rc;
+
+	while ((rc = trace_next(r, &rec)) == 1) {
+		rc = add_record(l, &rec);
+		if (rc < 0) {
+			snprintf(err, errlen, "loading record %llu: %s",
+				 (unsigned long long)rec.seq, faultline_strerror(rc));
+			return rc;
+		}
+	}
+	if (rc == 0)
+		return 0;
+	snprintf(l->t->stop_reason, sizeof(l->t->stop_reason), "%s",
+		 trace_reader_error(r));
+	l->t->truncated = true;
+	if (allow_prefix)
+		return 0;
+	snprintf(err, errlen, "%llu valid records, then %s",
+		 (unsigned long long)trace_reader_valid(r), trace_reader_error(r));
+	return rc;
+}
+
+int ops_load(const char *dir, bool allow_prefix, struct ops_trace **out,
+	     char *err, size_t errlen)
+{
+	struct loader l = {0};
+	struct trace_reader *r;
+	char path[4096];
+	int rc;
+
+	*out = NULL;
+	rc = trace_reader_open(dir, &r, err, errlen);
+	if (rc < 0)
+		return rc;
+	l.t = calloc(1, sizeof(*l.t));
+	if (!l.t) {
+		trace_reader_close(r);
+		return -ENOMEM;
+	}
+	l.t->dir = strdup(dir);
+	l.names = names_new();
+	snprintf(path, sizeof(path), "%s/%s", dir, TRACE_RECORDS_FILE);
+	l.t->data_fd = open(path, O_RDONLY | O_CLOEXEC);
+	rc = l.t->data_fd < 0 ? -errno
+	     : !l.names || !l.t->dir ? -ENOMEM
+	     : read_all(&l, r, allow_prefix, err, errlen);
+	if (rc == -ENOENT || (rc < 0 && l.t->data_fd < 0))
+		snprintf(err, errlen, "cannot open %s", path);
+	trace_reader_close(r);
+	tdestroy(l.sizes, free);
+	names_free(l.names);
+	if (rc < 0) {
+		ops_free(l.t);
+		return rc;
+	}
+	*out = l.t;
+	return 0;
+}
+
+void ops_free(struct ops_trace *t)
+{
+	if (!t)
+		return;
+	if (t->data_fd >= 0)
+		close(t->data_fd);
+	free(t->v);
+	free(t->base);
+	free(t->names);
+	free(t->dir);
+	free(t);
+}
+
+const char *ops_name(const struct ops_trace *t, const struct ops_op *op)
+{
+	return t->names + op->name;
+}
+
+const char *ops_name2(const struct ops_trace *t, const struct ops_op *op)
+{
+	return t->names + op->name2;
+}
+
+int ops_read_data(const struct ops_trace *t, const struct ops_op *op,
+		  uint64_t skip, void *buf, size_t len)
+{
+	size_t done = 0;
+
+	if (skip > op->data_len || len > op->data_len - skip)
+		return -EINVAL;
+	while (done < len) {
+		ssize_t n = pread(t->data_fd, (char *)buf + done, len - done,
+				  (off_t)(op->data_off + skip + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+long ops_index(const struct ops_trace *t, uint64_t seq)
+{
+	size_t lo = 0, hi = t->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t->v[mid].seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < t->n && t->v[lo].seq == seq ? (long)lo : -1;
+}
+
+bool ops_is_sync_write(const struct ops_op *op)
+{
+	return op->op == TRACE_OP_WRITE && op->kind == OPS_DATA &&
+	       (op->flags & (TRACE_WF_SYNC | TRACE_WF_DSYNC));
+}

@@ -1,0 +1,246 @@
+/*
+ * check_model.c - unit tests for src/model.c: one small hand-built trace
+ * per rule, asking each model which ops are in flight, which combinations
+ * are legal and how writes may tear.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "check_suites.h"
+#include "model.h"
+#include "ops.h"
+
+/* Builds a trace directory (empty base) from recs; returns it loaded. */
+static struct ops_trace *build(struct trace_rec *recs, size_t n)
+{
+	static char dir[512];
+	char path[600];
+	struct trace_writer *w;
+	struct ops_trace *t;
+	char err[256];
+	size_t i;
+
+	snprintf(dir, sizeof(dir), "%s/t", check_tmpdir());
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/base", dir);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/records", dir);
+	ck_assert_int_eq(trace_writer_open(path, &w), 0);
+	for (i = 0; i < n; i++) {
+		if (recs[i].op == TRACE_OP_WRITE && recs[i].result == 0)
+			recs[i].result = (int32_t)recs[i].data_len;
+		ck_assert_int_eq(trace_append(w, &recs[i]), 0);
+	}
+	ck_assert_int_eq(trace_writer_close(w), 0);
+	ck_assert_int_eq(ops_load(dir, false, &t, err, sizeof(err)), 0);
+	return t;
+}
+
+static struct model_plan *plan(const char *model, struct ops_trace *t)
+{
+	struct model_plan *p;
+
+	ck_assert_ptr_nonnull(model_find(model));
+	ck_assert_int_eq(model_plan_new(model_find(model), t, &p), 0);
+	return p;
+}
+
+#define CREATE(par, i, nm) {.op = TRACE_OP_CREATE, .parent = par, .id = i, \
+			    .mode = 0100644, .name = nm, .name_len = sizeof(nm) - 1}
+#define WRITE(i, o, d) {.op = TRACE_OP_WRITE, .id = i, .off = o, .len = sizeof(d) - 1, \
+			.data = d, .data_len = sizeof(d) - 1}
+#define FSYNC(i) {.op = TRACE_OP_FSYNC, .id = i}
+#define FSYNCDIR(i) {.op = TRACE_OP_FSYNCDIR, .id = i}
+
+/* create + write + fsync(file), no fsync(dir) */
+static struct trace_rec create_write_fsync[] = {
+	CREATE(1, 2, "f"), WRITE(2, 0, "data"), FSYNC(2),
+};
+
+START_TEST(posix_create_without_dirsync_may_vanish)
+{
+	struct ops_trace *t = build(create_write_fsync, 3);
+	struct model_plan *p = plan("posix", t);
+
+	ck_assert(model_in_flight(p, 0, 3));  /* the create: a state without f exists */
+	ck_assert(!model_in_flight(p, 1, 3)); /* the write is durable */
+	ck_assert(model_in_flight(p, 1, 2));  /* ... but not before the fsync */
+	model_plan_free(p);
+	ops_free(t);
+}
+END_TEST
+
+START_TEST(ext4_fsync_commits_the_create)
+{
+	struct ops_trace *t = build(create_write_fsync, 3);
+	struct model_plan *p = plan("ext4-ordered", t);
+
+	ck_assert(!model_in_flight(p, 0, 3)); /* no state without f after the fsync */
+	ck_assert(!model_in_flight(p, 1, 3));
+	ck_assert(model_in_flight(p, 0, 2));
+	model_plan_free(p);
+	ops_free(t);
+}
+END_TEST
+
+START_TEST(strict_keeps_everything_completed)
+{
+	struct ops_trace *t = build(create_write_fsync, 3);
+	struct model_plan *p = plan("strict", t);
+
+	ck_assert(!model_in_flight(p, 0, 1));
+	ck_assert(!model_in_flight(p, 1, 2));
+	model_plan_free(p);
+	ops_free(t);
+}
+END_TEST
+
+START_TEST(posix_dirsync_makes_the_create_durable)
+{
+	struct trace_rec r[] = {CREATE(1, 2, "f"), FSYNCDIR(1), CREATE(1, 3, "g")};
+	struct ops_trace *t = build(r, 3);
+	struct model_plan *p = plan("posix", t);
+
+	ck_assert(!model_in_flight(p, 0, 3));
+	ck_assert(model_in_flight(p, 2, 3));
+	model_plan_free(p);
+	ops_free(t);
+}
+END_TEST
+
+START_TEST(posix_rename_needs_both_dirs_synced)
+{
+	struct trace_rec r[] = {
+		{.op = TRACE_OP_RENAME, .id = 5, .parent = 2, .name = "a", .name_len = 1,
+		 .parent2 = 3, .name2 = "b", .name2_len = 1},
+		FSYNCDIR(3), FSYNCDIR(2),
+	};
+	struct ops_trace *t = build(r, 3);
+	struct model_plan *p = plan("posix", t);
+
+	ck_assert(model_in_flight(p, 0, 2));  /* only the target dir synced */
+	ck_assert(!model_in_flight(p, 0, 3)); /* both */
+	model_plan_free(p);
+	ops_free(t);
+}
+END_TEST
+
+START_TEST(sync_write_is_its_own_barrier)
+{
+	struct trace_rec r[] = {CREATE(1, 2, "f"), WRITE(2, 0, "aa"), WRITE(2, 2, "bb"), WRITE(2, 4, "cc")};
+	struct ops_trace *t;
+	struct model_plan *p;
+
+	r[2].flags = TRACE_WF_DSYNC;
+	t = build(r, 4);
+	p = plan("posix", t);
+	ck_assert(!model_in_flight(p, 2, 3)); /* the O_DSYNC write */
+	ck_assert(!model_in_flight(p, 1, 3)); /* and the file's write before it */
+	ck_assert(model_in_flight(p, 3, 4));  /* not the one after */
+	model_plan_free(p);
+	ops_free(t);
+}
+END_TEST
+
+START_TEST(failed_fsync_is_no_barrier)
+{
+	struct trace_rec r[] = {CREATE(1, 2, "f"), WRITE(2, 0, "x"), FSYNC(2)};
+	struct ops_trace *t;
+	struct model_plan *p;
+
+	r[2].result = -EIO;
+	t = build(r, 3);
+	p = plan("posix", t);
+	ck_assert(model_in_flight(p, 1, 3));
+	model_plan_free(p);
+	ops_free(t);
+}
+END_TEST
+
+START_TEST(syncfs_covers_everything)
+{
+	struct trace_rec r[] = {CREATE(1, 2, "f"), WRITE(2, 0, "x"), {.op = TRACE_OP_SYNCFS}};
+	struct ops_trace *t = build(r, 3);
+	struct model_plan *p = plan("posix", t);
+
+	ck_assert(!model_in_flight(p, 0, 3));
+	ck_assert(!model_in_flight(p, 1, 3));
+	model_plan_free(p);
+	ops_free(t);
+}
+END_TEST
+
+START_TEST(ext4_metadata_persists_in_order)
+{
+	struct trace_rec r[] = {CREATE(1, 2, "a"), WRITE(2, 0, "x"), CREATE(1, 3, "b"),
+				CREATE(1, 4, "c")};
+	struct ops_trace *t = build(r, 4);
+	size_t inflight[] = {0, 1, 2, 3};
+	bool drop[4] = {false, false, true, false};
+	struct model_plan *p = plan("ext4-ordered", t);
+
+	model_fixup(p, inflight, 4, drop);
+	ck_assert(!drop[0] && !drop[1]); /* earlier ones and data stay as chosen */
+	ck_assert(drop[2] && drop[3]);   /* b lost: c, later in the journal, too */
+	model_plan_free(p);
+	p = plan("posix", t);
+	drop[3] = false;
+	model_fixup(p, inflight, 4, drop);
+	ck_assert(!drop[3]); /* posix: any subset */
+	model_plan_free(p);
+	ops_free(t);
+}
+END_TEST
+
+START_TEST(tear_rules_per_model)
+{
+	/* a 1000-byte file (write 1), then an overwrite+append (write 2) */
+	static char big[1000], over[1024];
+	struct trace_rec r[] = {CREATE(1, 2, "f"),
+				{.op = TRACE_OP_WRITE, .id = 2, .len = 1000, .data = big, .data_len = 1000},
+				{.op = TRACE_OP_WRITE, .id = 2, .off = 512, .len = 1024, .data = over,
+				 .data_len = 1024}};
+	struct ops_trace *t = build(r, 3);
+	struct model_tear_rules tr;
+	struct model_plan *p = plan("posix", t);
+
+	model_tear_rules(p, 2, 3, &tr);
+	ck_assert(tr.may_tear && tr.size_lost_ok && tr.size_only_ok);
+	ck_assert_uint_eq(tr.tear_below, UINT64_MAX);
+	model_plan_free(p);
+	p = plan("ext4-ordered", t);
+	model_tear_rules(p, 2, 3, &tr);
+	ck_assert(tr.may_tear && tr.size_lost_ok && !tr.size_only_ok);
+	ck_assert_uint_eq(tr.tear_below, 1000); /* overwrites only */
+	model_plan_free(p);
+	p = plan("strict", t);
+	model_tear_rules(p, 1, 3, &tr);
+	ck_assert(!tr.may_tear);                /* not the write in progress */
+	model_tear_rules(p, 2, 3, &tr);
+	ck_assert(tr.may_tear);
+	model_plan_free(p);
+	ops_free(t);
+}
+END_TEST
+
+Suite *make_model_suite(void)
+{
+	Suite *s = suite_create("model");
+	TCase *tc = tcase_create("rules");
+
+	tcase_add_test(tc, posix_create_without_dirsync_may_vanish);
+	tcase_add_test(tc, ext4_fsync_commits_the_create);
+	tcase_add_test(tc, strict_keeps_everything_completed);
+	tcase_add_test(tc, posix_dirsync_makes_the_create_durable);
+	tcase_add_test(tc, posix_rename_needs_both_dirs_synced);
+	tcase_add_test(tc, sync_write_is_its_own_barrier);
+	tcase_add_test(tc, failed_fsync_is_no_barrier);
+	tcase_add_test(tc, syncfs_covers_everything);
+	tcase_add_test(tc, ext4_metadata_persists_in_order);
+	tcase_add_test(tc, tear_rules_per_model);
+	suite_add_tcase(s, tc);
+	return s;
+}
