@@ -742,14 +742,23 @@ static int check_round(struct check_runner *r)
 
 	if (ppoll(r->pfds, 2 * r->jobs, tp, NULL) < 0)
 		return -errno;
+	int best = -1;
+
 	for (i = 0; i < r->jobs; i++)
 		if (r->slots[i].pid && r->pfds[2 * i].fd >= 0 &&
 		    r->pfds[2 * i].revents)
 			check_out_read(r, &r->slots[i], CHECK_READS_PER_ROUND);
-	check_deadlines(r);
+	/*
+	 * An exit wins over a deadline passed while nobody was waiting, and
+	 * the oldest exited checker is returned first, so none starves.
+	 */
 	for (i = 0; i < r->jobs; i++)
-		if (check_exited(r, i))
-			return i;
+		if (check_exited(r, i) &&
+		    (best < 0 || r->slots[i].start < r->slots[best].start))
+			best = (int)i;
+	if (best >= 0)
+		return best;
+	check_deadlines(r);
 	return -1;
 }
 

@@ -943,7 +943,7 @@ static int ex_open(struct ex *ex, char *err, size_t errlen)
 		ex->workdir[0] = 0;
 		return -errno;
 	}
-	if ((rc = mat_new(ex->t, ex->workdir, &ex->mat, err, errlen)) < 0)
+	if ((rc = mat_new(ex->t, ex->workdir, ex->o->scratch, &ex->mat, err, errlen)) < 0)
 		return rc;
 	for (i = 0; i < ex->t->nbase; i++) /* the base's names, for explanations */
 		ex_names(ex, &ex->t->base[i]);
@@ -951,7 +951,8 @@ static int ex_open(struct ex *ex, char *err, size_t errlen)
 	if (!ex->slots)
 		return -ENOMEM;
 	for (i = 0; i <= ex->o->jobs; i++)
-		snprintf(ex->slots[i].dir, sizeof(ex->slots[i].dir), "%s/s%zu", ex->workdir, i);
+		snprintf(ex->slots[i].dir, sizeof(ex->slots[i].dir), "%s/s%zu",
+			 mat_root(ex->mat), i);
 	rc = check_runner_new(ex->o->check, ex->o->jobs, ex->o->timeout, EX_OUTPUT_MAX, &ex->run);
 	if (rc < 0)
 		snprintf(err, errlen, "cannot start the checker runner: %s", strerror(-rc));

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "mat.h"
 #include "model.h"
 #include "report.h"
 
@@ -44,6 +45,7 @@ struct explore_opts {
 	double budget;              /* --budget, seconds, 0 for none */
 	const char *keep_failures;  /* --keep-failures DIR or NULL */
 	const char *workdir;        /* --workdir or NULL for a temporary one */
+	enum mat_scratch scratch;   /* --scratch auto|dir|xfs */
 	bool progress;              /* progress line on a TTY */
 };
 

@@ -31,6 +31,7 @@
 	"         [--sector N] [--tear KINDS] [--atomic N] [--block N] [--window N]\n"    \
 	"         [--seed S] [-j N] [--shard K/N] [--timeout SEC] [--budget SEC]\n"        \
 	"         [--json FILE] [--junit FILE] [--keep-failures DIR] [--workdir DIR]\n"    \
+	"         [--scratch auto|dir|xfs] [--no-progress]\n"                               \
 	"  models: strict, posix (default), ext4-ordered\n"                                \
 	"  modes:  prefix, omit-one (default), bounded:K, random:N, exhaustive\n"
 
@@ -91,6 +92,14 @@ static bool explore_opt(struct explore_cli *c, int opt, const char *arg)
 	case 'U': c->junit = arg; return true;
 	case 'K': o->keep_failures = arg; return true;
 	case 'W': o->workdir = arg; return true;
+	case 'X':
+		if (!strcmp(arg, "auto") || !strcmp(arg, "dir") || !strcmp(arg, "xfs")) {
+			o->scratch = arg[0] == 'a' ? MAT_SCRATCH_AUTO
+				     : arg[0] == 'd' ? MAT_SCRATCH_DIR : MAT_SCRATCH_XFS;
+			return true;
+		}
+		cli_err("explore", "bad --scratch '%s' (auto, dir or xfs)", arg);
+		return false;
 	case 'S':
 		if (sscanf(arg, "%u/%u", &k, &n) == 2 && n >= 1 && k >= 1 && k <= n &&
 		    strspn(arg, "0123456789/") == strlen(arg)) {
@@ -127,6 +136,7 @@ static int explore_parse(int argc, char **argv, struct explore_cli *c)
 		{"jobs", 1, NULL, 'j'}, {"shard", 1, NULL, 'S'}, {"timeout", 1, NULL, 'T'},
 		{"budget", 1, NULL, 'B'}, {"json", 1, NULL, 'J'}, {"junit", 1, NULL, 'U'},
 		{"keep-failures", 1, NULL, 'K'}, {"workdir", 1, NULL, 'W'},
+		{"scratch", 1, NULL, 'X'},
 		{"no-progress", 0, NULL, 'P'}, {"help", 0, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -173,7 +183,9 @@ int cmd_explore(int argc, char **argv)
 		report_free(&rep);
 		return rc == -FL_EBADTRACE || rc == -FL_EUSAGE ? FL_EXIT_USAGE : FL_EXIT_ENV;
 	}
-	report_print_summary(&rep, stdout);
+	/* With --json - stdout is the report: the summary goes to stderr. */
+	report_print_summary(&rep, (c.json && !strcmp(c.json, "-")) ||
+					   (c.junit && !strcmp(c.junit, "-")) ? stderr : stdout);
 	if ((c.json && (rc = report_write_json(&rep, c.json)) < 0) ||
 	    (c.junit && (rc = report_write_junit(&rep, c.junit)) < 0)) {
 		cli_err("explore", "cannot write the report: %s", strerror(-rc));
@@ -318,7 +330,7 @@ static int replay_build(const struct replay_opts *o, const struct ops_trace *t,
 	struct mat *m;
 	size_t *extra = malloc((t->n + 1) * sizeof(*extra)), n = 0, i;
 	uint64_t key;
-	int rc = extra ? mat_new(t, work, &m, err, errlen) : -ENOMEM;
+	int rc = extra ? mat_new(t, work, MAT_SCRATCH_DIR, &m, err, errlen) : -ENOMEM;
 
 	for (i = 0; !rc && i < t->n && t->v[i].seq <= s->crash; i++)
 		if (t->v[i].kind == OPS_DATA || t->v[i].kind == OPS_NS)

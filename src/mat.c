@@ -30,6 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -66,9 +68,10 @@ struct mat_ns {
 struct mat {
 	const struct ops_trace *t; /* the trace (not owned) */
 	char *workdir;             /* owned */
+	char root[4096];           /* where img/ and states live: workdir or its loop mount */
+	bool loop;                 /* root is a loop-mounted XFS we made */
 	int imgfd;                 /* WORKDIR/img */
-	bool reflink;              /* FICLONE works from img to states */
-	bool reflink_probed;       /* the first clone told us */
+	bool reflink;              /* FICLONE works in root (probed once) */
 	void *inodes;              /* tsearch tree of struct mat_inode */
 	struct mat_ns ns;          /* image entries */
 	char *buf;                 /* MAT_IO bytes of scratch */
@@ -473,22 +476,39 @@ static int img_open(struct mat *m, uint64_t id, int flags)
 	return openat(m->imgfd, name, flags | O_CLOEXEC, 0600);
 }
 
+/* read/write copy of [from, size), where the kernel cannot copy across file systems. */
+static int copy_plain(struct mat *m, int src, int dst, uint64_t from, uint64_t size)
+{
+	while (from < size) {
+		ssize_t n = pread(src, m->buf, size - from < MAT_IO ? size - from : MAT_IO,
+				  (off_t)from);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		if (write_full(dst, m->buf, (size_t)n, from) < 0)
+			return -EIO;
+		from += (uint64_t)n;
+	}
+	return 0;
+}
+
 /* Copies src into the new file dst (clone if possible).  0 or -errno. */
 static int clone_or_copy(struct mat *m, int src, int dst, uint64_t size)
 {
 	off_t in = 0, out = 0;
 
-	if ((m->reflink || !m->reflink_probed) && ioctl(dst, FICLONE, src) == 0) {
-		m->reflink = m->reflink_probed = true;
+	if (m->reflink && ioctl(dst, FICLONE, src) == 0)
 		return 0;
-	}
-	if (!m->reflink_probed)
-		m->reflink_probed = true, m->reflink = false;
 	while ((uint64_t)in < size) {
 		ssize_t n = copy_file_range(src, &in, dst, &out, (size_t)(size - (uint64_t)in), 0);
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+			      errno == EOPNOTSUPP))
+			return copy_plain(m, src, dst, (uint64_t)in, size);
 		if (n <= 0)
 			return n < 0 ? -errno : -EIO;
 	}
@@ -608,10 +628,120 @@ int mat_remove(const char *dir)
 	return 0;
 }
 
-int mat_new(const struct ops_trace *t, const char *workdir, struct mat **out,
-	    char *err, size_t errlen)
+/* ---- the scratch file system ---- */
+
+/* Can files in dir share blocks (FICLONE)? */
+static bool dir_can_clone(const char *dir)
 {
-	char img[4096];
+	char a[4200], b[4200];
+	int fa, fb;
+	bool ok = false;
+
+	snprintf(a, sizeof(a), "%s/.clone-probe-a", dir);
+	snprintf(b, sizeof(b), "%s/.clone-probe-b", dir);
+	fa = open(a, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fb = open(b, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fa >= 0 && fb >= 0 && write(fa, "probe", 5) == 5)
+		ok = ioctl(fb, FICLONE, fa) == 0;
+	if (fa >= 0)
+		close(fa);
+	if (fb >= 0)
+		close(fb);
+	unlink(a);
+	unlink(b);
+	return ok;
+}
+
+static int run_quiet(char *const argv[])
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int fd = open("/dev/null", O_RDWR);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+/*
+ * Makes WORKDIR/scratch.xfs (sparse, room for bytes several times over),
+ * formats it with reflink on, and loop-mounts it on WORKDIR/x.
+ */
+static int scratch_xfs(struct mat *m, uint64_t bytes)
+{
+	char img[4200];
+	uint64_t size = 4 * bytes + (UINT64_C(2) << 30);
+	char *mkfs[] = {"mkfs.xfs", "-q", "-f", "-m", "reflink=1", img, NULL};
+	char *mnt[] = {"mount", "-o", "loop", img, m->root, NULL};
+	int fd;
+
+	snprintf(img, sizeof(img), "%s/scratch.xfs", m->workdir);
+	snprintf(m->root, sizeof(m->root), "%s/x", m->workdir);
+	fd = open(img, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0) {
+		close(fd);
+		return -errno;
+	}
+	close(fd);
+	if (run_quiet(mkfs) < 0 || mkdir(m->root, 0700) < 0 || run_quiet(mnt) < 0) {
+		unlink(img);
+		return -EIO;
+	}
+	m->loop = true;
+	return 0;
+}
+
+/* Bytes the image may come to hold: the base plus every byte written. */
+static uint64_t trace_bytes(const struct ops_trace *t)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < t->nbase; i++)
+		n += t->base[i].len;
+	for (i = 0; i < t->n; i++)
+		n += t->v[i].data_len;
+	return n;
+}
+
+/* Picks where the image and states live (see enum mat_scratch). */
+static int mat_scratch(struct mat *m, enum mat_scratch how, char *err, size_t errlen)
+{
+	bool want = how == MAT_SCRATCH_XFS ||
+		    (how == MAT_SCRATCH_AUTO && geteuid() == 0 &&
+		     trace_bytes(m->t) >= (UINT64_C(64) << 20) && !dir_can_clone(m->workdir));
+	int rc;
+
+	snprintf(m->root, sizeof(m->root), "%s", m->workdir);
+	if (!want)
+		return 0;
+	rc = scratch_xfs(m, trace_bytes(m->t));
+	if (rc < 0 && how == MAT_SCRATCH_XFS) {
+		snprintf(err, errlen, "cannot make a loop-mounted XFS scratch file system "
+			 "(needs root, loop devices and mkfs.xfs)");
+		return rc;
+	}
+	if (rc < 0) /* fall back to copies, and say so through mat_mechanism() */
+		snprintf(m->root, sizeof(m->root), "%s", m->workdir);
+	return 0;
+}
+
+int mat_new(const struct ops_trace *t, const char *workdir, enum mat_scratch how,
+	    struct mat **out, char *err, size_t errlen)
+{
+	char img[4200];
 	struct mat *m;
 	int rc;
 
@@ -623,12 +753,20 @@ int mat_new(const struct ops_trace *t, const char *workdir, struct mat **out,
 	m->imgfd = -1;
 	m->workdir = strdup(workdir);
 	m->buf = malloc(MAT_IO);
-	snprintf(img, sizeof(img), "%s/img", workdir);
 	if (!m->workdir || !m->buf) {
 		rc = -ENOMEM;
 		goto fail;
 	}
-	if ((mkdir(workdir, 0700) < 0 && errno != EEXIST) || mkdir(img, 0700) < 0 ||
+	if (mkdir(workdir, 0700) < 0 && errno != EEXIST) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot make work directory %s: %s", workdir, strerror(errno));
+		goto fail;
+	}
+	if ((rc = mat_scratch(m, how, err, errlen)) < 0)
+		goto fail;
+	m->reflink = dir_can_clone(m->root);
+	snprintf(img, sizeof(img), "%s/img", m->root);
+	if (mkdir(img, 0700) < 0 ||
 	    (m->imgfd = open(img, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot make work directory %s: %s", img, strerror(errno));
@@ -643,22 +781,37 @@ fail:
 	return rc;
 }
 
+const char *mat_root(const struct mat *m)
+{
+	return m->root;
+}
+
 const char *mat_mechanism(const struct mat *m)
 {
-	return m->reflink ? "reflink" : "copy";
+	if (!m->reflink)
+		return "copy";
+	return m->loop ? "reflink (loop xfs)" : "reflink";
 }
 
 void mat_free(struct mat *m)
 {
-	char img[4096];
+	char img[4300];
 
 	if (!m)
 		return;
 	if (m->imgfd >= 0)
 		close(m->imgfd);
-	if (m->workdir) {
-		snprintf(img, sizeof(img), "%s/img", m->workdir);
+	if (m->root[0]) {
+		snprintf(img, sizeof(img), "%s/img", m->root);
 		mat_remove(img);
+	}
+	if (m->loop) {
+		/* Lazily if a checker's leftover still holds it: never leave it mounted. */
+		if (umount2(m->root, 0) < 0)
+			umount2(m->root, MNT_DETACH);
+		rmdir(m->root);
+		snprintf(img, sizeof(img), "%s/scratch.xfs", m->workdir);
+		unlink(img);
 	}
 	tdestroy(m->inodes, ino_free);
 	free(m->ns.e);
@@ -705,6 +858,16 @@ static struct mat_inode *b_own(struct build *b, uint64_t id)
 	if (i)
 		return i;
 	img = ino_find(&b->m->inodes, id);
+	if (img && img->has_img && img->any_dirty) {
+		/* Bring the image's hashes up to date once, not in every state. */
+		int fd = img_open(b->m, id, O_RDONLY), err;
+
+		err = fd < 0 ? -errno : blocks_rehash(b->m, img, fd);
+		if (fd >= 0)
+			close(fd);
+		if (err)
+			return NULL;
+	}
 	if (!(i = ino_get(&b->over, id)))
 		return NULL;
 	if (!img)

@@ -26,15 +26,26 @@
 
 struct mat;
 
+/* Where image and states live. */
+enum mat_scratch {
+	MAT_SCRATCH_AUTO, /* workdir; a loop-mounted XFS when workdir cannot clone,
+			     we are root, and the trace is large (>= 64 MiB) */
+	MAT_SCRATCH_DIR,  /* workdir, whatever it can do */
+	MAT_SCRATCH_XFS,  /* a loop-mounted XFS with reflink (root only) */
+};
+
 /*
  * Makes a materializer for trace t in workdir (created if missing; must
  * be empty or ours).  Copies the base snapshot into the image.  Returns 0
  * and *out, or a negative code with a one-line reason in err.
  */
-int mat_new(const struct ops_trace *t, const char *workdir, struct mat **out,
-	    char *err, size_t errlen);
+int mat_new(const struct ops_trace *t, const char *workdir, enum mat_scratch how,
+	    struct mat **out, char *err, size_t errlen);
 
-/* "reflink" or "copy": how state files are made from the image. */
+/* Directory to build states in (on the same file system as the image). */
+const char *mat_root(const struct mat *m);
+
+/* How state files are made: "reflink", "reflink (loop xfs)" or "copy". */
 const char *mat_mechanism(const struct mat *m);
 
 /* Applies op idx of the trace to the image, whole.  0 or negative. */
