@@ -183,15 +183,16 @@ int cmd_explore(int argc, char **argv)
 		report_free(&rep);
 		return rc == -FL_EBADTRACE || rc == -FL_EUSAGE ? FL_EXIT_USAGE : FL_EXIT_ENV;
 	}
-	/* With --json - stdout is the report: the summary goes to stderr. */
-	report_print_summary(&rep, (c.json && !strcmp(c.json, "-")) ||
-					   (c.junit && !strcmp(c.junit, "-")) ? stderr : stdout);
+	/* Reports first: a reader of the summary that goes away loses nothing. */
 	if ((c.json && (rc = report_write_json(&rep, c.json)) < 0) ||
 	    (c.junit && (rc = report_write_junit(&rep, c.junit)) < 0)) {
 		cli_err("explore", "cannot write the report: %s", strerror(-rc));
 		report_free(&rep);
 		return FL_EXIT_ENV;
 	}
+	/* With --json - stdout is the report: the summary goes to stderr. */
+	report_print_summary(&rep, (c.json && !strcmp(c.json, "-")) ||
+					   (c.junit && !strcmp(c.junit, "-")) ? stderr : stdout);
 	rc = rep.failed ? FL_EXIT_FAIL : FL_EXIT_OK;
 	report_free(&rep);
 	return rc;
