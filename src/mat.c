@@ -346,7 +346,12 @@ static int fill(struct mat *m, int fd, uint64_t from, uint64_t to, char kind,
 	return write_full(fd, m->buf, len, from);
 }
 
-/* Applies a torn write sector by sector (kinds per state.h). */
+/*
+ * Applies a torn write sector by sector (kinds per state.h).  A damaged
+ * sector the write touches gets zeros or garbage where the write's bytes
+ * go; its other bytes keep what they held (they were not being written).
+ * A clean sector of the block range (--block) is damaged whole.
+ */
 static int write_torn(struct mat *m, int fd, const struct ops_op *op,
 		      const struct state *s, const char *rle, uint64_t key,
 		      uint64_t cur, uint64_t *lo, uint64_t *hi)
@@ -360,12 +365,14 @@ static int write_torn(struct mat *m, int fd, const struct ops_op *op,
 	for (k = 0; !err && k < nsect; k++) {
 		uint64_t s0 = start + k * s->sector, s1 = s0 + s->sector;
 
-		if (kinds[k] == 'n' && s1 > op->off && s0 < end)
-			err = copy_payload(m, fd, op, s0 > op->off ? s0 : op->off,
-					   s1 < end ? s1 : end);
-		else if ((kinds[k] == 'z' || kinds[k] == 'g') && s0 < limit)
-			err = fill(m, fd, s0, s1 < limit ? s1 : limit, kinds[k], key,
-				   op->seq, s0 / s->sector);
+		bool touched = s1 > op->off && s0 < end;
+		uint64_t a = touched && s0 < op->off ? op->off : s0;
+		uint64_t z = touched ? (s1 < end ? s1 : end) : (s1 < limit ? s1 : limit);
+
+		if (kinds[k] == 'n' && touched)
+			err = copy_payload(m, fd, op, a, z);
+		else if ((kinds[k] == 'z' || kinds[k] == 'g') && a < z)
+			err = fill(m, fd, a, z, kinds[k], key, op->seq, s0 / s->sector);
 	}
 	free(kinds);
 	*lo = start;

@@ -14,6 +14,8 @@
  * The RLE covers, in order, the sectors of the write's byte range; with a
  * block size, the range is widened to whole blocks, so clean sectors of
  * those blocks may be damaged too (a 'n' there leaves them as they were).
+ * In a sector the write touches, 'z' and 'g' replace the bytes the write
+ * covers; the sector's other bytes keep what they held.
  * An empty RLE keeps every sector new; "S" loses the size the write would
  * have given the file (its bytes past the old end vanish).
  * Example: c812-d790-t801:4n4o   crash after 812, op 790 lost, op 801 torn.
