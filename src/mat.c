@@ -921,9 +921,17 @@ static int b_sort_ops(struct build *b, const size_t *extra, size_t n)
 
 		if (c && c->how == STATE_DROP)
 			continue;
-		if (op->kind == OPS_NS)
-			err = ns_apply(&b->ns, &b->over, b->m->t, op);
-		else if (op->op == TRACE_OP_SETATTR && (op->flags & TRACE_SA_MODE))
+		if (op->kind == OPS_NS) {
+			/*
+			 * A create starts from this state's copy of the image's
+			 * inode: its data may be durable while its name is not.
+			 */
+			bool create = op->op == TRACE_OP_CREATE || op->op == TRACE_OP_MKNOD ||
+				      op->op == TRACE_OP_MKDIR || op->op == TRACE_OP_SYMLINK;
+
+			err = create && !b_own(b, op->id) ? -ENOMEM
+			      : ns_apply(&b->ns, &b->over, b->m->t, op);
+		} else if (op->op == TRACE_OP_SETATTR && (op->flags & TRACE_SA_MODE))
 			err = (i = b_own(b, op->id)) ? (i->mode = (i->mode & S_IFMT) |
 							       (op->mode & 07777), 0) : -ENOMEM;
 		else if (op->kind == OPS_DATA)
