@@ -48,9 +48,9 @@
 #include <unistd.h>
 
 #define APPLOG_FILE "log.dat"
-#define APPLOG_HDR 8u                /* bytes: length + crc */
-#define APPLOG_MAX_LEN (1u << 20)    /* bytes: longest payload accepted */
-#define APPLOG_MAX_COMMIT 100000     /* records an append may write */
+#define APPLOG_HDR 8u		  /* bytes: length + crc */
+#define APPLOG_MAX_LEN (1u << 20) /* bytes: longest payload accepted */
+#define APPLOG_MAX_COMMIT 100000  /* records an append may write */
 
 static uint32_t crc_table[256]; /* CRC-32C, reflected, built on first use */
 
@@ -84,7 +84,8 @@ static void put_u32(unsigned char *p, uint32_t v)
 
 static uint32_t get_u32(const unsigned char *p)
 {
-	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
 }
 
 /* The payload of record i, into buf (>= 1000 bytes); returns its length. */
@@ -147,7 +148,8 @@ static int applog_write_record(int fd, long i, bool crc)
 
 static int applog_append(long n, bool late_sync, bool crc)
 {
-	int fd = open(APPLOG_FILE, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	int fd =
+	    open(APPLOG_FILE, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	int rc = 0;
 	long i;
 
@@ -161,7 +163,7 @@ static int applog_append(long n, bool late_sync, bool crc)
 	for (i = 1; i <= n; i++) {
 		if ((rc = applog_write_record(fd, i, crc)) < 0)
 			goto io_error;
-		/* The bug --late-sync exists for: acknowledging before durable. */
+		/* --late-sync: acknowledged before durable. */
 		if (late_sync && (rc = applog_mark(i)) < 0)
 			goto io_error;
 		if (fdatasync(fd) < 0) {
@@ -213,8 +215,8 @@ out_close:
  * the number of records in it (*count).  Sets *garbage to the position
  * of the first kept record whose payload is not the expected one, or 0.
  */
-static size_t applog_scan(const unsigned char *buf, size_t len, bool crc, long *count,
-			  long *garbage)
+static size_t applog_scan(const unsigned char *buf, size_t len, bool crc,
+			  long *count, long *garbage)
 {
 	unsigned char want[1000];
 	size_t off = 0;
@@ -222,16 +224,19 @@ static size_t applog_scan(const unsigned char *buf, size_t len, bool crc, long *
 	*count = 0;
 	*garbage = 0;
 	while (len - off >= APPLOG_HDR) {
-		uint32_t rlen = get_u32(buf + off), rcrc = get_u32(buf + off + 4);
+		uint32_t rlen = get_u32(buf + off),
+			 rcrc = get_u32(buf + off + 4);
 		const unsigned char *p = buf + off + APPLOG_HDR;
 
-		if (rlen == 0 || rlen > APPLOG_MAX_LEN || rlen > len - off - APPLOG_HDR)
+		if (rlen == 0 || rlen > APPLOG_MAX_LEN ||
+		    rlen > len - off - APPLOG_HDR)
 			break; /* torn or incomplete tail */
 		if (crc && applog_crc32c(p, rlen) != rcrc)
 			break;
 		++*count;
 		if (!*garbage && (*count > APPLOG_MAX_COMMIT ||
-				  applog_payload(*count, want) != rlen || memcmp(want, p, rlen)))
+				  applog_payload(*count, want) != rlen ||
+				  memcmp(want, p, rlen)))
 			*garbage = *count;
 		off += APPLOG_HDR + rlen;
 	}
@@ -263,7 +268,9 @@ static int applog_check(bool crc)
 	int rc = applog_read(&buf, &len);
 
 	if (rc < 0) {
-		fprintf(stderr, "applog: check: cannot read " APPLOG_FILE ": %s\n", strerror(-rc));
+		fprintf(stderr,
+			"applog: check: cannot read " APPLOG_FILE ": %s\n",
+			strerror(-rc));
 		free(buf);
 		return 3;
 	}
@@ -275,11 +282,12 @@ static int applog_check(bool crc)
 		return 3;
 	}
 	if (garbage) {
-		printf("record %ld is garbage: recovery accepted bytes never written\n", garbage);
+		printf("record %ld is garbage (never written)\n", garbage);
 		return 1;
 	}
 	if ((lost = applog_first_lost(count))) {
-		printf("commit %ld lost (log holds %ld records)\n", lost, count);
+		printf("commit %ld lost (log holds %ld records)\n", lost,
+		       count);
 		return 1;
 	}
 	return 0;
@@ -288,7 +296,8 @@ static int applog_check(bool crc)
 static int usage(void)
 {
 	fputs("usage: applog append N [--late-sync] [--no-crc]\n"
-	      "       applog check [--no-crc]\n", stderr);
+	      "       applog check [--no-crc]\n",
+	      stderr);
 	return 2;
 }
 
