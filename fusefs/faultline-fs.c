@@ -60,6 +60,13 @@
  * under the node lock (so mmap writeback through an O_APPEND handle
  * still lands where it belongs) and records that offset.
  *
+ * COST.  A write is one pwrite plus one trace_append (one writev), with
+ * no allocation: fi->fh carries the fd and its TRACE_WF_* flags.  The
+ * kernel also sends a GETXATTR(security.capability) before every write
+ * (libfuse 3.14 cannot negotiate HANDLE_KILLPRIV_V2, which would let it
+ * cache the answer); fs_getxattr() answers it without a syscall while no
+ * file can carry capabilities.
+ *
  * Exit status: 0 after an unmount or SIGTERM/SIGINT/SIGHUP with the trace
  * closed cleanly; 3 (with a one-line "faultline-fs: " reason) if setup
  * fails before --ready-fd is signalled, or if the trace could not be
@@ -85,6 +92,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
+#include <linux/xattr.h>
 #include <unistd.h>
 
 #include "fs_i.h"
@@ -325,22 +333,20 @@ static void fs_node_unref(struct fs *fs, struct fs_node *n, uint64_t count)
 }
 
 /*
- * Looks name up in directory dir and takes a kernel lookup on its node,
- * filling *e for the reply.  want: 0 for a plain lookup, else the new
- * id of an inode just created.  Returns 0 or -errno.
+ * Takes a kernel lookup on the node of the inode that fd (an O_PATH fd,
+ * owned by this call from now on) refers to, filling *e for the reply.
+ * want: 0 for a plain lookup, else the new id of an inode just created.
+ * Returns 0 or -errno.
  */
-static int fs_do_lookup(struct fs *fs, struct fs_node *dir, const char *name,
-			uint64_t want, struct fuse_entry_param *e)
+static int fs_entry_of_fd(struct fs *fs, int fd, uint64_t want,
+			  struct fuse_entry_param *e)
 {
 	struct fs_node *n;
-	int fd, err;
+	int err;
 
 	memset(e, 0, sizeof(*e));
 	e->attr_timeout = FS_TIMEOUT;
 	e->entry_timeout = FS_TIMEOUT;
-	fd = openat(dir->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	if (fstatat(fd, "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
 		err = -errno;
 		close(fd);
@@ -350,6 +356,15 @@ static int fs_do_lookup(struct fs *fs, struct fs_node *dir, const char *name,
 	if (!err)
 		e->ino = (uintptr_t)n;
 	return err;
+}
+
+/* Looks name up in directory dir: fs_entry_of_fd() of a plain lookup. */
+static int fs_do_lookup(struct fs *fs, struct fs_node *dir, const char *name,
+			struct fuse_entry_param *e)
+{
+	int fd = openat(dir->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fs_entry_of_fd(fs, fd, 0, e);
 }
 
 /* ---- the control file ---- */
@@ -417,7 +432,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	pthread_rwlock_rdlock(&fs->ns_lock);
-	err = fs_do_lookup(fs, dir, name, 0, &e);
+	err = fs_do_lookup(fs, dir, name, &e);
 	pthread_rwlock_unlock(&fs->ns_lock);
 	if (err == -ENOENT) {
 		/* Cache the miss: every create goes through this mount. */
@@ -669,17 +684,18 @@ static int fs_new_entry(struct fs *fs, fuse_req_t req, struct fs_node *dir,
 			const char *name, mode_t mode,
 			struct fuse_entry_param *e, uint64_t *id)
 {
-	int fd, err;
+	int fd, err, res;
 
 	*id = fs_new_id(fs);
 	fd = openat(dir->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	err = fs_give(fs, req, dir, fd, mode);
-	close(fd);
-	if (err)
-		return err;
-	return fs_do_lookup(fs, dir, name, *id, e);
+	/* Map the id even if the chown failed: the record names the inode. */
+	res = fs_entry_of_fd(fs, fd, *id, e);
+	if (!res && err)
+		fs_node_unref(fs, (struct fs_node *)(uintptr_t)e->ino, 1);
+	return err ? err : res;
 }
 
 /* What mknod, mkdir or symlink asks for. */
@@ -802,7 +818,7 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	res = fs_linkat(n->fd, dir->fd, newname);
 	rec_append(fs, &r, res);
 	if (!res)
-		res = fs_do_lookup(fs, dir, newname, 0, &e);
+		res = fs_do_lookup(fs, dir, newname, &e);
 	pthread_rwlock_unlock(&fs->ns_lock);
 	if (res)
 		fuse_reply_err(req, -res);
@@ -987,7 +1003,7 @@ static int fs_create_existing(struct fs *fs, fuse_req_t req,
 	struct fs_node *n;
 	int err;
 
-	err = fs_do_lookup(fs, dir, name, 0, e);
+	err = fs_do_lookup(fs, dir, name, e);
 	if (err)
 		return err;
 	n = (struct fs_node *)(uintptr_t)e->ino;
@@ -1000,7 +1016,12 @@ static int fs_create_existing(struct fs *fs, fuse_req_t req,
 	return err;
 }
 
-/* Creates name as a new regular file: records CREATE, stores its fd in *fd. */
+/*
+ * Creates name as a new regular file: records CREATE (and OPEN), stores
+ * the open fd in *fd.  Returns 0 or -errno; -EEXIST without a record
+ * when the name exists and the caller did not ask for O_EXCL (the
+ * caller then opens it: fs_create_existing()).
+ */
 static int fs_create_new(struct fs *fs, fuse_req_t req, struct fs_node *dir,
 			 const char *name, mode_t mode,
 			 struct fuse_file_info *fi, struct fuse_entry_param *e,
@@ -1017,6 +1038,8 @@ static int fs_create_new(struct fs *fs, fuse_req_t req, struct fs_node *dir,
 	*fd = openat(dir->fd, name, fs_backing_flags(fs, fi->flags) | O_CREAT | O_EXCL,
 		     fs_create_mode(fs, req, mode) & 07777);
 	err = res = *fd < 0 ? -errno : 0;
+	if (res == -EEXIST && !(fi->flags & O_EXCL))
+		return res;
 	if (!res)
 		err = fs_new_entry(fs, req, dir, name, S_IFREG | mode, e, &r.id);
 	if (!err)
@@ -1353,6 +1376,8 @@ static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		fuse_reply_err(req, ENOTSUP);
 		return;
 	}
+	if (strcmp(name, XATTR_NAME_CAPS) == 0)
+		__atomic_store_n(&fs->caps_seen, true, __ATOMIC_RELEASE);
 	rec_start(&r, TRACE_OP_SETXATTR, req);
 	r.id = n->id;
 	r.flags = (uint32_t)flags;
@@ -1425,6 +1450,17 @@ static void fs_xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name,
 static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			size_t size)
 {
+	/*
+	 * The kernel asks for security.capability before every write(2)
+	 * (libfuse 3.14 cannot ask for HANDLE_KILLPRIV_V2, which would let
+	 * it cache the answer).  While no file can carry one, answer
+	 * without touching the backing file.
+	 */
+	if (!__atomic_load_n(&fs_of(req)->caps_seen, __ATOMIC_ACQUIRE) &&
+	    strcmp(name, XATTR_NAME_CAPS) == 0) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
 	fs_xattr_get(req, ino, name, size);
 }
 
@@ -1550,6 +1586,16 @@ static int base_list(int dfd, char ***out, size_t *count)
 
 static int base_walk(struct fs *fs, int dfd, uint64_t parent, const char *path);
 
+/* Whether file name in directory dfd may carry file capabilities (see fs_getxattr). */
+static bool base_has_caps(int dfd, const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dfd, name);
+	return lgetxattr(path, XATTR_NAME_CAPS, NULL, 0) >= 0 ||
+	       (errno != ENODATA && errno != ENOTSUP);
+}
+
 /* Records one entry of the base and, for a directory, everything below it. */
 static int base_entry(struct fs *fs, int dfd, uint64_t parent,
 		      const char *dpath, const char *name)
@@ -1575,6 +1621,8 @@ static int base_entry(struct fs *fs, int dfd, uint64_t parent,
 	err = trace_append(fs->trace, &r);
 	if (err)
 		return fs_fail(err, "writing the trace");
+	if (S_ISREG(st.st_mode) && !fs->caps_seen)
+		fs->caps_seen = base_has_caps(dfd, name);
 	if (!S_ISDIR(st.st_mode))
 		return 0;
 	cfd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -1733,6 +1781,7 @@ static struct fuse_session *fs_mount(struct fs *fs, const struct fs_opts *o)
 		 "default_permissions,fsname=faultline,subtype=faultline%s",
 		 o->allow_other ? ",allow_other" : "");
 	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
+	fuse_opt_free_args(&args); /* the session keeps no pointer into them */
 	if (!se) {
 		fs_fail(0, "cannot create the FUSE session");
 		return NULL;

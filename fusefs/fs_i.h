@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -84,6 +85,7 @@ struct fs {
 	struct fs_node ctl;         /* the control file; never freed, not in map */
 	struct stat ctl_attr;       /* what stat shows for the control file */
 	int rec_err;                /* first failed append (-errno), then no more; atomic */
+	bool caps_seen;             /* a file may carry security.capability; atomic, never reset */
 	bool real_fsync;            /* perform fsync/fdatasync/fsyncdir and O_SYNC/O_DSYNC */
 	bool give;                  /* running as root: chown new entries to their creator */
 };
