@@ -152,6 +152,11 @@ static void rec_start(struct trace_rec *r, unsigned op, fuse_req_t req)
 	r->op = (uint16_t)op;
 	if (req)
 		r->pid = (uint32_t)fuse_req_ctx(req)->pid;
+	if (req && (op == TRACE_OP_CREATE || op == TRACE_OP_MKNOD ||
+		    op == TRACE_OP_MKDIR || op == TRACE_OP_SYMLINK)) {
+		r->uid = (uint32_t)fuse_req_ctx(req)->uid; /* the owner it is given */
+		r->gid = (uint32_t)fuse_req_ctx(req)->gid;
+	}
 }
 
 static void rec_name(struct trace_rec *r, const char *name)

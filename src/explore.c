@@ -330,7 +330,15 @@ static void describe_op(const struct ex *ex, size_t idx, char *buf, size_t cap)
 		return;
 	}
 	names_path(ex->names, op->kind == OPS_NS ? op->parent : op->id, path, sizeof(path));
-	if (op->kind == OPS_NS)
+	if (op->op == TRACE_OP_RENAME) {
+		char to[1024];
+
+		names_path(ex->names, op->parent2, to, sizeof(to));
+		snprintf(buf + len, cap - len, "op %" PRIu64 " (rename %s%s%.*s -> %s%s%.*s)",
+			 op->seq, path, strcmp(path, "/") ? "/" : "", (int)op->name_len,
+			 ops_name(ex->t, op), to, strcmp(to, "/") ? "/" : "",
+			 (int)op->name2_len, ops_name2(ex->t, op));
+	} else if (op->kind == OPS_NS)
 		snprintf(buf + len, cap - len, "op %" PRIu64 " (%s %s%s%.*s)", op->seq,
 			 trace_op_name(op->op), path, strcmp(path, "/") ? "/" : "",
 			 (int)op->name_len, ops_name(ex->t, op));
@@ -642,7 +650,10 @@ static int ex_bounded(struct ex *ex, struct ex_combo *c, uint64_t crash, size_t 
 	return rc;
 }
 
-/* Every subset of in-flight ops dropped, then each single tear; past the window, bounded:2. */
+/*
+ * Every subset of in-flight ops dropped, each with nothing or one kept
+ * write torn (from its tear family); past the window, bounded:2.
+ */
 static int ex_exhaustive(struct ex *ex, struct ex_combo *c, uint64_t crash, size_t x)
 {
 	uint64_t mask, i;
@@ -656,21 +667,23 @@ static int ex_exhaustive(struct ex *ex, struct ex_combo *c, uint64_t crash, size
 		}
 		return ex_bounded(ex, c, crash, x, 0, 2);
 	}
-	for (mask = 1; !rc && mask < (UINT64_C(1) << ex->ninf) && !ex->out_of_time; mask++) {
+	/* mask 0 (nothing dropped, nothing torn) was built by the caller */
+	for (mask = 0; !rc && mask < (UINT64_C(1) << ex->ninf) && !ex->out_of_time; mask++) {
 		for (i = 0; i < ex->ninf; i++)
 			c->drop[i] = (mask >> i) & 1;
-		rc = ex_choice(ex, crash, x, c->drop, c->tear);
+		if (mask)
+			rc = ex_choice(ex, crash, x, c->drop, c->tear);
+		for (i = 0; !rc && i < ex->ninf; i++) {
+			size_t v;
+
+			for (v = 0; !rc && !c->drop[i] && v < c->nvar[i]; v++) {
+				c->tear[i] = &c->var[i][v];
+				rc = ex_choice(ex, crash, x, c->drop, c->tear);
+			}
+			c->tear[i] = NULL;
+		}
 	}
 	memset(c->drop, 0, ex->ninf * sizeof(*c->drop));
-	for (i = 0; !rc && i < ex->ninf; i++) {
-		size_t v;
-
-		for (v = 0; !rc && v < c->nvar[i]; v++) {
-			c->tear[i] = &c->var[i][v];
-			rc = ex_choice(ex, crash, x, c->drop, c->tear);
-		}
-		c->tear[i] = NULL;
-	}
 	return rc;
 }
 

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "check.h"
 #include "cli.h"
@@ -144,7 +145,7 @@ static int explore_parse(int argc, char **argv, struct explore_cli *c)
 
 	c->o = (struct explore_opts){
 		.model = model_find("posix"), .sector = STATE_SECTOR_DEFAULT, .kinds = "ozg",
-		.jobs = ncpu > 0 ? (unsigned)ncpu : 1, .timeout = 60, .window = 10,
+		.jobs = ncpu > 0 ? (unsigned)ncpu : 1, .timeout = 60, .window = 8,
 		.progress = true,
 	};
 	explore_parse_mode("omit-one", &c->o);
@@ -333,11 +334,17 @@ static int replay_build(const struct replay_opts *o, const struct ops_trace *t,
 	uint64_t key;
 	int rc = extra ? mat_new(t, work, MAT_SCRATCH_DIR, &m, err, errlen) : -ENOMEM;
 
-	for (i = 0; !rc && i < t->n && t->v[i].seq <= s->crash; i++)
+	uint64_t nmarks = 0;
+
+	for (i = 0; !rc && i < t->n && t->v[i].seq <= s->crash; i++) {
 		if (t->v[i].kind == OPS_DATA || t->v[i].kind == OPS_NS)
 			extra[n++] = i;
+		nmarks += t->v[i].kind == OPS_MARK;
+	}
 	if (!rc) {
 		rc = mat_build(m, s, extra, n, o->into, &key, err, errlen);
+		/* The key explore reports: content and acknowledged marks together. */
+		key = XXH3_64bits_withSeed(&key, sizeof(key), nmarks);
 		if (!rc)
 			printf("faultline: replay: state %s built in %s (content %016" PRIx64 ", %s)\n",
 			       o->id, o->into, key, mat_mechanism(m));

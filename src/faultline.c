@@ -24,6 +24,7 @@ static const struct {
 	 "                  [--budget SEC] [--json FILE] [--junit FILE] [--keep-failures DIR]"},
 	{"replay", cmd_replay, "replay  TRACE STATE_ID [--into DIR] [--check CMD]"},
 	{"merge", cmd_merge, "merge   RESULT.json... [--json FILE] [--junit FILE]"},
+	{"run", cmd_run, "run     SCENARIO [explore options override the scenario's]"},
 };
 
 void cli_err(const char *cmd, const char *fmt, ...)

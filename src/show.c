@@ -266,6 +266,8 @@ static void json_ns(json_object *o, const struct trace_rec *rec,
 		break;
 	case TRACE_OP_SYMLINK:
 		jadd(o, "target", jstr(rec->name2, rec->name2_len));
+		jadd(o, "uid", json_object_new_int64(rec->uid));
+		jadd(o, "gid", json_object_new_int64(rec->gid));
 		break;
 	case TRACE_OP_CREATE:
 		jadd(o, "open_flags", json_object_new_int64(rec->flags));
@@ -274,6 +276,10 @@ static void json_ns(json_object *o, const struct trace_rec *rec,
 	case TRACE_OP_MKDIR:
 	case TRACE_OP_MKNOD:
 		jadd(o, "mode", json_object_new_int64(rec->mode));
+		if (rec->op != TRACE_OP_BASE) {
+			jadd(o, "uid", json_object_new_int64(rec->uid));
+			jadd(o, "gid", json_object_new_int64(rec->gid));
+		}
 		break;
 	default:
 		break;

@@ -1,11 +1,12 @@
 /*
  * trace.c - the trace's records file: format, writer and reader.
  *
- * FORMAT (version 1).  All integers are little-endian.
+ * FORMAT (version 2; version 1 lacked the owner on create-type records).
+ * All integers are little-endian.
  *
  * The file starts with a 16-byte header:
  *   0   8  magic "FLTRACE\0"
- *   8   4  format version (1)
+ *   8   4  format version (2)
  *   12  4  header size in bytes (16)
  *
  * Records follow back to back, each:
@@ -94,10 +95,13 @@ static const struct {
 	[TRACE_OP_WRITE] = {"write", F_ID | F_OFF | F_LEN | F_FLAGS | F_DATA},
 	[TRACE_OP_TRUNCATE] = {"truncate", F_ID | F_OFF | F_LEN | F_FLAGS},
 	[TRACE_OP_FALLOCATE] = {"fallocate", F_ID | F_ID2 | F_OFF | F_LEN | F_MODE},
-	[TRACE_OP_CREATE] = {"create", F_PARENT | F_ID | F_MODE | F_FLAGS | F_NAME | F_NSNAME},
-	[TRACE_OP_MKNOD] = {"mknod", F_PARENT | F_ID | F_MODE | F_FLAGS | F_NAME | F_NSNAME},
-	[TRACE_OP_MKDIR] = {"mkdir", F_PARENT | F_ID | F_MODE | F_NAME | F_NSNAME},
-	[TRACE_OP_SYMLINK] = {"symlink", F_PARENT | F_ID | F_NAME | F_NAME2 | F_NSNAME},
+	[TRACE_OP_CREATE] = {"create", F_PARENT | F_ID | F_MODE | F_FLAGS | F_UID | F_GID |
+					       F_NAME | F_NSNAME},
+	[TRACE_OP_MKNOD] = {"mknod", F_PARENT | F_ID | F_MODE | F_FLAGS | F_UID | F_GID |
+					     F_NAME | F_NSNAME},
+	[TRACE_OP_MKDIR] = {"mkdir", F_PARENT | F_ID | F_MODE | F_UID | F_GID | F_NAME | F_NSNAME},
+	[TRACE_OP_SYMLINK] = {"symlink", F_PARENT | F_ID | F_UID | F_GID | F_NAME | F_NAME2 |
+						 F_NSNAME},
 	[TRACE_OP_LINK] = {"link", F_ID | F_PARENT | F_NAME | F_NSNAME},
 	[TRACE_OP_UNLINK] = {"unlink", F_PARENT | F_ID | F_NAME | F_NSNAME},
 	[TRACE_OP_RMDIR] = {"rmdir", F_PARENT | F_ID | F_NAME | F_NSNAME},
@@ -356,6 +360,7 @@ struct trace_writer {
 	int fd;               /* the records file */
 	uint64_t seq;         /* seq of the last record appended */
 	uint64_t size;        /* bytes in the file that are whole records */
+	int failed;           /* first append error; every later append returns it */
 	struct timespec t0;   /* CLOCK_MONOTONIC when the writer was opened */
 };
 
@@ -437,6 +442,11 @@ int trace_append(struct trace_writer *w, struct trace_rec *rec)
 	if (need > sizeof(stackbuf) && !(buf = malloc(need)))
 		return -ENOMEM;
 	pthread_mutex_lock(&w->lock);
+	if (w->failed) {
+		/* Once a record is missing, nothing may follow it: a gap would read as valid. */
+		err = w->failed;
+		goto out_unlock;
+	}
 	rec->seq = w->seq + 1;
 	rec->time_ns = elapsed_ns(&w->t0);
 	n = trace_encode(rec, buf, need);
@@ -451,6 +461,7 @@ int trace_append(struct trace_writer *w, struct trace_rec *rec)
 		/* Take back a partial record so later ones stay readable. */
 		if (ftruncate(w->fd, (off_t)w->size) == 0)
 			lseek(w->fd, (off_t)w->size, SEEK_SET);
+		w->failed = err;
 		goto out_unlock;
 	}
 	w->seq++;

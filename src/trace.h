@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TRACE_FORMAT_VERSION 1
+#define TRACE_FORMAT_VERSION 2
 #define TRACE_ROOT_ID 1
 #define TRACE_RECORDS_FILE "records"
 #define TRACE_BASE_DIR "base"
@@ -35,10 +35,10 @@ enum trace_op {
 	TRACE_OP_WRITE,       /* id, off, len, flags(TRACE_WF_*), data */
 	TRACE_OP_TRUNCATE,    /* id, off = new size, len = old size, flags(TRACE_TF_*) */
 	TRACE_OP_FALLOCATE,   /* id, off, len, mode = fallocate mode, id2 = old size */
-	TRACE_OP_CREATE,      /* parent, id, mode, flags = open flags, name */
-	TRACE_OP_MKNOD,       /* parent, id, mode, rdev in flags, name */
-	TRACE_OP_MKDIR,       /* parent, id, mode, name */
-	TRACE_OP_SYMLINK,     /* parent, id, name, name2 = target */
+	TRACE_OP_CREATE,      /* parent, id, mode, flags = open flags, uid, gid, name */
+	TRACE_OP_MKNOD,       /* parent, id, mode, rdev in flags, uid, gid, name */
+	TRACE_OP_MKDIR,       /* parent, id, mode, uid, gid, name */
+	TRACE_OP_SYMLINK,     /* parent, id, uid, gid, name, name2 = target */
 	TRACE_OP_LINK,        /* id, parent = new parent, name = new name */
 	TRACE_OP_UNLINK,      /* parent, id, name */
 	TRACE_OP_RMDIR,       /* parent, id, name */
@@ -100,8 +100,8 @@ struct trace_rec {
 	int64_t mtime_ns;  /* SETATTR: new mtime */
 	uint32_t mode;     /* file type and permissions; FALLOCATE: mode flags */
 	uint32_t flags;    /* per-op flags, see the enum */
-	uint32_t uid;      /* SETATTR */
-	uint32_t gid;      /* SETATTR */
+	uint32_t uid;      /* SETATTR: new owner; create-type ops: the requesting user */
+	uint32_t gid;      /* likewise, group */
 	const char *name;  /* entry name, xattr name or mark text; not NUL-terminated */
 	uint32_t name_len;
 	const char *name2; /* RENAME: new name; SYMLINK: link target */
@@ -129,8 +129,9 @@ int trace_writer_open(const char *path, struct trace_writer **out);
  * Appends rec: assigns rec->seq and rec->time_ns (both written back into
  * *rec), encodes it with its checksum and writes it to the file with one
  * writev, so a killed recorder leaves whole records plus at most one torn
- * one, which readers reject.  Returns 0 or -errno (the file is then left
- * as it was as far as the writer can tell, and later appends still work).
+ * one, which readers reject.  Returns 0 or -errno; after a failure the
+ * file is cut back to its last whole record and every later append fails
+ * with the same error, so the trace is a prefix with no gap in it.
  *
  * The caller holds whatever lock makes "the syscall happened" and "the
  * record was appended" atomic with respect to conflicting ops: the

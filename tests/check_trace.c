@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,10 +34,10 @@ static const unsigned expect_fields[TRACE_OP_COUNT] = {
 	[TRACE_OP_WRITE] = U_ID | U_OFF | U_LEN | U_FLAGS | U_DATA,
 	[TRACE_OP_TRUNCATE] = U_ID | U_OFF | U_LEN | U_FLAGS,
 	[TRACE_OP_FALLOCATE] = U_ID | U_ID2 | U_OFF | U_LEN | U_MODE,
-	[TRACE_OP_CREATE] = U_PARENT | U_ID | U_MODE | U_FLAGS | U_NAME,
-	[TRACE_OP_MKNOD] = U_PARENT | U_ID | U_MODE | U_FLAGS | U_NAME,
-	[TRACE_OP_MKDIR] = U_PARENT | U_ID | U_MODE | U_NAME,
-	[TRACE_OP_SYMLINK] = U_PARENT | U_ID | U_NAME | U_NAME2,
+	[TRACE_OP_CREATE] = U_PARENT | U_ID | U_MODE | U_FLAGS | U_IDS | U_NAME,
+	[TRACE_OP_MKNOD] = U_PARENT | U_ID | U_MODE | U_FLAGS | U_IDS | U_NAME,
+	[TRACE_OP_MKDIR] = U_PARENT | U_ID | U_MODE | U_IDS | U_NAME,
+	[TRACE_OP_SYMLINK] = U_PARENT | U_ID | U_IDS | U_NAME | U_NAME2,
 	[TRACE_OP_LINK] = U_ID | U_PARENT | U_NAME,
 	[TRACE_OP_UNLINK] = U_PARENT | U_ID | U_NAME,
 	[TRACE_OP_RMDIR] = U_PARENT | U_ID | U_NAME,
@@ -464,6 +466,34 @@ START_TEST(concurrent_appends_stay_whole)
 }
 END_TEST
 
+START_TEST(failed_append_stops_the_writer)
+{
+	struct rlimit lim = {.rlim_cur = 4096, .rlim_max = 4096};
+	static char big[8192];
+	struct trace_writer *w;
+	struct trace_reader *r;
+	struct trace_rec ok = {.op = TRACE_OP_FSYNC, .id = 2}, got;
+	struct trace_rec huge = {.op = TRACE_OP_WRITE, .id = 2, .len = sizeof(big),
+				 .data = big, .data_len = sizeof(big), .result = sizeof(big)};
+	char *path = records_path();
+
+	/* The file may not grow past 4 KiB: the big record cannot fit. */
+	signal(SIGXFSZ, SIG_IGN);
+	ck_assert_int_eq(trace_writer_open(path, &w), 0);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	ck_assert_int_eq(trace_append(w, &ok), 0);
+	ck_assert_int_lt(trace_append(w, &huge), 0);
+	/* A small record would fit, but after a lost one nothing may follow. */
+	ck_assert_int_lt(trace_append(w, &ok), 0);
+	trace_writer_close(w);
+	ck_assert_int_eq(trace_reader_open(path, &r, NULL, 0), 0);
+	ck_assert_int_eq(trace_next(r, &got), 1);
+	ck_assert_int_eq(trace_next(r, &got), 0);
+	ck_assert_ptr_null(trace_reader_error(r));
+	trace_reader_close(r);
+}
+END_TEST
+
 START_TEST(strerror_covers_own_codes)
 {
 	ck_assert_str_eq(faultline_strerror(-FL_ECHECKSUM), "record checksum mismatch");
@@ -494,6 +524,7 @@ Suite *make_trace_suite(void)
 	tcase_add_test(tc, failed_write_has_no_payload);
 	tcase_add_test(tc, encode_refuses_data_on_dataless_op);
 	tcase_add_test(tc, concurrent_appends_stay_whole);
+	tcase_add_test(tc, failed_append_stops_the_writer);
 	tcase_add_test(tc, strerror_covers_own_codes);
 	suite_add_tcase(s, tc);
 	return s;

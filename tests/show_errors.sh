@@ -17,14 +17,14 @@ one_line_error() {
 	grep -q "$want" "$WORK/err" || fail "show $*: '$want' not in: $(cat "$WORK/err")"
 }
 
-hdr '\001\000\000\000' >"$WORK/empty"
+hdr '\002\000\000\000' >"$WORK/empty"
 "$FL" show "$WORK/empty" >"$WORK/out" || fail "empty trace: exit $?"
 [ -s "$WORK/out" ] && fail "empty trace printed records"
 "$FL" show --json "$WORK/empty" | jq -e '.records == [] and .valid_records == 0 and .error == null' >/dev/null ||
 	fail "empty trace JSON"
 
-hdr '\002\000\000\000' >"$WORK/v2"
-one_line_error "format version 2" "$WORK/v2"
+hdr '\001\000\000\000' >"$WORK/v1"
+one_line_error "format version 1" "$WORK/v1"
 printf 'SQLite format 3\000 and more bytes' >"$WORK/garbage"
 one_line_error "not a faultline trace" "$WORK/garbage"
 : >"$WORK/zero"
@@ -34,11 +34,11 @@ mkdir "$WORK/dir"
 one_line_error "cannot open records" "$WORK/dir"
 
 # A record cut short: the prefix (none here) and the reason.
-{ hdr '\001\000\000\000'; printf '\100\000\000\000\001\002\003'; } >"$WORK/cut"
+{ hdr '\002\000\000\000'; printf '\100\000\000\000\001\002\003'; } >"$WORK/cut"
 one_line_error "0 valid records" "$WORK/cut"
 one_line_error "inside a record" "$WORK/cut"
 # An impossible length field.
-{ hdr '\001\000\000\000'; printf '\377\377\377\377\000\000\000\000'; } >"$WORK/huge"
+{ hdr '\002\000\000\000'; printf '\377\377\377\377\000\000\000\000'; } >"$WORK/huge"
 one_line_error "impossible record length" "$WORK/huge"
 "$FL" show --json "$WORK/huge" 2>/dev/null | jq -e '.valid_records == 0 and (.error | test("length"))' >/dev/null ||
 	fail "JSON of a bad trace does not carry the error"

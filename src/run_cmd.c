@@ -1,0 +1,163 @@
+/*
+ * run_cmd.c - `faultline run SCENARIO [explore options]`: record + explore
+ * in a private work directory, and a verdict against the scenario's expect.
+ *
+ * The recording and the exploration run as `faultline record` and
+ * `faultline explore` child processes of this very binary, so each keeps
+ * its own signal handling and cleanup, and the contract is the one users
+ * see.  Explore options given after SCENARIO override the file's.
+ *
+ * Exit: 0 the verdict matches expect; 1 it does not; 2 bad scenario or
+ * options, or the setup or workload failed; 3 environment.
+ */
+#include <errno.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "mat.h"
+#include "scenario.h"
+
+/* Runs this binary with argv (argv[0] is the subcommand); returns its exit code. */
+static int run_self(char **argv)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		char *full[64] = {"faultline"};
+		int i;
+
+		for (i = 0; argv[i] && i < 62; i++)
+			full[i + 1] = argv[i];
+		execv("/proc/self/exe", full);
+		_exit(FL_EXIT_ENV);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : FL_EXIT_ENV;
+}
+
+static int run_record(const struct scenario *s, const char *trace)
+{
+	char *argv[12];
+	int n = 0, rc;
+
+	argv[n++] = "record";
+	argv[n++] = "-o";
+	argv[n++] = (char *)trace;
+	if (s->setup) {
+		argv[n++] = "--setup";
+		argv[n++] = s->setup;
+	}
+	argv[n++] = "--";
+	argv[n++] = "/bin/sh";
+	argv[n++] = "-c";
+	argv[n++] = s->workload;
+	argv[n] = NULL;
+	rc = run_self(argv);
+	if (rc == FL_EXIT_FAIL)
+		cli_err("run", "%s: the workload failed; a scenario's workload must succeed", s->path);
+	return rc == FL_EXIT_FAIL ? FL_EXIT_USAGE : rc;
+}
+
+/* Explore with the file's options, then the command line's; returns its exit code. */
+static int run_explore(const struct scenario *s, const char *trace, const char *json,
+		       int extra_argc, char **extra)
+{
+	char *argv[64], optbuf[SCENARIO_NOPTS][32];
+	int n = 0, i;
+
+	argv[n++] = "explore";
+	argv[n++] = (char *)trace;
+	argv[n++] = "--check";
+	argv[n++] = s->check;
+	argv[n++] = "--model";
+	argv[n++] = s->model;
+	argv[n++] = "--mode";
+	argv[n++] = s->mode;
+	for (i = 0; i < SCENARIO_NOPTS; i++)
+		if (s->opt[i]) {
+			snprintf(optbuf[i], sizeof(optbuf[i]), "--%s", scenario_opt_names[i]);
+			argv[n++] = optbuf[i];
+			argv[n++] = s->opt[i];
+		}
+	argv[n++] = "--json";
+	argv[n++] = (char *)json;
+	for (i = 0; i < extra_argc && n < 62; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	return run_self(argv);
+}
+
+/* Prints the verdict line and the first failure's explanation. */
+static void run_verdict(const struct scenario *s, const char *json, int failed)
+{
+	json_object *r = json_object_from_file(json), *f, *e, *o;
+	const char *expl = "", *out = "";
+
+	if (r && json_object_object_get_ex(r, "failures", &f) &&
+	    json_object_array_length(f) > 0) {
+		json_object *first = json_object_array_get_idx(f, 0);
+
+		if (json_object_object_get_ex(first, "explanation", &e))
+			expl = json_object_get_string(e);
+		if (json_object_object_get_ex(first, "output", &o))
+			out = json_object_get_string(o);
+	}
+	printf("scenario %s: %s (expected %s)%s%s\n", s->name, failed ? "FAIL" : "PASS",
+	       s->expect_fail ? "fail" : "pass",
+	       failed == s->expect_fail ? "" : " -- VERDICT DIFFERS", "");
+	if (failed)
+		printf("  first failure: %s\n  checker said: %.*s\n", expl,
+		       (int)strcspn(out, "\n"), out);
+	json_object_put(r);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct scenario s;
+	char err[PATH_MAX + 256], work[PATH_MAX], trace[PATH_MAX + 16], json[PATH_MAX + 16];
+	const char *tmp = getenv("TMPDIR");
+	int rc;
+
+	if (argc < 2 || argv[1][0] == '-') {
+		cli_err("run", "usage: faultline run SCENARIO [explore options]");
+		return FL_EXIT_USAGE;
+	}
+	if (scenario_load(argv[1], &s, err, sizeof(err)) < 0) {
+		fprintf(stderr, "faultline: run: %s\n", err);
+		scenario_free(&s);
+		return FL_EXIT_USAGE;
+	}
+	snprintf(work, sizeof(work), "%s/faultline-run.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(work)) {
+		cli_err("run", "cannot make a work directory: %s", strerror(errno));
+		scenario_free(&s);
+		return FL_EXIT_ENV;
+	}
+	snprintf(trace, sizeof(trace), "%s/trace", work);
+	snprintf(json, sizeof(json), "%s/result.json", work);
+	if (s.description)
+		printf("scenario %s: %s\n", s.name, s.description);
+	fflush(stdout);
+	rc = run_record(&s, trace);
+	if (rc == FL_EXIT_OK) {
+		rc = run_explore(&s, trace, json, argc - 2, argv + 2);
+		if (rc == FL_EXIT_OK || rc == FL_EXIT_FAIL) {
+			run_verdict(&s, json, rc == FL_EXIT_FAIL);
+			rc = rc == FL_EXIT_FAIL ? !s.expect_fail : s.expect_fail;
+		}
+	}
+	mat_remove(work);
+	scenario_free(&s);
+	return rc < 0 ? FL_EXIT_ENV : rc;
+}
