@@ -1,0 +1,34 @@
+#!/bin/sh
+# REQUIRES: fuse, sqlite3, jq
+# run_scenarios.sh - every bundled scenario (scenarios/*.ini) runs through
+# `faultline run` and its verdict equals its expect: each correct engine
+# passes, each buggy one is caught.
+. "$top_srcdir/tests/lib.sh"
+require_fuse
+require_cmd sqlite3 jq
+FAULTLINE_SCENARIO_BUILDDIR="$top_builddir/scenarios"
+export FAULTLINE_SCENARIO_BUILDDIR
+
+n=0
+bad=""
+for sc in "$top_srcdir"/scenarios/*.ini; do
+	name=$(basename "$sc" .ini)
+	"$FL" run "$sc" --no-progress >"$WORK/$name.out" 2>&1
+	rc=$?
+	n=$((n + 1))
+	if [ $rc -ne 0 ]; then
+		echo "---- $name (exit $rc)"
+		tail -n 8 "$WORK/$name.out"
+		bad="$bad $name"
+	fi
+	grep -q "^scenario $name: \(PASS\|FAIL\) (expected " "$WORK/$name.out" ||
+		bad="$bad $name(no-verdict)"
+	# A buggy engine must be caught with a reason, not just an exit code.
+	if grep -q "^scenario $name: FAIL" "$WORK/$name.out"; then
+		grep -q "^  first failure: crash after op" "$WORK/$name.out" ||
+			bad="$bad $name(no-explanation)"
+	fi
+done
+[ $n -ge 2 ] || hard_error "found only $n scenarios"
+[ -z "$bad" ] || fail "scenarios whose verdict differs from expect:$bad"
+exit 0
