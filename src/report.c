@@ -759,6 +759,8 @@ static void coverage_text(double c, char *buf, size_t len)
 			 c > 0 ? (double)(uint64_t)(c * 1000.0) / 10.0 : 0.0);
 }
 
+#define REPORT_SUMMARY_FAILURES 10
+
 void report_print_summary(const struct report *r, FILE *f)
 {
 	char cov[16];
@@ -780,8 +782,12 @@ void report_print_summary(const struct report *r, FILE *f)
 	fprintf(f, " (coverage %s, %.1f s%s%s)\n", cov, r->elapsed_s,
 		r->mechanism && r->mechanism[0] ? ", " : "",
 		r->mechanism ? r->mechanism : "");
-	for (i = 0; i < r->nfailures; i++)
+	/* The first few failures; every one is in the JSON and JUnit reports. */
+	for (i = 0; i < r->nfailures && i < REPORT_SUMMARY_FAILURES; i++)
 		summary_failure(f, &r->failures[i]);
+	if (r->nfailures > REPORT_SUMMARY_FAILURES)
+		fprintf(f, "... and %zu more failing states (all of them in --json / --junit)\n",
+			r->nfailures - REPORT_SUMMARY_FAILURES);
 	if (r->note) {
 		fputs("note: ", f);
 		put_indented(f, r->note, "      ");

@@ -21,6 +21,7 @@
 
 #include "cli.h"
 #include "mat.h"
+#include "report.h"
 #include "scenario.h"
 
 /* Runs this binary with argv (argv[0] is the subcommand); returns its exit code. */
@@ -92,8 +93,13 @@ static int run_explore(const struct scenario *s, const char *trace, const char *
 		}
 	argv[n++] = "--json";
 	argv[n++] = (char *)json;
-	for (i = 0; i < extra_argc && n < 62; i++)
+	for (i = 0; i < extra_argc && n < 62; i++) {
+		if (!strcmp(extra[i], "--json") && i + 1 < extra_argc) {
+			i++; /* the user's copy is made from ours (run_copy_json) */
+			continue;
+		}
 		argv[n++] = extra[i];
+	}
 	argv[n] = NULL;
 	return run_self(argv);
 }
@@ -120,6 +126,26 @@ static void run_verdict(const struct scenario *s, const char *json, int failed)
 		printf("  first failure: %s\n  checker said: %.*s\n", expl,
 		       (int)strcspn(out, "\n"), out);
 	json_object_put(r);
+}
+
+/* --json FILE among the extra options: a copy of the report goes there. */
+static int run_copy_json(const char *json, int argc, char **argv)
+{
+	struct report r;
+	char err[256];
+	int i, rc = 0;
+
+	for (i = 0; i + 1 < argc; i++) {
+		if (strcmp(argv[i], "--json"))
+			continue;
+		if ((rc = report_read_json(json, &r, err, sizeof(err))) == 0) {
+			rc = report_write_json(&r, argv[i + 1]);
+			report_free(&r);
+		}
+		if (rc < 0)
+			cli_err("run", "cannot write %s: %s", argv[i + 1], strerror(-rc));
+	}
+	return rc;
 }
 
 int cmd_run(int argc, char **argv)
@@ -154,6 +180,8 @@ int cmd_run(int argc, char **argv)
 		rc = run_explore(&s, trace, json, argc - 2, argv + 2);
 		if (rc == FL_EXIT_OK || rc == FL_EXIT_FAIL) {
 			run_verdict(&s, json, rc == FL_EXIT_FAIL);
+			if (run_copy_json(json, argc - 2, argv + 2) < 0)
+				rc = FL_EXIT_ENV;
 			rc = rc == FL_EXIT_FAIL ? !s.expect_fail : s.expect_fail;
 		}
 	}
