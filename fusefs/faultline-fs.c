@@ -1583,7 +1583,8 @@ static int base_list(int dfd, char ***out, size_t *count)
 		base_free(names, n);
 		return err;
 	}
-	qsort(names, n, sizeof(*names), base_cmp);
+	if (n)
+		qsort(names, n, sizeof(*names), base_cmp);
 	*out = names;
 	*count = n;
 	return 0;

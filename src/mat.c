@@ -181,7 +181,8 @@ static int ns_copy(struct mat_ns *dst, const struct mat_ns *src)
 		dst->e = v;
 		dst->cap = src->n;
 	}
-	memcpy(dst->e, src->e, src->n * sizeof(*src->e));
+	if (src->n) /* an empty image has no entry array at all */
+		memcpy(dst->e, src->e, src->n * sizeof(*src->e));
 	dst->n = src->n;
 	return 0;
 }
@@ -887,8 +888,10 @@ static struct mat_inode *b_own(struct build *b, uint64_t id)
 	i->dirty = malloc(img->nbh + 1);
 	if (!i->bh || !i->dirty)
 		return NULL;
-	memcpy(i->bh, img->bh, img->nbh * sizeof(*i->bh));
-	memcpy(i->dirty, img->dirty, img->nbh);
+	if (img->nbh) { /* an empty file has no hashes */
+		memcpy(i->bh, img->bh, img->nbh * sizeof(*i->bh));
+		memcpy(i->dirty, img->dirty, img->nbh);
+	}
 	i->any_dirty = img->any_dirty;
 	return i;
 }
@@ -1044,7 +1047,8 @@ static int b_tree(struct build *b)
 	size_t next = 0, k;
 	int err = b_add(b, TRACE_ROOT_ID, "", -1, b_inode(b, TRACE_ROOT_ID)->mode);
 
-	qsort(b->ns.e, b->ns.n, sizeof(*b->ns.e), entry_cmp);
+	if (b->ns.n)
+		qsort(b->ns.e, b->ns.n, sizeof(*b->ns.e), entry_cmp);
 	for (; !err && next < b->nf; next++) {
 		uint64_t dir = b->f[next].id;
 		char dirrel[8192];

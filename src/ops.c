@@ -99,7 +99,8 @@ static int add_name(struct loader *l, const char *s, uint32_t len, uint32_t *off
 		return -E2BIG;
 	if (grow((void **)&t->names, &l->ncap, t->names_len + len + 1, 1))
 		return -ENOMEM;
-	memcpy(t->names + t->names_len, s, len);
+	if (len) /* s may be NULL for an op without that name */
+		memcpy(t->names + t->names_len, s, len);
 	*off = (uint32_t)t->names_len;
 	t->names_len += len;
 	return 0;
