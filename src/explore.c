@@ -957,7 +957,7 @@ static int ex_open(struct ex *ex, char *err, size_t errlen)
 		return -errno;
 	}
 	if ((rc = mat_new(ex->t, ex->workdir, ex->o->scratch, &ex->mat, err, errlen)) < 0)
-		return rc;
+		return rc; /* -FL_EBADTRACE for a hostile base: exit 2 */
 	for (i = 0; i < ex->t->nbase; i++) /* the base's names, for explanations */
 		ex_names(ex, &ex->t->base[i]);
 	ex->slots = calloc(ex->o->jobs + 1, sizeof(*ex->slots));

@@ -386,7 +386,8 @@ int cmd_replay(int argc, char **argv)
 	rc = replay_build(&o, t, &s, work, err, sizeof(err));
 	if (rc < 0)
 		cli_err("replay", "%s", err);
-	rc = rc < 0 ? FL_EXIT_ENV : o.check ? replay_run_check(&o, t, &s, work) : FL_EXIT_OK;
+	rc = rc == -FL_EBADTRACE ? FL_EXIT_USAGE : rc < 0 ? FL_EXIT_ENV
+	     : o.check ? replay_run_check(&o, t, &s, work) : FL_EXIT_OK;
 	mat_remove(work);
 out:
 	state_free(&s);

@@ -24,6 +24,8 @@
 #include <ftw.h>
 #include <inttypes.h>
 #include <linux/fs.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <search.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -36,6 +38,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "fl_error.h"
 #include "mat.h"
 #include "names.h"
 
@@ -553,37 +556,65 @@ int mat_image_apply(struct mat *m, size_t idx)
 }
 
 /* Loads one BASE entry: its inode, its name, and a regular file's bytes. */
-static int image_base(struct mat *m, const struct ops_op *op, const char *path)
+/*
+ * Opens rel (a path from BASE records, "/a/b") beneath the base snapshot
+ * without following any symlink on the way or at the end: a trace is
+ * untrusted, and its base may hold links that point out of it.
+ */
+static int base_open(int basefd, const char *rel, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, basefd, rel + (*rel == '/'), &how, sizeof(how));
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* A BASE symlink's target (fd: O_PATH of the link itself). */
+static int base_target(struct mat_inode *i, int fd)
+{
+	char target[4096];
+	ssize_t n = readlinkat(fd, "", target, sizeof(target) - 1);
+
+	if (n < 0)
+		return -errno;
+	i->target = strndup(target, (size_t)n);
+	return i->target ? 0 : -ENOMEM;
+}
+
+/* Loads one BASE entry: its inode, its name, and a regular file's bytes. */
+static int image_base(struct mat *m, const struct ops_op *op, int basefd,
+		      const char *rel)
 {
 	struct mat_inode *i;
 	struct stat st;
-	int src, dst, err;
+	int src, dst = -1, err;
 
-	if (lstat(path, &st) < 0)
-		return -errno;
-	err = ns_set(&m->ns, op->parent, ops_name(m->t, op), op->name_len, op->id);
+	src = base_open(basefd, rel, O_PATH);
+	if (src < 0)
+		return src;
+	err = fstatat(src, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	if (!err)
+		err = ns_set(&m->ns, op->parent, ops_name(m->t, op), op->name_len, op->id);
 	if (err || ((i = ino_find(&m->inodes, op->id)) && i->mode))
-		return err; /* a second name of a hard-linked file */
+		goto out; /* a second name of a hard-linked file */
+	err = -ENOMEM;
 	if (!(i = ino_get(&m->inodes, op->id)))
-		return -ENOMEM;
+		goto out;
 	i->mode = st.st_mode & (S_IFMT | 07777);
-	if (S_ISLNK(st.st_mode)) {
-		char target[4096];
-		ssize_t n = readlink(path, target, sizeof(target) - 1);
-
-		if (n < 0)
-			return -errno;
-		i->target = strndup(target, (size_t)n);
-		return i->target ? 0 : -ENOMEM;
-	}
-	if (!S_ISREG(st.st_mode))
-		return 0;
-	src = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	err = S_ISLNK(st.st_mode) ? base_target(i, src) : 0;
+	if (err || !S_ISREG(st.st_mode))
+		goto out;
+	close(src);
+	src = base_open(basefd, rel, O_RDONLY);
 	dst = img_open(m, op->id, O_RDWR | O_CREAT | O_EXCL);
-	err = src < 0 || dst < 0 ? -errno : clone_or_copy(m, src, dst, (uint64_t)st.st_size);
+	err = src < 0 ? src : dst < 0 ? -errno : clone_or_copy(m, src, dst, (uint64_t)st.st_size);
 	i->has_img = true;
 	if (!err)
 		err = blocks_dirty(i, 0, (uint64_t)st.st_size, (uint64_t)st.st_size);
+out:
 	if (src >= 0)
 		close(src);
 	if (dst >= 0)
@@ -595,11 +626,18 @@ static int image_base(struct mat *m, const struct ops_op *op, const char *path)
 static int image_load_base(struct mat *m, char *err, size_t errlen)
 {
 	struct names *nm = names_new();
-	char rel[4096], path[8192];
+	char rel[4096], path[4200];
+	int basefd;
 	size_t k;
 	int rc = nm ? 0 : -ENOMEM;
 	struct mat_inode *root = ino_get(&m->inodes, TRACE_ROOT_ID);
 
+	snprintf(path, sizeof(path), "%s/%s", m->t->dir, TRACE_BASE_DIR);
+	basefd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (basefd < 0 && !rc) {
+		snprintf(err, errlen, "base snapshot %s: %s", path, strerror(errno));
+		rc = -errno;
+	}
 	if (!root)
 		rc = -ENOMEM;
 	else
@@ -613,11 +651,19 @@ static int image_load_base(struct mat *m, char *err, size_t errlen)
 		rc = names_apply(nm, &r);
 		if (!rc && names_path(nm, op->id, rel, sizeof(rel)) < 0)
 			rc = -ENAMETOOLONG;
-		snprintf(path, sizeof(path), "%s/%s%s", m->t->dir, TRACE_BASE_DIR, rel);
-		if (!rc && (rc = image_base(m, op, path)) < 0)
-			snprintf(err, errlen, "base snapshot %s: %s", rel, strerror(-rc));
+		if (!rc && (rc = image_base(m, op, basefd, rel)) < 0) {
+			bool hostile = rc == -ELOOP || rc == -EXDEV;
+
+			snprintf(err, errlen, "base snapshot %s: %s", rel, hostile
+				 ? "reached through a symlink or outside the snapshot; refused"
+				 : strerror(-rc));
+			if (hostile)
+				rc = -FL_EBADTRACE;
+		}
 	}
 	names_free(nm);
+	if (basefd >= 0)
+		close(basefd);
 	return rc;
 }
 
