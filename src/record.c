@@ -2,7 +2,7 @@
  * record.c - `faultline record`: run a program on faultline-fs, keep its trace.
  *
  *   faultline record [-o TRACE] [--setup CMD] [--from DIR] [--real-fsync]
- *                    [--keep-final] [--allow-other] -- CMD [ARG...]
+ *                    [--keep-final] [--allow-other] [--backing DIR] -- CMD [ARG...]
  *
  * Steps, each undone on every path out (no mount may outlive this command):
  *   1. TRACE/ is made (a previous faultline trace there is replaced, any
@@ -11,7 +11,8 @@
  *   2. TRACE/base/ is filled from --from DIR, then --setup runs in it
  *      (sh -c, unrecorded).  base/ is the snapshot every crash state
  *      starts from.
- *   3. base/ is copied to a private backing directory (TRACE/.backing);
+ *   3. base/ is copied to a private backing directory (TRACE/.backing, or
+ *      a fresh directory inside --backing DIR);
  *      faultline-fs mounts it on a fresh temporary mount point and
  *      appends records to TRACE/records.
  *   4. CMD runs in its own process group, cwd at the mount, with
@@ -66,6 +67,7 @@ struct record_opts {
 	const char *from;      /* --from: directory copied into base/ */
 	bool real_fsync;       /* --real-fsync: pass barriers to the backing dir */
 	bool keep_final;       /* --keep-final: keep the backing dir as TRACE/final */
+	const char *backing;   /* --backing: where to make the backing dir, or NULL */
 	bool allow_other;      /* --allow-other: let other users enter the mount */
 	char **cmd;            /* the workload, NULL-terminated */
 };
@@ -73,7 +75,7 @@ struct record_opts {
 /* Everything record acquires, so one function can release it on any path. */
 struct record_run {
 	char trace[PATH_MAX];   /* absolute trace directory */
-	char backing[PATH_MAX + 16]; /* TRACE/.backing */
+	char backing[PATH_MAX + 32]; /* TRACE/.backing or BACKING/faultline-backing.XXXXXX */
 	char mnt[PATH_MAX];     /* temporary mount point, "" until made */
 	pid_t fs_pid;           /* faultline-fs, 0 when not running */
 	pid_t wl_pid;           /* workload (its pgid too), 0 when reaped */
@@ -322,9 +324,19 @@ static int make_base(const struct record_opts *o, struct record_run *run)
 			return -FL_EUSAGE;
 		}
 	}
-	snprintf(run->backing, sizeof(run->backing), "%s/.backing", run->trace);
-	if (mkdir(run->backing, 0755) < 0)
-		return -errno;
+	if (o->backing) {
+		/* Elsewhere, e.g. a small or failing file system the workload must meet. */
+		snprintf(run->backing, sizeof(run->backing), "%s/faultline-backing.XXXXXX",
+			 o->backing);
+		if (!mkdtemp(run->backing)) {
+			run->backing[0] = 0;
+			return -errno;
+		}
+	} else {
+		snprintf(run->backing, sizeof(run->backing), "%s/.backing", run->trace);
+		if (mkdir(run->backing, 0755) < 0)
+			return -errno;
+	}
 	return copy_tree(base, run->backing, &run->oldmask);
 }
 
@@ -615,7 +627,7 @@ static void unmount_and_wait(struct record_run *run)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: faultline record [-o TRACE] [--setup CMD] [--from DIR] "
-		   "[--real-fsync] [--keep-final] [--allow-other] -- CMD [ARG...]\n");
+		   "[--real-fsync] [--keep-final] [--allow-other] [--backing DIR] -- CMD [ARG...]\n");
 }
 
 static int record_parse(int argc, char **argv, struct record_opts *o)
@@ -627,6 +639,7 @@ static int record_parse(int argc, char **argv, struct record_opts *o)
 		{"real-fsync", no_argument, NULL, 'R'},
 		{"keep-final", no_argument, NULL, 'K'},
 		{"allow-other", no_argument, NULL, 'A'},
+		{"backing", required_argument, NULL, 'b'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -641,6 +654,7 @@ static int record_parse(int argc, char **argv, struct record_opts *o)
 		case 'R': o->real_fsync = true; break;
 		case 'K': o->keep_final = true; break;
 		case 'A': o->allow_other = true; break;
+		case 'b': o->backing = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -FL_EUSAGE;
 		}
@@ -735,8 +749,10 @@ static int record_finish(const struct record_opts *o, struct record_run *run, in
 		rmdir(run->mnt);
 	snprintf(final, sizeof(final), "%s/final", run->trace);
 	if (run->backing[0]) {
-		if (!(o->keep_final && rename(run->backing, final) == 0))
-			rm_tree(run->backing);
+		if (o->keep_final && rename(run->backing, final) < 0 &&
+		    mkdir(final, 0755) == 0) /* another file system: copy it */
+			copy_tree(run->backing, final, &run->oldmask);
+		rm_tree(run->backing);
 	}
 	if (rc == FL_EXIT_OK && run->wl_status != 0) {
 		cli_err("record", "workload %s; trace kept", status_text(run->wl_status, why, sizeof(why)));
