@@ -1,0 +1,61 @@
+#!/bin/sh
+# REQUIRES: fuse, jq, chromium (headless) for the picture
+# explain.sh - the per-page map on a real recording: a file written and
+# fsynced is durable afterwards and may tear before; its grown region may
+# vanish until the fsync; under posix a file whose directory is never
+# synced may vanish entirely, under ext4-ordered it is durable after its
+# fsync.  The HTML report renders (headless Chromium) to a non-blank PNG.
+. "$top_srcdir/tests/lib.sh"
+require_fuse
+require_cmd jq
+
+"$FL" record -o "$WORK/t" --setup 'head -c 16384 /dev/zero > db && sync' -- sh -c '
+	dd if=/dev/urandom of=db bs=4096 count=1 seek=1 conv=notrunc status=none
+	dd if=/dev/urandom of=db bs=4096 count=2 seek=4 conv=notrunc status=none
+	echo "commit 1" > "$FAULTLINE_MNT/.faultline-ctl"
+	dd if=/dev/null of=db conv=notrunc,fsync status=none
+	echo "commit 2" > "$FAULTLINE_MNT/.faultline-ctl"
+	printf new > fresh && dd if=/dev/null of=fresh conv=notrunc,fsync status=none' \
+	>/dev/null 2>&1 || hard_error "record failed"
+
+"$FL" explain "$WORK/t" --model posix --json "$WORK/p.json" --html "$WORK/p.html" >"$WORK/p.txt" ||
+	fail "explain exited $?"
+# db at commit 1 (before its fsync): page 1, overwritten, may tear; pages 4-5
+# grew the file and may vanish (the new size is not durable); 0, 2, 3 durable.
+jq -e '.files[] | select(.path == "/db") | .moments[] | select(.at | startswith("mark \"commit 1\""))
+       | .pages == ["durable","may-tear","durable","durable","may-vanish","may-vanish"]' \
+	"$WORK/p.json" >/dev/null || fail "db at commit 1: $(jq -c '.files[] | select(.path == "/db") | .moments[] | select(.at | startswith("mark \"commit 1\""))' "$WORK/p.json")"
+# ... and all durable at commit 2, after the fsync.
+jq -e '.files[] | select(.path == "/db") | .moments[] | select(.at | startswith("mark \"commit 2\""))
+       | .pages == ["durable","durable","durable","durable","durable","durable"]' \
+	"$WORK/p.json" >/dev/null || fail "db not wholly durable at commit 2"
+# fresh: its name is never made durable under posix; ext4-ordered commits it with the fsync.
+jq -e '.files[] | select(.path == "/fresh") | .moments[-1].pages == ["may-vanish"]' \
+	"$WORK/p.json" >/dev/null || fail "posix: fresh should be may-vanish at the end"
+"$FL" explain "$WORK/t" --model ext4-ordered --json "$WORK/e.json" >/dev/null || fail "explain ext4"
+jq -e '.files[] | select(.path == "/fresh") | .moments[-1].pages == ["durable"]' \
+	"$WORK/e.json" >/dev/null || fail "ext4-ordered: fresh should be durable at the end"
+grep -q "may-tear" "$WORK/p.txt" || fail "the text table lacks may-tear"
+# The HTML: self-contained, one cell per page and moment, every class named.
+grep -q '<script' "$WORK/p.html" && fail "the report carries a script"
+grep -q 'http' "$WORK/p.html" && fail "the report reaches for the network"
+cells=$(grep -o '<td class="may-tear"' "$WORK/p.html" | wc -l)
+[ "$cells" -ge 2 ] || fail "the heat map shows $cells may-tear cells"
+
+# The picture, when a browser is here to draw it.
+browser=$(command -v chromium || command -v chromium-browser || true)
+[ -n "$browser" ] || skip "chromium is not installed: the HTML was checked, not rendered"
+shot() {
+	"$browser" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+		--disable-background-networking --disable-component-update --disable-sync \
+		--user-data-dir="$WORK/profile" --window-size=900,700 --screenshot="$2" "$1" \
+		>/dev/null 2>&1
+}
+printf '<html><body></body></html>' >"$WORK/blank.html"
+shot "file://$WORK/blank.html" "$WORK/blank.png"
+shot "file://$WORK/p.html" "$WORK/p.png"
+[ -s "$WORK/p.png" ] || fail "chromium produced no screenshot"
+b=$(stat -c %s "$WORK/blank.png")
+p=$(stat -c %s "$WORK/p.png")
+[ "$p" -gt $((b * 3)) ] || fail "the rendered report looks blank ($p bytes vs $b for a blank page)"
+exit 0
