@@ -85,6 +85,8 @@ static void failure_free(struct report_failure *f)
 	free(f->id);
 	free(f->explanation);
 	free(f->output);
+	free(f->cause);
+	free(f->cause_words);
 }
 
 int report_add_failure(struct report *r, const struct report_failure *f)
@@ -106,6 +108,8 @@ int report_add_failure(struct report *r, const struct report_failure *f)
 	slot->id = dup_or_null(f->id, &oom);
 	slot->explanation = dup_or_null(f->explanation, &oom);
 	slot->output = dup_or_null(f->output, &oom);
+	slot->cause = dup_or_null(f->cause, &oom);
+	slot->cause_words = dup_or_null(f->cause_words, &oom);
 	if (oom) {
 		failure_free(slot);
 		return -ENOMEM;
@@ -391,7 +395,86 @@ static json_object *failure_json(const struct report_failure *f, bool *oom)
 	jadd(o, "timed_out", json_object_new_boolean(f->timed_out));
 	jadd(o, "output", jtext(f->output, false, oom));
 	jadd(o, "content_key", json_object_new_string(key));
+	jadd(o, "cause", jtext(f->cause, true, oom));
+	jadd(o, "cause_words", jtext(f->cause_words, true, oom));
 	return o;
+}
+
+/* ---- causes ---- */
+
+static const char *cause_id(const struct report_failure *f)
+{
+	return f->cause ? f->cause : f->id;
+}
+
+static int cause_cmp(const void *a, const void *b)
+{
+	const struct report_cause *x = a, *y = b;
+
+	if (x->n != y->n)
+		return x->n > y->n ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+int report_causes(const struct report *r, struct report_cause **out, size_t *n)
+{
+	struct report_cause *c = calloc(r->nfailures + 1, sizeof(*c));
+	size_t i, k;
+
+	*out = c;
+	*n = 0;
+	if (!c)
+		return -ENOMEM;
+	for (i = 0; i < r->nfailures; i++) {
+		const struct report_failure *f = &r->failures[i];
+
+		for (k = 0; k < *n && strcmp(c[k].id, cause_id(f)); k++)
+			;
+		if (k == *n) {
+			c[k].id = cause_id(f);
+			c[k].words = f->cause_words ? f->cause_words : f->explanation;
+			c[k].members = malloc(r->nfailures * sizeof(size_t));
+			if (!c[k].members)
+				return -ENOMEM;
+			(*n)++;
+		}
+		c[k].members[c[k].n++] = i;
+	}
+	qsort(c, *n, sizeof(*c), cause_cmp);
+	return 0;
+}
+
+void report_causes_free(struct report_cause *c, size_t n)
+{
+	size_t i;
+
+	for (i = 0; c && i < n; i++)
+		free(c[i].members);
+	free(c);
+}
+
+static json_object *causes_json(const struct report *r, bool *oom)
+{
+	json_object *a = json_object_new_array();
+	struct report_cause *c;
+	size_t n, i, k;
+
+	if (!a || report_causes(r, &c, &n) < 0) {
+		*oom = true;
+		return a;
+	}
+	for (i = 0; i < n; i++) {
+		json_object *o = json_object_new_object(), *st = json_object_new_array();
+
+		jadd(o, "id", jtext(c[i].id, false, oom));
+		jadd(o, "words", jtext(c[i].words, false, oom));
+		for (k = 0; k < c[i].n; k++)
+			json_object_array_add(st, jtext(r->failures[c[i].members[k]].id, false, oom));
+		jadd(o, "states", st);
+		json_object_array_add(a, o);
+	}
+	report_causes_free(c, n);
+	return a;
 }
 
 static json_object *shard_json(const struct report *r)
@@ -436,6 +519,7 @@ static json_object *report_json(const struct report *r, bool *oom)
 	for (i = 0; i < r->nfailures; i++)
 		json_object_array_add(fa, failure_json(&r->failures[i], oom));
 	jadd(o, "failures", fa);
+	jadd(o, "causes", causes_json(r, oom));
 	jadd(o, "mechanism", jtext(r->mechanism, false, oom));
 	jadd(o, "note", jtext(r->note, true, oom));
 	jadd(o, "shard", shard_json(r));
@@ -606,18 +690,52 @@ static void junit_properties(FILE *f, const struct report *r)
 	fputs("    </properties>\n", f);
 }
 
+/* One testcase per cause, before the states: CI shows what went wrong first. */
+static void junit_causes(FILE *f, const struct report *r, const struct report_cause *c,
+			 size_t n)
+{
+	size_t i, k;
+
+	for (i = 0; i < n; i++) {
+		const char *w = c[i].words ? c[i].words : "";
+
+		fputs("    <testcase classname=\"faultline.", f);
+		xml_escape(f, r->model, true, SIZE_MAX);
+		fputs(".causes\" name=\"cause ", f);
+		xml_escape(f, c[i].id, true, SIZE_MAX);
+		fprintf(f, " (%zu state%s)\" time=\"0\">\n      <failure message=\"", c[i].n,
+			c[i].n == 1 ? "" : "s");
+		xml_escape(f, w, true, strcspn(w, "\n"));
+		fputs("\" type=\"cause\">", f);
+		xml_escape(f, w, false, SIZE_MAX);
+		fputs("\n\nstates:", f);
+		for (k = 0; k < c[i].n; k++) {
+			fputc(' ', f);
+			xml_escape(f, r->failures[c[i].members[k]].id, false, SIZE_MAX);
+		}
+		fputs("</failure>\n    </testcase>\n", f);
+	}
+}
+
 /* The whole document; the counts are those of the testcases written. */
 static void junit_doc(FILE *f, const struct report *r)
 {
-	size_t tests = r->nfailures + (r->passed > 0) + (r->skipped > 0);
+	struct report_cause *c = NULL;
+	size_t nc = 0;
+	size_t tests, fails;
 	size_t skipped = r->skipped > 0, i;
+
+	if (report_causes(r, &c, &nc) < 0)
+		nc = 0;
+	tests = nc + r->nfailures + (r->passed > 0) + (r->skipped > 0);
+	fails = nc + r->nfailures;
 
 	fprintf(f,
 		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 		"<testsuites name=\"faultline\" tests=\"%zu\" failures=\"%zu\" "
 		"errors=\"0\" skipped=\"%zu\" time=\"%.3f\">\n"
 		"  <testsuite name=\"faultline ",
-		tests, r->nfailures, skipped, r->elapsed_s);
+		tests, fails, skipped, r->elapsed_s);
 	xml_escape(f, r->model, true, SIZE_MAX);
 	fputc(' ', f);
 	xml_escape(f, r->mode, true, SIZE_MAX);
@@ -626,8 +744,10 @@ static void junit_doc(FILE *f, const struct report *r)
 	fprintf(f,
 		"\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" "
 		"skipped=\"%zu\" time=\"%.3f\">\n",
-		tests, r->nfailures, skipped, r->elapsed_s);
+		tests, fails, skipped, r->elapsed_s);
 	junit_properties(f, r);
+	junit_causes(f, r, c, nc);
+	report_causes_free(c, nc);
 	for (i = 0; i < r->nfailures; i++)
 		junit_failure(f, r, &r->failures[i]);
 	junit_rest(f, r);
@@ -761,6 +881,25 @@ static void coverage_text(double c, char *buf, size_t len)
 
 #define REPORT_SUMMARY_FAILURES 10
 
+/* "2 causes:" and one line each, most states first. */
+static void summary_causes(FILE *f, const struct report *r)
+{
+	struct report_cause *c;
+	size_t n, i;
+
+	if (!r->nfailures || report_causes(r, &c, &n) < 0)
+		return;
+	fprintf(f, "%zu cause%s:\n", n, n == 1 ? "" : "s");
+	for (i = 0; i < n && i < REPORT_SUMMARY_FAILURES; i++) {
+		fprintf(f, "CAUSE %s  (%zu state%s)  ", c[i].id, c[i].n, c[i].n == 1 ? "" : "s");
+		put_indented(f, c[i].words ? c[i].words : "", "    ");
+		fputc('\n', f);
+	}
+	if (n > REPORT_SUMMARY_FAILURES)
+		fprintf(f, "... and %zu more causes\n", n - REPORT_SUMMARY_FAILURES);
+	report_causes_free(c, n);
+}
+
 void report_print_summary(const struct report *r, FILE *f)
 {
 	char cov[16];
@@ -782,6 +921,7 @@ void report_print_summary(const struct report *r, FILE *f)
 	fprintf(f, " (coverage %s, %.1f s%s%s)\n", cov, r->elapsed_s,
 		r->mechanism && r->mechanism[0] ? ", " : "",
 		r->mechanism ? r->mechanism : "");
+	summary_causes(f, r);
 	/* The first few failures; every one is in the JSON and JUnit reports. */
 	for (i = 0; i < r->nfailures && i < REPORT_SUMMARY_FAILURES; i++)
 		summary_failure(f, &r->failures[i]);
@@ -952,7 +1092,9 @@ static int read_failure(json_object *o, size_t idx, struct report *r, char *err,
 	    (rc = jget_int(&jf, "signal", 0, &f.signal)) < 0 ||
 	    (rc = jget_bool(&jf, "timed_out", &f.timed_out)) < 0 ||
 	    (rc = jget_str(&jf, "output", false, false, &f.output)) < 0 ||
-	    (rc = jget_key(&jf, &f.content_key)) < 0)
+	    (rc = jget_key(&jf, &f.content_key)) < 0 ||
+	    (rc = jget_str(&jf, "cause", true, true, &f.cause)) < 0 ||
+	    (rc = jget_str(&jf, "cause_words", true, true, &f.cause_words)) < 0)
 		goto out;
 	rc = report_add_failure(r, &f);
 out:

@@ -23,6 +23,8 @@ struct report_failure {
 	bool timed_out;      /* killed at --timeout */
 	char *output;        /* checker output (bounded) */
 	uint64_t content_key;/* dedup key of the state's content (merge uses it) */
+	char *cause;         /* id of the minimal state that still fails, or NULL */
+	char *cause_words;   /* the cause in words, or NULL */
 };
 
 struct report {
@@ -48,6 +50,21 @@ struct report {
 
 /* Adds a failure (copies the strings).  Returns 0 or -ENOMEM. */
 int report_add_failure(struct report *r, const struct report_failure *f);
+
+/*
+ * Causes: failures grouped by their cause id (failures without one are
+ * their own cause).  Every output lists causes first, most states first.
+ */
+struct report_cause {
+	const char *id;      /* the minimal state's id */
+	const char *words;   /* what went wrong, in words */
+	size_t *members;     /* indices into failures; owned */
+	size_t n;            /* entries in members */
+};
+
+/* Groups r's failures; *out is an array of *n causes (free with report_causes_free). */
+int report_causes(const struct report *r, struct report_cause **out, size_t *n);
+void report_causes_free(struct report_cause *c, size_t n);
 
 /* Sorts failures by (crash_after, id), the order every output uses. */
 void report_sort(struct report *r);
