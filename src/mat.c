@@ -550,6 +550,8 @@ int mat_image_apply(struct mat *m, size_t idx)
 	if (fd < 0)
 		return -errno;
 	i->has_img = true;
+	if (!(i->mode & S_IFMT)) /* data before its create persisted: a regular file */
+		i->mode = S_IFREG | 0644;
 	err = apply_data(m, fd, i, op, NULL, NULL, 0);
 	close(fd);
 	return err;
@@ -983,8 +985,15 @@ static int b_sort_ops(struct build *b, const size_t *extra, size_t n)
 		} else if (op->op == TRACE_OP_SETATTR && (op->flags & TRACE_SA_MODE))
 			err = (i = b_own(b, op->id)) ? (i->mode = (i->mode & S_IFMT) |
 							       (op->mode & 07777), 0) : -ENOMEM;
-		else if (op->kind == OPS_DATA)
+		else if (op->kind == OPS_DATA) {
+			/* Bytes reached an inode whose create this state lacks: it is
+			 * still a regular file (a persisted rename may name it). */
+			if (!(i = b_own(b, op->id)))
+				return -ENOMEM;
+			if (!(i->mode & S_IFMT))
+				i->mode = S_IFREG | 0644;
 			err = push_idx(&b->data, &b->ndata, &b->dcap, extra[k]);
+		}
 	}
 	return err;
 }
