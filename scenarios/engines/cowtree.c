@@ -39,6 +39,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine.h"
+
 #define PAGE 4096
 #define LEAF_CAP 8         /* pairs per leaf before it splits */
 #define MAX_LEAVES 64
@@ -65,46 +67,9 @@ static const char *bug = "";
 static struct leaf leaves[MAX_LEAVES]; /* the tree in memory, by lowest key */
 static uint32_t nleaves;
 
-static uint32_t crc32c(const void *buf, size_t n)
-{
-	static uint32_t table[256];
-	const uint8_t *p = buf;
-	uint32_t c = ~0u;
-	size_t i;
-
-	if (!table[1])
-		for (i = 0; i < 256; i++) {
-			uint32_t x = (uint32_t)i;
-			int k;
-
-			for (k = 0; k < 8; k++)
-				x = x & 1 ? (x >> 1) ^ 0x82f63b78u : x >> 1;
-			table[i] = x;
-		}
-	while (n--)
-		c = table[(c ^ *p++) & 0xff] ^ (c >> 8);
-	return ~c;
-}
-
 static void die(const char *what)
 {
-	fprintf(stderr, "cowtree: %s: %s\n", what, strerror(errno));
-	exit(2);
-}
-
-static void mark(uint32_t i)
-{
-	const char *mnt = getenv("FAULTLINE_MNT");
-	char path[4096], line[32];
-	int fd, n;
-
-	if (!mnt)
-		return;
-	snprintf(path, sizeof(path), "%s/.faultline-ctl", mnt);
-	n = snprintf(line, sizeof(line), "commit %u\n", i);
-	if ((fd = open(path, O_WRONLY)) < 0 || write(fd, line, (size_t)n) != n)
-		die("mark");
-	close(fd);
+	engine_die("cowtree", what);
 }
 
 static void meta_seal(struct meta *m)
@@ -317,28 +282,13 @@ static int cmd_run(uint32_t n)
 		die("open " DB);
 	for (i = 1; i <= n; i++) {
 		commit(fd, &cur, (uint32_t)cur.commit + 1);
-		mark((uint32_t)cur.commit);
+		engine_mark((uint32_t)cur.commit);
 	}
 	close(fd);
 	return 0;
 }
 
 /* ---- verification ---- */
-
-static uint32_t acknowledged(void)
-{
-	const char *path = getenv("FAULTLINE_MARKS");
-	FILE *f = path ? fopen(path, "r") : NULL;
-	unsigned v, top = 0;
-	char line[256];
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "commit %u", &v) == 1 && v > top)
-			top = v;
-	if (f)
-		fclose(f);
-	return top;
-}
 
 static int verify(uint32_t v, uint32_t ack)
 {
@@ -363,7 +313,7 @@ static int verify(uint32_t v, uint32_t ack)
 
 static int cmd_check(void)
 {
-	uint32_t ack = acknowledged(), bad;
+	uint32_t ack = engine_acknowledged(), bad;
 	const struct meta *m;
 	struct image im;
 

@@ -43,6 +43,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine.h"
+
 #define PAGE 4096
 #define NKEYS 256
 #define MAGIC 0x4d4d5354u /* "MMST" */
@@ -66,27 +68,6 @@ struct slot {
 
 static int naive, falloc_grow;
 
-static uint32_t crc32c(const void *buf, size_t n)
-{
-	static uint32_t table[256];
-	const uint8_t *p = buf;
-	uint32_t c = ~0u;
-	size_t i;
-
-	if (!table[1])
-		for (i = 0; i < 256; i++) {
-			uint32_t x = (uint32_t)i;
-			int k;
-
-			for (k = 0; k < 8; k++)
-				x = x & 1 ? (x >> 1) ^ 0x82f63b78u : x >> 1;
-			table[i] = x;
-		}
-	while (n--)
-		c = table[(c ^ *p++) & 0xff] ^ (c >> 8);
-	return ~c;
-}
-
 static uint32_t mix(uint32_t key, uint32_t commit)
 {
 	uint32_t v[2] = {key, commit};
@@ -96,8 +77,7 @@ static uint32_t mix(uint32_t key, uint32_t commit)
 
 static void die(const char *what)
 {
-	fprintf(stderr, "mmapstore: %s: %s\n", what, strerror(errno));
-	exit(2);
+	engine_die("mmapstore", what);
 }
 
 static void keys_of(uint32_t i, uint32_t k[3])
@@ -125,21 +105,6 @@ static void meta_seal(struct meta *m, const void *table)
 	m->magic = MAGIC;
 	m->tcrc = crc32c(table, PAGE);
 	m->crc = crc32c(m, offsetof(struct meta, crc));
-}
-
-static void mark(uint32_t i)
-{
-	const char *mnt = getenv("FAULTLINE_MNT");
-	char path[4096], line[32];
-	int fd, n;
-
-	if (!mnt)
-		return;
-	snprintf(path, sizeof(path), "%s/.faultline-ctl", mnt);
-	n = snprintf(line, sizeof(line), "commit %u\n", i);
-	if ((fd = open(path, O_WRONLY)) < 0 || write(fd, line, (size_t)n) != n)
-		die("mark");
-	close(fd);
 }
 
 static void fsync_dir(void)
@@ -269,7 +234,7 @@ static int cmd_run(uint32_t n)
 			commit_naive(&s, i);
 		else
 			commit_shadow(&s, i);
-		mark(i);
+		engine_mark(i);
 	}
 	munmap(s.map, s.pages * PAGE);
 	close(s.fd);
@@ -277,22 +242,6 @@ static int cmd_run(uint32_t n)
 }
 
 /* ---- recovery and verification ---- */
-
-/* The highest commit acknowledged before the crash. */
-static uint32_t acknowledged(void)
-{
-	const char *path = getenv("FAULTLINE_MARKS");
-	FILE *f = path ? fopen(path, "r") : NULL;
-	unsigned v, top = 0;
-	char line[256];
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "commit %u", &v) == 1 && v > top)
-			top = v;
-	if (f)
-		fclose(f);
-	return top;
-}
 
 /* Recovery as the correct engine does it: the newest meta that checks out. */
 static const struct meta *recover_shadow(const uint8_t *db, size_t pages)
@@ -374,7 +323,7 @@ static int verify_history(const uint8_t *db, size_t pages, const struct meta *m,
 
 static int cmd_check(void)
 {
-	uint32_t ack = acknowledged();
+	uint32_t ack = engine_acknowledged();
 	int fd = open(DB, O_RDONLY);
 	const struct meta *m;
 	struct stat st;

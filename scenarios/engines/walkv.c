@@ -41,6 +41,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine.h"
+
 #define NKEYS 64
 #define PAD 700           /* bytes of padding per record: records span sectors */
 #define CKPT_MAGIC 0x434b5054u
@@ -53,31 +55,9 @@ static int is_bug(const char *name)
 	return !strcmp(bug, name);
 }
 
-static uint32_t crc32c(const void *buf, size_t n)
-{
-	static uint32_t table[256];
-	const uint8_t *p = buf;
-	uint32_t c = ~0u;
-	size_t i;
-
-	if (!table[1])
-		for (i = 0; i < 256; i++) {
-			uint32_t x = (uint32_t)i;
-			int k;
-
-			for (k = 0; k < 8; k++)
-				x = x & 1 ? (x >> 1) ^ 0x82f63b78u : x >> 1;
-			table[i] = x;
-		}
-	while (n--)
-		c = table[(c ^ *p++) & 0xff] ^ (c >> 8);
-	return ~c;
-}
-
 static void die(const char *what)
 {
-	fprintf(stderr, "walkv: %s: %s\n", what, strerror(errno));
-	exit(2);
+	engine_die("walkv", what);
 }
 
 static void keys_of(uint32_t i, uint32_t k[2])
@@ -95,21 +75,6 @@ static void fsync_dir(void)
 	fd = open(".", O_RDONLY | O_DIRECTORY);
 	if (fd < 0 || fsync(fd) < 0)
 		die("fsync .");
-	close(fd);
-}
-
-static void mark(uint32_t i)
-{
-	const char *mnt = getenv("FAULTLINE_MNT");
-	char path[4096], line[32];
-	int fd, n;
-
-	if (!mnt)
-		return;
-	snprintf(path, sizeof(path), "%s/.faultline-ctl", mnt);
-	n = snprintf(line, sizeof(line), "commit %u\n", i);
-	if ((fd = open(path, O_WRONLY)) < 0 || write(fd, line, (size_t)n) != n)
-		die("mark");
 	close(fd);
 }
 
@@ -166,11 +131,11 @@ static int cmd_run(uint32_t n)
 	for (i = 1; i <= n; i++) {
 		log_append(fd, i);
 		if (is_bug("early-ack"))
-			mark(i);
+			engine_mark(i);
 		if (fdatasync(fd) < 0)
 			die("fdatasync");
 		if (!is_bug("early-ack"))
-			mark(i);
+			engine_mark(i);
 		keys_of(i, k);
 		table[k[0]] = table[k[1]] = i;
 		if (i % 8 == 0)
@@ -255,25 +220,10 @@ static void recover(struct recovered *r)
 	free(log);
 }
 
-static uint32_t acknowledged(void)
-{
-	const char *path = getenv("FAULTLINE_MARKS");
-	FILE *f = path ? fopen(path, "r") : NULL;
-	unsigned v, top = 0;
-	char line[256];
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "commit %u", &v) == 1 && v > top)
-			top = v;
-	if (f)
-		fclose(f);
-	return top;
-}
-
 static int cmd_check(void)
 {
 	struct recovered r;
-	uint32_t want[NKEYS] = {0}, ack = acknowledged(), i, k[2];
+	uint32_t want[NKEYS] = {0}, ack = engine_acknowledged(), i, k[2];
 
 	recover(&r);
 	if (r.commit < ack) {
