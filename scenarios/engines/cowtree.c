@@ -311,14 +311,12 @@ static int verify(uint32_t v, uint32_t ack)
 	return 0;
 }
 
-static int cmd_check(void)
+/* Recovery, then the truth. */
+static int check_image(const struct image *im, uint32_t ack)
 {
-	uint32_t ack = engine_acknowledged(), bad;
-	const struct meta *m;
-	struct image im;
+	const struct meta *m = recover_meta(im);
+	uint32_t bad;
 
-	read_image(&im);
-	m = recover_meta(&im);
 	if (!m) {
 		if (ack)
 			printf("commit %u lost: no valid meta page\n", ack);
@@ -328,12 +326,23 @@ static int cmd_check(void)
 		printf("commit %u lost: recovery finds commit %u\n", ack, (unsigned)m->commit);
 		return 1;
 	}
-	if ((bad = load_tree(&im, m->root))) {
+	if ((bad = load_tree(im, m->root))) {
 		printf("commit %u lost: the meta page names page %u, which never reached the "
 		       "disk whole\n", ack, bad);
 		return 1;
 	}
 	return verify((uint32_t)m->commit, ack);
+}
+
+static int cmd_check(void)
+{
+	struct image im;
+	int rc;
+
+	read_image(&im);
+	rc = check_image(&im, engine_acknowledged());
+	free(im.db);
+	return rc;
 }
 
 int main(int argc, char **argv)

@@ -321,23 +321,11 @@ static int verify_history(const uint8_t *db, size_t pages, const struct meta *m,
 	return 0;
 }
 
-static int cmd_check(void)
+/* Recovery, then the truth, on the file's bytes in db. */
+static int check_image(const uint8_t *db, size_t pages, uint32_t ack)
 {
-	uint32_t ack = engine_acknowledged();
-	int fd = open(DB, O_RDONLY);
 	const struct meta *m;
-	struct stat st;
-	uint8_t *db;
-	size_t pages;
 
-	if (fd < 0) {
-		printf(ack ? "commit %u lost: " DB " is gone\n" : "", ack);
-		return ack ? 1 : 0;
-	}
-	if (fstat(fd, &st) < 0 || !(db = calloc(1, (size_t)st.st_size + PAGE)) ||
-	    read(fd, db, (size_t)st.st_size) != st.st_size)
-		die("read " DB);
-	pages = (size_t)st.st_size / PAGE;
 	m = naive ? (pages ? (const struct meta *)db : NULL) : recover_shadow(db, pages);
 	if (!m || (naive && m->magic != MAGIC)) {
 		if (ack || naive)
@@ -347,6 +335,26 @@ static int cmd_check(void)
 	if (naive && (m->table >= pages || verify_history(db, pages, m, ack)))
 		return 1;
 	return verify_table(db, m, ack);
+}
+
+static int cmd_check(void)
+{
+	uint32_t ack = engine_acknowledged();
+	int fd = open(DB, O_RDONLY), rc;
+	struct stat st;
+	uint8_t *db;
+
+	if (fd < 0) {
+		printf(ack ? "commit %u lost: " DB " is gone\n" : "", ack);
+		return ack ? 1 : 0;
+	}
+	if (fstat(fd, &st) < 0 || !(db = calloc(1, (size_t)st.st_size + PAGE)) ||
+	    read(fd, db, (size_t)st.st_size) != st.st_size)
+		die("read " DB);
+	close(fd);
+	rc = check_image(db, (size_t)st.st_size / PAGE, ack);
+	free(db);
+	return rc;
 }
 
 int main(int argc, char **argv)
