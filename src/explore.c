@@ -1124,6 +1124,23 @@ static void cz_signature(const struct ex *ex, const struct state *s, const char 
 	}
 }
 
+/* The paths of every id just after the record with seq crash; NULL without memory. */
+static struct names *names_at(struct ex *ex, uint64_t crash)
+{
+	struct names *end = ex->names, *at = names_new();
+	size_t i;
+
+	if (!at)
+		return NULL;
+	ex->names = at;
+	for (i = 0; i < ex->t->nbase; i++)
+		ex_names(ex, &ex->t->base[i]);
+	for (i = 0; i < ex->t->n && ex->t->v[i].seq <= crash; i++)
+		ex_names(ex, &ex->t->v[i]);
+	ex->names = end;
+	return at;
+}
+
 struct ex_group {
 	char sig[1024];  /* cz_signature */
 	char *id;        /* representative minimal state */
@@ -1166,8 +1183,15 @@ static int cz_one(struct ex *ex, struct ex_cz *z, struct report_failure *f, bool
 		(*g)[i].id = strdup(id);
 		uint64_t nm = marks_at(ex, min.crash, &last);
 
+		struct names *end = ex->names, *at = names_at(ex, min.crash);
+
 		x = ops_index(ex->t, min.crash);
+		/* Paths as they were at the crash, as the state lines say them. */
+		if (at)
+			ex->names = at;
 		why = ex_explain_at(ex, &min, x >= 0 ? (size_t)x : 0, nm, last);
+		ex->names = end;
+		names_free(at);
 		(*g)[i].words = malloc(strlen(why) + strlen(line) + 64);
 		sprintf((*g)[i].words, "%s%s%s; %s", line, line[0] ? ": " : "", why,
 			min.n ? "nothing else needed" : "with everything in flight persisted");
