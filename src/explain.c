@@ -197,18 +197,6 @@ static void add_moment(struct explain *x, uint64_t seq, const char *label)
 	x->nm++;
 }
 
-static void apply_names(struct explain *x, const struct ops_op *op)
-{
-	struct trace_rec r = {
-		.op = op->op, .result = op->result, .id = op->id, .parent = op->parent,
-		.id2 = op->id2, .parent2 = op->parent2, .flags = op->flags,
-		.name = ops_name(x->t, op), .name_len = op->name_len,
-		.name2 = ops_name2(x->t, op), .name2_len = op->name2_len,
-	};
-
-	names_apply(x->names, &r);
-}
-
 /* Moments: just before each barrier, at each mark, at the end; files: every file written. */
 static void find_moments(struct explain *x)
 {
@@ -216,11 +204,11 @@ static void find_moments(struct explain *x)
 	size_t i;
 
 	for (i = 0; i < x->t->nbase; i++)
-		apply_names(x, &x->t->base[i]);
+		ops_names_apply(x->names, x->t, &x->t->base[i]);
 	for (i = 0; i < x->t->n; i++) {
 		const struct ops_op *op = &x->t->v[i];
 
-		apply_names(x, op);
+		ops_names_apply(x->names, x->t, op);
 		if (op->kind == OPS_DATA && op->op != TRACE_OP_SETATTR) {
 			struct xfile *f = x_file(x, op->id);
 

@@ -424,19 +424,10 @@ static char *ex_explain(const struct ex *ex, const struct state *s, size_t x)
 /* Path of the marks file for the current crash point (written on first use). */
 static int ex_marks_file(struct ex *ex, char *path, size_t cap)
 {
-	FILE *f;
-	size_t i;
-
 	snprintf(path, cap, "%s/marks.%" PRIu64, ex->workdir, ex->nmarks);
 	if (access(path, F_OK) == 0)
 		return 0;
-	f = fopen(path, "we");
-	if (!f)
-		return -errno;
-	for (i = 0; ex->nmarks && i <= ex->lastmark; i++)
-		if (ex->t->v[i].kind == OPS_MARK)
-			fprintf(f, "%.*s\n", (int)ex->t->v[i].name_len, ops_name(ex->t, &ex->t->v[i]));
-	return fclose(f) == 0 ? 0 : -errno;
+	return ops_write_marks(ex->t, ex->nmarks ? ex->t->v[ex->lastmark].seq : 0, path);
 }
 
 /* Keeps a failing state and a script that replays and re-checks it. */
@@ -783,14 +774,7 @@ static int ex_crash_point(struct ex *ex, size_t x, const uint64_t *draws, size_t
 
 static void ex_names(struct ex *ex, const struct ops_op *op)
 {
-	struct trace_rec r = {
-		.op = op->op, .result = op->result, .id = op->id, .parent = op->parent,
-		.id2 = op->id2, .parent2 = op->parent2, .flags = op->flags,
-		.name = ops_name(ex->t, op), .name_len = op->name_len,
-		.name2 = ops_name2(ex->t, op), .name2_len = op->name2_len,
-	};
-
-	names_apply(ex->names, &r);
+	ops_names_apply(ex->names, ex->t, op);
 }
 
 static bool changes_state(const struct ops_op *op)
@@ -957,30 +941,14 @@ struct ex_cz {
 	char line[256];      /* first output line of the last failing test */
 };
 
-/* Marks acknowledged at crash: how many, and the index of the last. */
-static uint64_t marks_at(const struct ex *ex, uint64_t crash, size_t *last)
-{
-	uint64_t n = 0;
-	size_t i;
-
-	*last = 0;
-	for (i = 0; i < ex->t->n && ex->t->v[i].seq <= crash; i++)
-		if (ex->t->v[i].kind == OPS_MARK) {
-			n++;
-			*last = i;
-		}
-	return n;
-}
-
 /* Builds and checks s; 1 fails, 0 passes, < 0 error.  Results are cached by id. */
 static int cz_test(struct ex *ex, struct ex_cz *z, const struct state *s)
 {
 	char id[STATE_ID_MAX], err[512], marks[4300];
 	struct check_result res;
-	size_t n = 0, i, last;
-	uint64_t key, nm = marks_at(ex, s->crash, &last);
+	size_t n = 0, i;
+	uint64_t key;
 	void *tok;
-	FILE *f;
 	int rc;
 
 	state_id(s, id, sizeof(id));
@@ -997,13 +965,8 @@ static int cz_test(struct ex *ex, struct ex_cz *z, const struct state *s)
 	if ((rc = mat_build(z->m, s, z->extra, n, z->dir, &key, err, sizeof(err))) < 0)
 		return rc;
 	snprintf(marks, sizeof(marks), "%s/cause-marks", ex->workdir);
-	if (!(f = fopen(marks, "we")))
-		return -errno;
-	for (i = 0; nm && i <= last; i++)
-		if (ex->t->v[i].kind == OPS_MARK)
-			fprintf(f, "%.*s\n", (int)ex->t->v[i].name_len, ops_name(ex->t, &ex->t->v[i]));
-	fclose(f);
-	if ((rc = check_start(ex->run, z->dir, id, marks, NULL)) < 0 ||
+	if ((rc = ops_write_marks(ex->t, s->crash, marks)) < 0 ||
+	    (rc = check_start(ex->run, z->dir, id, marks, NULL)) < 0 ||
 	    (rc = check_wait(ex->run, &tok, &res)) < 0)
 		return rc;
 	rc = !res.passed;
@@ -1181,7 +1144,7 @@ static int cz_one(struct ex *ex, struct ex_cz *z, struct report_failure *f, bool
 		snprintf((*g)[i].sig, sizeof((*g)[i].sig), "%s", sig);
 		state_id(&min, id, sizeof(id));
 		(*g)[i].id = strdup(id);
-		uint64_t nm = marks_at(ex, min.crash, &last);
+		uint64_t nm = ops_marks_before(ex->t, min.crash, &last);
 
 		struct names *end = ex->names, *at = names_at(ex, min.crash);
 

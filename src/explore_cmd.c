@@ -298,17 +298,11 @@ static int replay_run_check(const struct replay_opts *o, const struct ops_trace 
 	struct check_result res;
 	char marks[4200], dir[4096];
 	void *token;
-	FILE *f;
-	size_t i;
 	int rc;
 
 	snprintf(marks, sizeof(marks), "%s/marks", work);
-	if (!(f = fopen(marks, "we")) || !realpath(o->into, dir))
+	if (ops_write_marks(t, s->crash, marks) < 0 || !realpath(o->into, dir))
 		return FL_EXIT_ENV;
-	for (i = 0; i < t->n && t->v[i].seq <= s->crash; i++)
-		if (t->v[i].kind == OPS_MARK)
-			fprintf(f, "%.*s\n", (int)t->v[i].name_len, ops_name(t, &t->v[i]));
-	fclose(f);
 	if (check_runner_new(o->check, 1, o->timeout, 1 << 20, &r) < 0)
 		return FL_EXIT_ENV;
 	rc = check_start(r, dir, o->id, marks, NULL);
@@ -334,13 +328,12 @@ static int replay_build(const struct replay_opts *o, const struct ops_trace *t,
 	uint64_t key;
 	int rc = extra ? mat_new(t, work, MAT_SCRATCH_DIR, &m, err, errlen) : -ENOMEM;
 
-	uint64_t nmarks = 0;
+	size_t last;
+	uint64_t nmarks = ops_marks_before(t, s->crash, &last);
 
-	for (i = 0; !rc && i < t->n && t->v[i].seq <= s->crash; i++) {
+	for (i = 0; !rc && i < t->n && t->v[i].seq <= s->crash; i++)
 		if (t->v[i].kind == OPS_DATA || t->v[i].kind == OPS_NS)
 			extra[n++] = i;
-		nmarks += t->v[i].kind == OPS_MARK;
-	}
 	if (!rc) {
 		rc = mat_build(m, s, extra, n, o->into, &key, err, errlen);
 		/* The key explore reports: content and acknowledged marks together. */

@@ -102,13 +102,22 @@ static int pending_cmp(const void *a, const void *b)
 	return x->key < y->key ? -1 : x->key > y->key;
 }
 
-static struct pending *pending_get(void **tree, uint64_t key)
+/* The pending list of key, or NULL. */
+static struct pending *pending_find(void **tree, uint64_t key)
 {
-	struct pending k = {.key = key}, *e;
+	struct pending k = {.key = key};
 	void *p = tfind(&k, tree, pending_cmp);
 
-	if (p)
-		return *(struct pending **)p;
+	return p ? *(struct pending **)p : NULL;
+}
+
+/* The pending list of key, made empty if there is none; NULL without memory. */
+static struct pending *pending_get(void **tree, uint64_t key)
+{
+	struct pending *e = pending_find(tree, key);
+
+	if (e)
+		return e;
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
@@ -153,14 +162,11 @@ static void make_durable(struct plan_build *b, size_t idx, uint64_t seq)
 /* Covers every pending data op of file id (fsync, sync write). */
 static void cover_file(struct plan_build *b, uint64_t id, uint64_t seq)
 {
-	struct pending k = {.key = id};
-	void *p = tfind(&k, &b->files, pending_cmp);
-	struct pending *e;
+	struct pending *e = pending_find(&b->files, id);
 	size_t i;
 
-	if (!p)
+	if (!e)
 		return;
-	e = *(struct pending **)p;
 	for (i = 0; i < e->n; i++)
 		make_durable(b, e->v[i], seq);
 	e->n = 0;
@@ -169,14 +175,11 @@ static void cover_file(struct plan_build *b, uint64_t id, uint64_t seq)
 /* fsyncdir(dir) under posix: an op is durable once all its dirs are synced. */
 static void cover_dir(struct plan_build *b, uint64_t dir, uint64_t seq)
 {
-	struct pending k = {.key = dir};
-	void *p = tfind(&k, &b->dirs, pending_cmp);
-	struct pending *e;
+	struct pending *e = pending_find(&b->dirs, dir);
 	size_t i;
 
-	if (!p)
+	if (!e)
 		return;
-	e = *(struct pending **)p;
 	for (i = 0; i < e->n; i++)
 		if (b->dirs_left[e->v[i]] && --b->dirs_left[e->v[i]] == 0)
 			make_durable(b, e->v[i], seq);

@@ -303,6 +303,45 @@ long ops_index(const struct ops_trace *t, uint64_t seq)
 	return lo < t->n && t->v[lo].seq == seq ? (long)lo : -1;
 }
 
+uint64_t ops_marks_before(const struct ops_trace *t, uint64_t crash, size_t *last)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	*last = 0;
+	for (i = 0; i < t->n && t->v[i].seq <= crash; i++)
+		if (t->v[i].kind == OPS_MARK) {
+			n++;
+			*last = i;
+		}
+	return n;
+}
+
+int ops_write_marks(const struct ops_trace *t, uint64_t crash, const char *path)
+{
+	FILE *f = fopen(path, "we");
+	size_t i;
+
+	if (!f)
+		return -errno;
+	for (i = 0; i < t->n && t->v[i].seq <= crash; i++)
+		if (t->v[i].kind == OPS_MARK)
+			fprintf(f, "%.*s\n", (int)t->v[i].name_len, ops_name(t, &t->v[i]));
+	return fclose(f) == 0 ? 0 : -errno;
+}
+
+int ops_names_apply(struct names *n, const struct ops_trace *t, const struct ops_op *op)
+{
+	struct trace_rec r = {
+		.op = op->op, .result = op->result, .id = op->id, .parent = op->parent,
+		.id2 = op->id2, .parent2 = op->parent2, .flags = op->flags,
+		.name = ops_name(t, op), .name_len = op->name_len,
+		.name2 = ops_name2(t, op), .name2_len = op->name2_len,
+	};
+
+	return names_apply(n, &r);
+}
+
 bool ops_is_sync_write(const struct ops_op *op)
 {
 	return op->op == TRACE_OP_WRITE && op->kind == OPS_DATA &&

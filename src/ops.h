@@ -82,6 +82,19 @@ int ops_read_data(const struct ops_trace *t, const struct ops_op *op,
 /* Index in t->v of the op with this seq, or -1. */
 long ops_index(const struct ops_trace *t, uint64_t seq);
 
+/* Marks recorded at or before seq crash: their number; *last gets the index of the last (0 if none). */
+uint64_t ops_marks_before(const struct ops_trace *t, uint64_t crash, size_t *last);
+
+/*
+ * Writes the marks recorded at or before seq crash to path, one per line:
+ * the FAULTLINE_MARKS file a checker reads.  0 or -errno.
+ */
+int ops_write_marks(const struct ops_trace *t, uint64_t crash, const char *path);
+
+struct names;
+/* Feeds op to a names map (see names.h), as the record it came from. */
+int ops_names_apply(struct names *n, const struct ops_trace *t, const struct ops_op *op);
+
 /* True for a write whose fd had O_SYNC or O_DSYNC: it is its own barrier. */
 bool ops_is_sync_write(const struct ops_op *op);
 
