@@ -93,6 +93,7 @@
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <linux/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs_i.h"
@@ -509,14 +510,20 @@ static int fs_set_size(struct fs *fs, fuse_req_t req, struct fs_node *n,
 	return res;
 }
 
-/* One timestamp of a setattr: sets *ts and the record's mask bits. */
+/*
+ * One timestamp of a setattr: sets *ts and the record's mask bits.  "Now"
+ * is read here and given to the backing file explicitly, so the record
+ * carries the exact time a crash state must show (the kernel's own
+ * UTIME_NOW would leave the recorded value unknown).
+ */
 static void fs_set_time(struct timespec *ts, int64_t *rec_ns, uint32_t *mask,
 			int valid, int set_bit, int now_bit,
 			const struct timespec *given, uint32_t sa_bit,
 			uint32_t sa_now_bit)
 {
 	if (valid & now_bit) {
-		ts->tv_nsec = UTIME_NOW;
+		clock_gettime(CLOCK_REALTIME, ts);
+		*rec_ns = (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
 		*mask |= sa_bit | sa_now_bit;
 	} else if (valid & set_bit) {
 		*ts = *given;

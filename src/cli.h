@@ -21,6 +21,7 @@ int cmd_replay(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
+int cmd_states(int argc, char **argv);
 
 /* Prints "faultline: <cmd>: <message>\n" to stderr. */
 void cli_err(const char *cmd, const char *fmt, ...)

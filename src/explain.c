@@ -6,6 +6,10 @@
  * every barrier completes, at every mark, and at the end of the trace),
  * the page is classified over every crash state the model allows there:
  *
+ * A moment is a crash point: "during op N" (a crash while barrier N runs:
+ * what it covers is still in flight), or "after op N" (everything up to
+ * N completed, nothing after it began), as model.h defines them.
+ *
  *   durable     the same bytes in every state
  *   old-or-new  an in-flight write covers it, whole: either version
  *   may-tear    an in-flight write may persist partly (sectors old, new,
@@ -64,7 +68,8 @@ struct explain {
 	struct names *names;
 	struct xfile *f;    /* files seen */
 	size_t nf;
-	uint64_t *moment;   /* crash seq of each moment */
+	uint64_t *moment;   /* per moment: the last op begun (seq) */
+	bool *after;        /* per moment: that op completed (else the crash is during it) */
 	char **label;       /* what the moment is ("before fsync /x", "mark ...") */
 	size_t nm;
 };
@@ -82,18 +87,24 @@ static struct xfile *x_file(struct explain *x, uint64_t id)
 	return &x->f[x->nf++];
 }
 
-/* Size of file id after the ops up to crash that pass keep(). */
-static uint64_t size_at(const struct explain *x, uint64_t id, uint64_t crash, bool durable_only,
+/* Is op i (begun by moment m) in flight at moment m? */
+static bool x_in_flight(const struct explain *x, size_t i, size_t m)
+{
+	return ops_changes_state(&x->t->v[i]) &&
+	       !model_durable(x->plan, i, x->moment[m] + (x->after[m] ? 1 : 0));
+}
+
+/* Size of file id at moment m: after every op begun by then, or only the durable ones. */
+static uint64_t size_at(const struct explain *x, uint64_t id, size_t m, bool durable_only,
 			uint64_t base)
 {
 	uint64_t size = base;
 	size_t i;
 
-	for (i = 0; i < x->t->n && x->t->v[i].seq <= crash; i++) {
+	for (i = 0; i < x->t->n && x->t->v[i].seq <= x->moment[m]; i++) {
 		const struct ops_op *op = &x->t->v[i];
 
-		if (op->kind != OPS_DATA || op->id != id ||
-		    (durable_only && model_in_flight(x->plan, i, crash)))
+		if (!ops_is_bytes(op) || op->id != id || (durable_only && x_in_flight(x, i, m)))
 			continue;
 		if (op->op == TRACE_OP_WRITE && op->off + op->data_len > size)
 			size = op->off + op->data_len;
@@ -105,16 +116,15 @@ static uint64_t size_at(const struct explain *x, uint64_t id, uint64_t crash, bo
 	return size;
 }
 
-/* Is file id's name durable at crash (created in the base, or its create durable)? */
-static bool name_durable(const struct explain *x, uint64_t id, uint64_t crash)
+/* Is file id's name durable at moment m (in the base, or its create durable)? */
+static bool name_durable(const struct explain *x, uint64_t id, size_t m)
 {
 	size_t i;
 
-	for (i = 0; i < x->t->n && x->t->v[i].seq <= crash; i++) {
+	for (i = 0; i < x->t->n && x->t->v[i].seq <= x->moment[m]; i++) {
 		const struct ops_op *op = &x->t->v[i];
 
-		if (op->kind == OPS_NS && (op->id == id || op->id2 == id) &&
-		    model_in_flight(x->plan, i, crash))
+		if (op->kind == OPS_NS && (op->id == id || op->id2 == id) && x_in_flight(x, i, m))
 			return false;
 	}
 	return true;
@@ -130,27 +140,33 @@ static uint64_t base_size(const struct explain *x, uint64_t id)
 	return 0;
 }
 
-/* Marks the pages of in-flight op idx in cls (worst class wins). */
+/*
+ * Marks the pages of in-flight op idx in cls (worst class wins).  A write
+ * the model lets tear marks its pages may-tear, except pages at or past
+ * the old end of file under a model that keeps size and bytes together
+ * there (they are old-or-new: absent or whole).
+ */
 static void mark_op(const struct explain *x, size_t idx, uint64_t crash, uint8_t *cls,
 		    uint64_t npages)
 {
 	const struct ops_op *op = &x->t->v[idx];
-	struct model_tear_rules tr;
 	uint64_t end = op->off + (op->op == TRACE_OP_WRITE ? op->data_len : op->len);
 	uint64_t p, first, last, unit;
+	bool tears = op->op == TRACE_OP_WRITE && model_may_tear(x->plan, idx, crash);
 	uint8_t c;
 
 	if (op->op != TRACE_OP_WRITE && op->op != TRACE_OP_FALLOCATE)
 		return;
 	if (end <= op->off)
 		return;
-	model_tear_rules(x->plan, idx, crash, &tr);
-	c = op->op == TRACE_OP_WRITE && tr.may_tear ? PC_TEAR : PC_OLD_NEW;
 	first = op->off / x->page;
 	last = (end - 1) / x->page;
-	for (p = first; p <= last && p < npages; p++)
+	for (p = first; p <= last && p < npages; p++) {
+		c = tears && ((p + 1) * x->page <= op->old_size || x->plan->m->size_without_bytes)
+			    ? PC_TEAR : PC_OLD_NEW;
 		if (cls[p] < c || cls[p] == PC_COLLATERAL)
 			cls[p] = c;
+	}
 	if (!x->block || x->block <= x->page)
 		return;
 	unit = x->block / x->page;
@@ -162,9 +178,9 @@ static void mark_op(const struct explain *x, size_t idx, uint64_t crash, uint8_t
 /* Classifies every page of file f at moment m. */
 static void classify(struct explain *x, struct xfile *f, size_t m)
 {
-	uint64_t crash = x->moment[m], b = base_size(x, f->id);
-	uint64_t full = size_at(x, f->id, crash, false, b);
-	uint64_t dur = size_at(x, f->id, crash, true, b);
+	uint64_t crash = x->moment[m] + (x->after[m] ? 1 : 0), b = base_size(x, f->id);
+	uint64_t full = size_at(x, f->id, m, false, b);
+	uint64_t dur = size_at(x, f->id, m, true, b);
 	uint64_t lo = dur < full ? dur : full, hi = dur < full ? full : dur;
 	uint64_t np = (hi + x->page - 1) / x->page, p;
 	uint8_t *cls;
@@ -174,30 +190,35 @@ static void classify(struct explain *x, struct xfile *f, size_t m)
 		f->npages = np;
 	cls = calloc(np ? np : 1, 1);
 	f->cls[m] = cls;
-	for (i = 0; i < x->t->n && x->t->v[i].seq <= crash; i++)
-		if (x->t->v[i].id == f->id && model_in_flight(x->plan, i, crash))
+	for (i = 0; i < x->t->n && x->t->v[i].seq <= x->moment[m]; i++)
+		if (x->t->v[i].id == f->id && x_in_flight(x, i, m))
 			mark_op(x, i, crash, cls, np);
 	/* Pages between the durable size and the size the program saw. */
 	for (p = lo / x->page; lo < hi && p <= (hi - 1) / x->page && p < np; p++)
 		cls[p] = PC_VANISH;
-	if (!name_durable(x, f->id, crash))
+	if (!name_durable(x, f->id, m))
 		memset(cls, PC_VANISH, np);
 }
 
 /* ---- moments ---- */
 
-static void add_moment(struct explain *x, uint64_t seq, const char *label)
+static void add_moment(struct explain *x, uint64_t seq, bool after, const char *label)
 {
-	if (x->nm && x->moment[x->nm - 1] == seq)
+	if (x->nm && x->moment[x->nm - 1] == seq && x->after[x->nm - 1] == after)
 		return;
 	x->moment = realloc(x->moment, (x->nm + 1) * sizeof(*x->moment));
+	x->after = realloc(x->after, (x->nm + 1) * sizeof(*x->after));
 	x->label = realloc(x->label, (x->nm + 1) * sizeof(*x->label));
 	x->moment[x->nm] = seq;
+	x->after[x->nm] = after;
 	x->label[x->nm] = strdup(label);
 	x->nm++;
 }
 
-/* Moments: just before each barrier, at each mark, at the end; files: every file written. */
+/*
+ * Moments: during each barrier (just before it completes) and just after
+ * it, at each mark, at the end; files: every file written.
+ */
 static void find_moments(struct explain *x)
 {
 	char label[700], path[512];
@@ -209,28 +230,28 @@ static void find_moments(struct explain *x)
 		const struct ops_op *op = &x->t->v[i];
 
 		ops_names_apply(x->names, x->t, op);
-		if (op->kind == OPS_DATA && op->op != TRACE_OP_SETATTR) {
+		if (ops_is_bytes(op)) {
 			struct xfile *f = x_file(x, op->id);
 
 			if (names_path(x->names, op->id, path, sizeof(path)) == 0)
 				snprintf(f->path, sizeof(f->path), "%s", path);
 		}
-		if (op->kind == OPS_BARRIER && op->seq > 1) {
+		if (op->kind == OPS_BARRIER || (op->oflags & OPS_F_SYNC_SELF)) {
 			names_path(x->names, op->id, path, sizeof(path));
-			snprintf(label, sizeof(label), "before op %" PRIu64 " %s %s", op->seq,
-				 trace_op_name(op->op), path);
-			add_moment(x, op->seq - 1, label);
+			snprintf(label, sizeof(label), "before op %" PRIu64 " %s %s completes",
+				 op->seq, trace_op_name(op->op), path);
+			add_moment(x, op->seq, false, label);
 			snprintf(label, sizeof(label), "after op %" PRIu64 " %s %s", op->seq,
 				 trace_op_name(op->op), path);
-			add_moment(x, op->seq, label);
+			add_moment(x, op->seq, true, label);
 		} else if (op->kind == OPS_MARK) {
 			snprintf(label, sizeof(label), "mark \"%.*s\" (op %" PRIu64 ")",
 				 (int)op->name_len, ops_name(x->t, op), op->seq);
-			add_moment(x, op->seq, label);
+			add_moment(x, op->seq, true, label);
 		}
 	}
 	if (x->t->n)
-		add_moment(x, x->t->v[x->t->n - 1].seq, "end of trace");
+		add_moment(x, x->t->v[x->t->n - 1].seq, true, "end of trace");
 }
 
 /* ---- output ---- */
@@ -259,8 +280,8 @@ static void print_ranges(FILE *out, const uint8_t *cls, uint64_t np)
 static uint64_t pages_at(const struct xfile *f, const struct explain *x, size_t m)
 {
 	uint64_t b = base_size(x, f->id);
-	uint64_t full = size_at(x, f->id, x->moment[m], false, b);
-	uint64_t dur = size_at(x, f->id, x->moment[m], true, b);
+	uint64_t full = size_at(x, f->id, m, false, b);
+	uint64_t dur = size_at(x, f->id, m, true, b);
 	uint64_t hi = dur > full ? dur : full;
 
 	return (hi + x->page - 1) / x->page;
@@ -446,6 +467,7 @@ static void explain_free(struct explain *x)
 		free(x->label[m]);
 	free(x->f);
 	free(x->moment);
+	free(x->after);
 	free(x->label);
 	names_free(x->names);
 	model_plan_free(x->plan);

@@ -4,9 +4,10 @@
  * The explorer sweeps the trace's crash points in order.  At each, the
  * model says which ops are in flight; the mode says which combinations of
  * dropped and torn in-flight ops to build (see ../shared/DESIGN.md,
- * "Exploration modes"); the materializer builds each state; states with
- * the same content and the same acknowledged marks are checked once; the
- * checker runs on the rest, -j at a time.
+ * "Exploration modes", and explore_choose.c); the materializer builds
+ * each state; states with the same content and the same acknowledged
+ * marks are checked once; the checker runs on the rest, -j at a time.
+ * Without a checker, states are only built, keyed and listed.
  */
 #ifndef FL_EXPLORE_H
 #define FL_EXPLORE_H
@@ -26,9 +27,20 @@ enum explore_mode {
 	EXPLORE_EXHAUSTIVE, /* window: in-flight ops at most, else bounded:2 */
 };
 
+/* One generated state, as the on_state hook sees it (valid during the call). */
+struct explore_state {
+	const char *id;      /* state id */
+	uint64_t crash;      /* crash point (seq) */
+	uint64_t content;    /* content key (fskey.h) */
+	uint64_t key;        /* dedup key: content and marks */
+	uint64_t nmarks;     /* marks acknowledged at the crash point */
+	const char *dir;     /* the built state (removed after the call unless checked) */
+	const char *status;  /* "checked", "unique" (no checker), "duplicate" or "shard" */
+};
+
 struct explore_opts {
 	const char *trace;          /* trace directory */
-	const char *check;          /* checker command (sh -c) */
+	const char *check;          /* checker command (sh -c), NULL to only build and list */
 	const struct model *model;  /* persistence model */
 	enum explore_mode mode;
 	unsigned k;                 /* BOUNDED: K; RANDOM: N */
@@ -47,6 +59,9 @@ struct explore_opts {
 	const char *workdir;        /* --workdir or NULL for a temporary one */
 	enum mat_scratch scratch;   /* --scratch auto|dir|xfs */
 	bool progress;              /* progress line on a TTY */
+	const char *list_states;    /* --list-states FILE ("-" for stdout) or NULL */
+	void (*on_state)(void *arg, const struct explore_state *st); /* hook, or NULL */
+	void *on_state_arg;
 };
 
 /* Parses "prefix", "omit-one", "bounded:K", "random:N", "exhaustive" into o.  0 or -EINVAL. */

@@ -6,11 +6,15 @@
  *       [--shard K/N] [--timeout SEC] [--budget SEC] [--json FILE]
  *       [--junit FILE] [--keep-failures DIR] [--workdir DIR]
  *   faultline replay TRACE STATE_ID [--into DIR] [--check CMD] [--timeout SEC]
+ *   faultline states TRACE [--reference] [--crash SEQ] [explore's model, mode
+ *       and tear options] [-o FILE]
  *
- * This file parses and validates; explore.c, mat.c and check.c do the work.
+ * This file parses and validates; explore.c, reference.c, mat.c and
+ * check.c do the work.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <search.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,9 +26,11 @@
 #include "check.h"
 #include "cli.h"
 #include "explore.h"
+#include "fskey.h"
 #include "fl_error.h"
 #include "mat.h"
 #include "ops.h"
+#include "reference.h"
 #include "state.h"
 
 #define EXPLORE_USAGE                                                                     \
@@ -32,9 +38,18 @@
 	"         [--sector N] [--tear KINDS] [--atomic N] [--block N] [--window N]\n"    \
 	"         [--seed S] [-j N] [--shard K/N] [--timeout SEC] [--budget SEC]\n"        \
 	"         [--json FILE] [--junit FILE] [--keep-failures DIR] [--workdir DIR]\n"    \
-	"         [--scratch auto|dir|xfs] [--no-progress]\n"                               \
+	"         [--scratch auto|dir|xfs] [--no-progress] [--list-states FILE]\n"          \
 	"  models: strict, posix (default), ext4-ordered\n"                                \
 	"  modes:  prefix, omit-one (default), bounded:K, random:N, exhaustive\n"
+
+#define STATES_USAGE                                                                      \
+	"usage: faultline states TRACE [--reference] [--crash SEQ] [--model M] [--mode MODE]\n" \
+	"         [--sector N] [--tear KINDS] [--atomic N] [--block N] [--window N]\n"    \
+	"         [--seed S] [-o FILE]\n"                                                 \
+	"  Lists every crash state the mode generates, one per line: id, key (content\n"  \
+	"  and marks, hex), marks acknowledged, status (unique or duplicate).  Without\n" \
+	"  --reference the explorer builds each state; with it, the reference\n"         \
+	"  enumerator computes the mode's set in memory (small traces only).\n"
 
 /* Parses a number in [lo, hi]; false on junk. */
 static bool num_arg(const char *s, double lo, double hi, double *out)
@@ -54,6 +69,9 @@ struct explore_cli {
 	struct explore_opts o;
 	const char *json;  /* --json FILE */
 	const char *junit; /* --junit FILE */
+	bool states;       /* `faultline states`: no checker */
+	bool reference;    /* states --reference */
+	uint64_t crash;    /* states --crash SEQ, 0 for every crash point */
 };
 
 /* Applies one option; returns false with a reason printed for a bad value. */
@@ -90,6 +108,8 @@ static bool explore_opt(struct explore_cli *c, int opt, const char *arg)
 	case 'T': if (!num_arg(arg, 0, 1e6, &v)) break; o->timeout = v; return true;
 	case 'B': if (!num_arg(arg, 0, 1e7, &v)) break; o->budget = v; return true;
 	case 'J': c->json = arg; return true;
+	case 'L': o->list_states = arg; return true;
+	case 'C': if (!num_arg(arg, 1, 1.8e19, &v)) break; c->crash = strtoull(arg, NULL, 10); return true;
 	case 'U': c->junit = arg; return true;
 	case 'K': o->keep_failures = arg; return true;
 	case 'W': o->workdir = arg; return true;
@@ -137,7 +157,8 @@ static int explore_parse(int argc, char **argv, struct explore_cli *c)
 		{"jobs", 1, NULL, 'j'}, {"shard", 1, NULL, 'S'}, {"timeout", 1, NULL, 'T'},
 		{"budget", 1, NULL, 'B'}, {"json", 1, NULL, 'J'}, {"junit", 1, NULL, 'U'},
 		{"keep-failures", 1, NULL, 'K'}, {"workdir", 1, NULL, 'W'},
-		{"scratch", 1, NULL, 'X'},
+		{"scratch", 1, NULL, 'X'}, {"list-states", 1, NULL, 'L'},
+		{"reference", 0, NULL, 'R'}, {"crash", 1, NULL, 'C'}, {"output", 1, NULL, 'L'},
 		{"no-progress", 0, NULL, 'P'}, {"help", 0, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -149,20 +170,32 @@ static int explore_parse(int argc, char **argv, struct explore_cli *c)
 		.progress = true,
 	};
 	explore_parse_mode("omit-one", &c->o);
-	while ((opt = getopt_long(argc, argv, "j:h", lopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, c->states ? "o:h" : "j:h", lopts, NULL)) != -1) {
 		if (opt == 'h') {
-			fputs(EXPLORE_USAGE, stdout);
+			fputs(c->states ? STATES_USAGE : EXPLORE_USAGE, stdout);
 			exit(0);
 		}
-		if (opt == 'P') {
-			c->o.progress = false;
+		if (opt == 'P' || (opt == 'R' && c->states)) {
+			c->o.progress &= opt != 'P';
+			c->reference |= opt == 'R';
 			continue;
 		}
-		if (opt == '?' || !explore_opt(c, opt, optarg))
+		if (opt == 'o' && c->states)
+			opt = 'L';
+		if (opt == '?' || (c->states && strchr("cjSTBJUKR", opt)) ||
+		    (!c->states && strchr("RC", opt)) || !explore_opt(c, opt, optarg)) {
+			if (opt != '?')
+				cli_err(argv[0], "option not for this command (see --help)");
 			return -FL_EUSAGE;
+		}
 	}
-	if (optind != argc - 1 || !c->o.check) {
-		cli_err("explore", "need one TRACE and --check CMD (see faultline explore --help)");
+	if (optind != argc - 1 || (!c->states && !c->o.check)) {
+		cli_err(argv[0], c->states ? "need one TRACE (see faultline states --help)"
+			: "need one TRACE and --check CMD (see faultline explore --help)");
+		return -FL_EUSAGE;
+	}
+	if (c->reference && c->o.mode == EXPLORE_RANDOM) {
+		cli_err(argv[0], "--reference lists a mode's whole set; random:N has none");
 		return -FL_EUSAGE;
 	}
 	c->o.trace = argv[optind];
@@ -337,7 +370,7 @@ static int replay_build(const struct replay_opts *o, const struct ops_trace *t,
 	if (!rc) {
 		rc = mat_build(m, s, extra, n, o->into, &key, err, errlen);
 		/* The key explore reports: content and acknowledged marks together. */
-		key = XXH3_64bits_withSeed(&key, sizeof(key), nmarks);
+		key = fskey_state(key, nmarks);
 		if (!rc)
 			printf("faultline: replay: state %s built in %s (content %016" PRIx64 ", %s)\n",
 			       o->id, o->into, key, mat_mechanism(m));
@@ -385,5 +418,145 @@ int cmd_replay(int argc, char **argv)
 out:
 	state_free(&s);
 	ops_free(t);
+	return rc;
+}
+
+/* ---- states ---- */
+
+struct states_out {
+	FILE *f;        /* where lines go */
+	uint64_t crash; /* --crash filter, 0 for none */
+	const struct explore_opts *o;
+	void *seen;     /* keys listed (tsearch of uint64_t) */
+	uint64_t n, unique;
+};
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Prints one state's line; its status is whether its key came before. */
+static int states_line(struct states_out *so, const char *id, uint64_t crash, uint64_t key,
+		       uint64_t nmarks)
+{
+	uint64_t *k;
+	void **p;
+
+	if (so->crash && crash != so->crash)
+		return 0;
+	if (!(k = malloc(sizeof(*k))))
+		return -ENOMEM;
+	*k = key;
+	if (!(p = tsearch(k, &so->seen, u64_cmp)))
+		return -ENOMEM;
+	if (*p != k)
+		free(k);
+	so->n++;
+	so->unique += *p == k;
+	fprintf(so->f, "%s\t%016" PRIx64 "\t%" PRIu64 "\t%s\n", id, key, nmarks,
+		*p == k ? "unique" : "duplicate");
+	return 0;
+}
+
+static void states_from_explore(void *arg, const struct explore_state *st)
+{
+	states_line(arg, st->id, st->crash, st->key, st->nmarks);
+}
+
+/* Is reference state s in the mode's set? */
+static bool states_in_mode(const struct explore_opts *o, const struct ref_state *s)
+{
+	switch (o->mode) {
+	case EXPLORE_PREFIX:
+		return s->prefix;
+	case EXPLORE_OMIT_ONE:
+		return s->cost <= 1;
+	case EXPLORE_BOUNDED:
+		return s->cost <= o->k;
+	default:
+		return true;
+	}
+}
+
+static int states_from_reference(void *arg, const struct ref_state *s)
+{
+	struct states_out *so = arg;
+
+	return states_in_mode(so->o, s) ? states_line(so, s->id, s->crash, s->key, s->nmarks) : 0;
+}
+
+/* The reference enumerator over every crash point (or --crash's). */
+static int states_reference(const struct explore_cli *c, struct states_out *so)
+{
+	struct tear_geom g = {.sector = c->o.sector, .block = c->o.block, .atomic = c->o.atomic};
+	struct ops_trace *t;
+	struct ref *r = NULL;
+	char err[512];
+	size_t i;
+	int rc;
+
+	memcpy(g.kinds, c->o.kinds, sizeof(g.kinds) - 1);
+	if ((rc = ops_load(c->o.trace, true, &t, err, sizeof(err))) < 0 ||
+	    (rc = ref_new(t, &r, err, sizeof(err))) < 0) {
+		cli_err("states", "%s: %s", c->o.trace, err);
+		ops_free(t);
+		return rc == -ENOMEM ? FL_EXIT_ENV : FL_EXIT_USAGE;
+	}
+	for (i = 0; !rc && i < t->n; i++)
+		if (t->v[i].kind != OPS_NONE && (!c->crash || t->v[i].seq == c->crash))
+			rc = ref_states(r, c->o.model, &g, t->v[i].seq, 1000000,
+					states_from_reference, so);
+	if (rc == -E2BIG)
+		cli_err("states", "crash point %" PRIu64 " has more than a million combinations: "
+			"the reference enumerator is for small traces", t->v[i - 1].seq);
+	else if (rc < 0)
+		cli_err("states", "%s", strerror(-rc));
+	ref_free(r);
+	ops_free(t);
+	return rc == -E2BIG ? FL_EXIT_USAGE : rc < 0 ? FL_EXIT_ENV : FL_EXIT_OK;
+}
+
+int cmd_states(int argc, char **argv)
+{
+	struct explore_cli c = {.states = true};
+	struct states_out so = {.f = stdout};
+	struct report rep = {0};
+	char err[512];
+	int rc;
+
+	if (explore_parse(argc, argv, &c) < 0)
+		return FL_EXIT_USAGE;
+	if (c.o.list_states && strcmp(c.o.list_states, "-") &&
+	    !(so.f = fopen(c.o.list_states, "we"))) {
+		cli_err("states", "cannot write %s: %s", c.o.list_states, strerror(errno));
+		return FL_EXIT_ENV;
+	}
+	so.crash = c.crash;
+	so.o = &c.o;
+	fprintf(so.f, "# faultline states: id, key (content and marks), marks, status\n");
+	if (c.reference) {
+		rc = states_reference(&c, &so);
+	} else {
+		c.o.list_states = NULL;
+		c.o.progress = false;
+		c.o.on_state = states_from_explore;
+		c.o.on_state_arg = &so;
+		rc = explore_run(&c.o, &rep, err, sizeof(err));
+		if (rc < 0)
+			cli_err("states", "%s: %s", c.o.trace, err);
+		else if (rep.note)
+			fprintf(stderr, "note: %s\n", rep.note);
+		rc = rc == -FL_EBADTRACE || rc == -FL_EUSAGE ? FL_EXIT_USAGE
+		     : rc < 0 ? FL_EXIT_ENV : FL_EXIT_OK;
+		report_free(&rep);
+	}
+	fprintf(stderr, "faultline: states: %" PRIu64 " states, %" PRIu64 " unique\n", so.n,
+		so.unique);
+	if (so.f != stdout && fclose(so.f) != 0 && rc == FL_EXIT_OK)
+		rc = FL_EXIT_ENV;
+	tdestroy(so.seen, free);
 	return rc;
 }

@@ -25,6 +25,8 @@ static const struct {
 	{"replay", cmd_replay, "replay  TRACE STATE_ID [--into DIR] [--check CMD]"},
 	{"merge", cmd_merge, "merge   RESULT.json... [--json FILE] [--junit FILE]"},
 	{"run", cmd_run, "run     SCENARIO [explore options override the scenario's]"},
+	{"states", cmd_states,
+	 "states  TRACE [--reference] [--crash SEQ] [--model M] [--mode MODE] [tear options] [-o FILE]"},
 	{"explain", cmd_explain,
 	 "explain TRACE [--model M] [--page N] [--block N] [--json FILE] [--html FILE]"},
 };

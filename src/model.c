@@ -1,33 +1,49 @@
 /*
  * model.c - the persistence models and the durability of each op.
  *
- * THE RULES, side by side (the table below is the only place they live):
+ * THE RULES, side by side (the table below is the only place they live;
+ * reference.c reads the same flags):
  *
- *   rule                         strict      posix              ext4-ordered
- *   in-flight ops dropped        never       any subset         data: any subset;
- *                                                               metadata: a prefix
- *   namespace op durable when    completed   every directory    any later fsync or
- *                                            it touches is      fsyncdir (the journal
- *                                            fsyncdir'ed        commit), or a sync write
- *   data op durable when         completed   fsync of its file, or a later O_SYNC/
- *                                            O_DSYNC write to the file, or syncfs
- *   append: size without bytes   no          yes (zeros/garbage) no (data=ordered)
- *   append: bytes without size   no          yes                yes
- *   tearing                      the write   every in-flight    every in-flight
- *                                in progress write              overwrite (sectors
- *                                                               below the old size)
+ *   rule                       strict       posix               ext4-ordered
+ *   op durable once            it completes a barrier covering it completed (see below)
+ *   in-flight ops lost         - (only op c any subset          writes: any subset;
+ *                              is in doubt)                     metadata: a suffix
+ *   namespace op covered by    -            fsyncdir of every   any barrier (the
+ *                                           directory it        journal commit)
+ *                                           touches
+ *   write/truncate/fallocate   -            fsync or fdatasync of the file, an O_SYNC/
+ *   covered by                              O_DSYNC write that is its own barrier, syncfs
+ *   mode/owner/times/xattrs    -            fsync (not fdatasync) any barrier
+ *   covered by                              of the inode, fsyncdir
+ *                                           of a directory, an
+ *                                           O_SYNC write, syncfs
+ *   append: size w/o bytes     no           yes (zeros/garbage) no (data=ordered)
+ *   append: bytes w/o size     no           yes                 yes
+ *   tears                      the write in every in-flight     every in-flight write,
+ *                              progress,    write, any sector   sectors below the old
+ *                              below the                        end of file only
+ *                              old end of file
  *
- * Durability is computed once per trace (model_plan_new): for each op,
- * the seq of the first barrier that covers it.  A barrier covers only ops
- * that completed before it began: ops recorded before it (the recorder
- * guarantees that order, see fusefs/faultline-fs.c).  A sync write counts
- * as an fsync of its file (FUSE turns O_DSYNC into a whole-file FSYNC
- * anyway), which also keeps every file's durable ops a prefix of its ops:
- * the materializer relies on that to apply durable ops ahead of others.
- * A failed barrier covers nothing: ignored fsync errors stay visible.
+ * A crash at record c is a crash during op c; op i is durable at c when
+ * the barrier covering it has seq < c (model_durable): a crash during a
+ * barrier finds everything it covers still in flight.  A barrier covers
+ * only ops recorded before it (the recorder guarantees they completed
+ * before it began, see fusefs/faultline-fs.c).  A buffered O_SYNC/O_DSYNC
+ * write completes with the FSYNC the kernel sends after it, which is an
+ * ordinary fsync/fdatasync record; only a sync write with no FSYNC of its
+ * own (OPS_F_SYNC_SELF, O_DIRECT) is itself the barrier: it covers itself
+ * and the file's earlier ops, and is durable at crash points after it.  A
+ * failed barrier covers nothing: ignored fsync errors stay visible.
+ *
+ * Tears (model_tear_allows): every write has one model-independent family
+ * of tear variants (tear.c); a model only filters it.  Damage to a sector
+ * that reaches the old end of file or past it is "size without bytes",
+ * allowed only with size_without_bytes; losing an append's new size needs
+ * bytes_without_size.
  *
  * What is not modelled: ext4 flushing other files' ordered data at a
- * journal commit (so ext4-ordered is a little weaker than ext4), and
+ * journal commit, and ext4 skipping a commit for an fdatasync that needs
+ * none (so ext4-ordered is a little weaker, resp. stronger, than ext4);
  * whether a directory's own entry is durable is decided like any other
  * namespace op (a new directory needs its parent fsynced, under posix).
  */
@@ -46,20 +62,20 @@ static const struct model models[] = {
 		.tears = MODEL_TEAR_LAST,
 	},
 	{
+		.name = "ext4-ordered",
+		.summary = "journaled metadata in order, data=ordered appends, torn overwrites",
+		.journal_in_order = true,
+		.barrier_commits_journal = true,
+		.bytes_without_size = true,
+		.tears = MODEL_TEAR_INFLIGHT,
+	},
+	{
 		.name = "posix",
 		.summary = "weakest legal: anything unsynced may be lost, reordered or torn",
 		.ns_needs_dirsync = true,
 		.size_without_bytes = true,
 		.bytes_without_size = true,
 		.tears = MODEL_TEAR_INFLIGHT,
-	},
-	{
-		.name = "ext4-ordered",
-		.summary = "journaled metadata in order, data=ordered appends, torn overwrites",
-		.journal_in_order = true,
-		.barrier_commits_journal = true,
-		.bytes_without_size = true,
-		.tears = MODEL_TEAR_OVERWRITES,
 	},
 };
 
@@ -78,7 +94,13 @@ const char *model_list(void)
 	return "strict, posix, ext4-ordered";
 }
 
-/* ---- pending ops per key (file id or directory id) ---- */
+const struct model *model_all(size_t *n)
+{
+	*n = sizeof(models) / sizeof(models[0]);
+	return models;
+}
+
+/* ---- pending ops per key ---- */
 
 struct pending {
 	uint64_t key;  /* file or directory id */
@@ -88,8 +110,9 @@ struct pending {
 
 struct plan_build {
 	struct model_plan *p;
-	void *files;     /* tsearch: file id -> struct pending (data ops) */
-	void *dirs;      /* tsearch: dir id -> struct pending (namespace ops) */
+	void *bytes;     /* tsearch: file id -> struct pending (write, truncate, fallocate) */
+	void *attrs;     /* tsearch: inode id -> struct pending (setattr, xattrs) */
+	void *dirs;      /* tsearch: dir id -> struct pending (namespace ops, posix) */
 	uint8_t *dirs_left; /* per op: directories still to be fsynced (posix) */
 	size_t *journal; /* pending metadata ops (ext4), in order */
 	size_t njournal, jcap;
@@ -111,26 +134,20 @@ static struct pending *pending_find(void **tree, uint64_t key)
 	return p ? *(struct pending **)p : NULL;
 }
 
-/* The pending list of key, made empty if there is none; NULL without memory. */
-static struct pending *pending_get(void **tree, uint64_t key)
+/* Appends idx to the pending list of key (made if missing).  0 or -ENOMEM. */
+static int pending_push(void **tree, uint64_t key, size_t idx)
 {
 	struct pending *e = pending_find(tree, key);
 
-	if (e)
-		return e;
-	e = calloc(1, sizeof(*e));
-	if (!e)
-		return NULL;
-	e->key = key;
-	if (!tsearch(e, tree, pending_cmp)) {
-		free(e);
-		return NULL;
+	if (!e) {
+		if (!(e = calloc(1, sizeof(*e))))
+			return -ENOMEM;
+		e->key = key;
+		if (!tsearch(e, tree, pending_cmp)) {
+			free(e);
+			return -ENOMEM;
+		}
 	}
-	return e;
-}
-
-static int pending_push(struct pending *e, size_t idx)
-{
 	if (e->n == e->cap) {
 		size_t cap = e->cap ? 2 * e->cap : 8;
 		size_t *v = realloc(e->v, cap * sizeof(*v));
@@ -159,10 +176,10 @@ static void make_durable(struct plan_build *b, size_t idx, uint64_t seq)
 		b->p->durable_at[idx] = seq;
 }
 
-/* Covers every pending data op of file id (fsync, sync write). */
-static void cover_file(struct plan_build *b, uint64_t id, uint64_t seq)
+/* Covers every pending op of key in tree (fsync, fdatasync, sync write). */
+static void cover_key(struct plan_build *b, void **tree, uint64_t key, uint64_t seq)
 {
-	struct pending *e = pending_find(&b->files, id);
+	struct pending *e = pending_find(tree, key);
 	size_t i;
 
 	if (!e)
@@ -200,7 +217,7 @@ static void cover_all(struct plan_build *b, size_t upto, uint64_t seq)
 	size_t i;
 
 	for (i = 0; i < upto; i++)
-		if (b->p->t->v[i].kind == OPS_DATA || b->p->t->v[i].kind == OPS_NS)
+		if (ops_changes_state(&b->p->t->v[i]))
 			make_durable(b, i, seq);
 }
 
@@ -208,57 +225,71 @@ bool model_is_journal_op(const struct model_plan *p, size_t idx)
 {
 	const struct ops_op *op = &p->t->v[idx];
 
-	return op->kind == OPS_NS || (op->kind == OPS_DATA && op->op != TRACE_OP_WRITE);
+	return p->m->journal_in_order &&
+	       (op->kind == OPS_NS || (op->kind == OPS_DATA && op->op != TRACE_OP_WRITE));
+}
+
+static int journal_push(struct plan_build *b, size_t idx)
+{
+	if (b->njournal == b->jcap) {
+		size_t cap = b->jcap ? 2 * b->jcap : 64;
+		size_t *v = realloc(b->journal, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		b->journal = v;
+		b->jcap = cap;
+	}
+	b->journal[b->njournal++] = idx;
+	return 0;
 }
 
 /* Notes a state-changing op as pending on the keys that can cover it. */
 static int note_pending(struct plan_build *b, size_t idx)
 {
 	const struct ops_op *op = &b->p->t->v[idx];
-	struct pending *e;
+	const struct model *m = b->p->m;
 	int err = 0;
 
 	if (op->kind == OPS_DATA) {
-		e = pending_get(&b->files, op->id);
-		err = e ? pending_push(e, idx) : -ENOMEM;
-	} else if (b->p->m->ns_needs_dirsync) {
-		e = pending_get(&b->dirs, op->parent);
-		err = e ? pending_push(e, idx) : -ENOMEM;
+		err = pending_push(op->oflags & OPS_F_ATTR ? &b->attrs : &b->bytes, op->id, idx);
+	} else if (m->ns_needs_dirsync) {
+		err = pending_push(&b->dirs, op->parent, idx);
 		b->dirs_left[idx] = 1;
 		if (!err && op->op == TRACE_OP_RENAME && op->parent2 != op->parent) {
-			e = pending_get(&b->dirs, op->parent2);
-			err = e ? pending_push(e, idx) : -ENOMEM;
+			err = pending_push(&b->dirs, op->parent2, idx);
 			b->dirs_left[idx] = 2;
 		}
 	}
-	if (!err && b->p->m->barrier_commits_journal && model_is_journal_op(b->p, idx)) {
-		if (b->njournal == b->jcap) {
-			size_t cap = b->jcap ? 2 * b->jcap : 64;
-			size_t *v = realloc(b->journal, cap * sizeof(*v));
-
-			if (!v)
-				return -ENOMEM;
-			b->journal = v;
-			b->jcap = cap;
-		}
-		b->journal[b->njournal++] = idx;
-	}
+	if (!err && m->barrier_commits_journal && model_is_journal_op(b->p, idx))
+		err = journal_push(b, idx);
 	return err;
 }
 
+/*
+ * A barrier at op idx: fsync covers the file's bytes and attributes,
+ * fdatasync its bytes only; fsyncdir covers the directory's entries
+ * (posix) and, without datasync, its own attributes; a sync write that
+ * is its own barrier is an fdatasync (O_DSYNC) or fsync (O_SYNC) of its
+ * file; syncfs covers everything; under barrier_commits_journal every one
+ * of them also commits the journal.
+ */
 static void apply_barrier(struct plan_build *b, size_t idx)
 {
 	const struct ops_op *op = &b->p->t->v[idx];
 	const struct model *m = b->p->m;
+	bool datasync = op->op == TRACE_OP_WRITE ? !(op->flags & TRACE_WF_SYNC) : op->flags & 1;
 
 	if (op->op == TRACE_OP_SYNCFS) {
 		cover_all(b, idx, op->seq);
 		return;
 	}
-	if (op->op == TRACE_OP_FSYNC)
-		cover_file(b, op->id, op->seq);
+	if (op->op == TRACE_OP_FSYNC || op->op == TRACE_OP_WRITE)
+		cover_key(b, &b->bytes, op->id, op->seq);
 	else if (m->ns_needs_dirsync)
 		cover_dir(b, op->id, op->seq);
+	if (!datasync)
+		cover_key(b, &b->attrs, op->id, op->seq);
 	if (m->barrier_commits_journal)
 		cover_journal(b, op->seq);
 }
@@ -273,20 +304,14 @@ static int plan_walk(struct plan_build *b)
 		const struct ops_op *op = &t->v[i];
 
 		if (b->p->m->prefix_only) {
-			b->p->durable_at[i] = op->seq;
+			if (ops_changes_state(op))
+				b->p->durable_at[i] = op->seq;
 			continue;
 		}
-		if (op->kind == OPS_DATA || op->kind == OPS_NS) {
-			if ((err = note_pending(b, i)) < 0)
-				return err;
-			if (ops_is_sync_write(op)) {
-				cover_file(b, op->id, op->seq);
-				if (b->p->m->barrier_commits_journal)
-					cover_journal(b, op->seq);
-			}
-		} else if (op->kind == OPS_BARRIER) {
+		if (ops_changes_state(op) && (err = note_pending(b, i)) < 0)
+			return err;
+		if (op->kind == OPS_BARRIER || (op->oflags & OPS_F_SYNC_SELF))
 			apply_barrier(b, i);
-		}
 	}
 	return 0;
 }
@@ -312,7 +337,8 @@ int model_plan_new(const struct model *m, const struct ops_trace *t,
 		b.p->durable_at[i] = MODEL_NEVER;
 	err = plan_walk(&b);
 out:
-	tdestroy(b.files, pending_free);
+	tdestroy(b.bytes, pending_free);
+	tdestroy(b.attrs, pending_free);
 	tdestroy(b.dirs, pending_free);
 	free(b.dirs_left);
 	free(b.journal);
@@ -332,54 +358,48 @@ void model_plan_free(struct model_plan *p)
 	free(p);
 }
 
+bool model_durable(const struct model_plan *p, size_t idx, uint64_t crash)
+{
+	return p->durable_at[idx] < crash;
+}
+
 bool model_in_flight(const struct model_plan *p, size_t idx, uint64_t crash)
 {
 	const struct ops_op *op = &p->t->v[idx];
 
-	if (op->seq > crash || (op->kind != OPS_DATA && op->kind != OPS_NS))
-		return false;
-	return p->durable_at[idx] > crash;
+	return op->seq <= crash && ops_changes_state(op) && !model_durable(p, idx, crash);
 }
 
-void model_tear_rules(const struct model_plan *p, size_t idx, uint64_t crash,
-		      struct model_tear_rules *out)
+bool model_may_tear(const struct model_plan *p, size_t idx, uint64_t crash)
 {
 	const struct ops_op *op = &p->t->v[idx];
-	const struct model *m = p->m;
-	bool appends = op->off + op->data_len > op->old_size;
 
-	memset(out, 0, sizeof(*out));
-	if (op->op != TRACE_OP_WRITE || op->kind != OPS_DATA || op->data_len == 0)
-		return;
-	if (m->tears == MODEL_TEAR_LAST && op->seq != crash)
-		return;
-	out->may_tear = true;
-	out->tear_below = UINT64_MAX;
-	if (m->tears == MODEL_TEAR_OVERWRITES)
-		out->tear_below = op->old_size;
-	out->size_lost_ok = appends && m->bytes_without_size;
-	out->size_only_ok = appends && m->size_without_bytes;
-	if (m->tears == MODEL_TEAR_LAST) {
-		/* A write in progress: its sectors and its size, in any state. */
-		out->size_lost_ok = appends;
-		out->size_only_ok = appends;
-	}
+	if (op->op != TRACE_OP_WRITE || op->kind != OPS_DATA || op->data_len == 0 ||
+	    !model_in_flight(p, idx, crash))
+		return false;
+	return p->m->tears == MODEL_TEAR_INFLIGHT || op->seq == crash;
+}
+
+bool model_tear_allows(const struct model_plan *p, size_t idx, const struct tear_variant *v)
+{
+	const struct ops_op *op = &p->t->v[idx];
+
+	if (v->size_lost && !p->m->bytes_without_size)
+		return false;
+	return v->dmg_end <= op->old_size || p->m->size_without_bytes;
 }
 
 void model_fixup(const struct model_plan *p, const size_t *inflight, size_t n,
 		 bool *drop)
 {
-	bool dropped_any = false, dropped_journal = false;
+	bool dropped_journal = false;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
 		bool journal = model_is_journal_op(p, inflight[i]);
 
-		if (p->m->prefix_only && dropped_any)
+		if (journal && dropped_journal)
 			drop[i] = true;
-		if (p->m->journal_in_order && journal && dropped_journal)
-			drop[i] = true;
-		dropped_any |= drop[i];
 		dropped_journal |= drop[i] && journal;
 	}
 }

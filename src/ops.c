@@ -6,6 +6,13 @@
  * change nothing and get OPS_NONE; a failed fsync is no barrier.  The
  * size a file had before each write/truncate/fallocate, in recorded order,
  * is computed here too: models use it to tell appends from overwrites.
+ *
+ * Synchronous writes: the kernel follows a buffered O_SYNC/O_DSYNC WRITE
+ * with an FSYNC (datasync for O_DSYNC) from the same thread, and that
+ * FSYNC is where the write call completes: it is an ordinary barrier
+ * record.  An O_DIRECT|O_DSYNC write reaches FUSE with no FSYNC after it;
+ * such a write (the next record of its thread is not an FSYNC of the same
+ * file, or there is none) gets OPS_F_SYNC_SELF: it is its own barrier.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +22,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <json-c/json.h>
 
 #include "fl_error.h"
 #include "names.h"
@@ -151,14 +161,19 @@ static int add_record(struct loader *l, const struct trace_rec *r)
 {
 	struct ops_trace *t = l->t;
 	struct ops_op op = {
-		.seq = r->seq, .id = r->id, .parent = r->parent, .id2 = r->id2,
-		.parent2 = r->parent2, .off = r->off, .len = r->len,
+		.seq = r->seq, .time_ns = r->time_ns, .id = r->id, .parent = r->parent,
+		.id2 = r->id2, .parent2 = r->parent2, .off = r->off, .len = r->len,
 		.data_off = r->data_off, .data_len = r->data_len, .mode = r->mode,
-		.flags = r->flags, .result = r->result, .op = r->op,
+		.flags = r->flags, .atime_ns = r->atime_ns, .mtime_ns = r->mtime_ns,
+		.uid = r->uid, .gid = r->gid, .pid = r->pid, .result = r->result,
+		.op = r->op,
 	};
 	int err;
 
 	op.kind = r->result < 0 ? OPS_NONE : op_kinds[r->op];
+	if (op.kind == OPS_DATA && (r->op == TRACE_OP_SETATTR || r->op == TRACE_OP_SETXATTR ||
+				    r->op == TRACE_OP_REMOVEXATTR))
+		op.oflags |= OPS_F_ATTR;
 	err = add_name(l, r->name, r->name_len, &op.name);
 	if (!err)
 		err = add_name(l, r->name2, r->name2_len, &op.name2);
@@ -208,6 +223,77 @@ static int read_all(struct loader *l, struct trace_reader *r, bool allow_prefix,
 	return rc;
 }
 
+/*
+ * Sets OPS_F_SYNC_SELF on every sync write whose thread's next record is
+ * not an FSYNC of the same file (see the header).  pend[] holds, per
+ * thread, the sync write still waiting for its FSYNC.
+ */
+static int mark_sync_self(struct ops_trace *t)
+{
+	struct { uint32_t pid; size_t idx; } *pend = NULL;
+	size_t npend = 0, i, k;
+
+	for (i = 0; i < t->n; i++) {
+		struct ops_op *op = &t->v[i];
+
+		for (k = 0; op->pid && k < npend && pend[k].pid != op->pid; k++)
+			;
+		if (op->pid && k < npend) { /* this thread's write waits: is this its FSYNC? */
+			struct ops_op *w = &t->v[pend[k].idx];
+
+			if (op->op != TRACE_OP_FSYNC || op->id != w->id)
+				w->oflags |= OPS_F_SYNC_SELF;
+			pend[k] = pend[--npend];
+		}
+		if (op->pid && ops_is_sync_write(op)) {
+			void *np = realloc(pend, (npend + 1) * sizeof(*pend));
+
+			if (!np) {
+				free(pend);
+				return -ENOMEM;
+			}
+			pend = np;
+			pend[npend].pid = op->pid;
+			pend[npend++].idx = i;
+		} else if (!op->pid && ops_is_sync_write(op)) {
+			op->oflags |= OPS_F_SYNC_SELF; /* no thread to follow it up */
+		}
+	}
+	for (k = 0; k < npend; k++)
+		t->v[pend[k].idx].oflags |= OPS_F_SYNC_SELF;
+	free(pend);
+	return 0;
+}
+
+/*
+ * start_ns from meta.json, when the recorder wrote it (0 otherwise); then
+ * gives a SETATTR's "now" timestamps recorded without a value (older
+ * recorders) the record's own wall-clock time.
+ */
+static void read_start(struct ops_trace *t)
+{
+	char path[4200];
+	json_object *m, *v;
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/%s", t->dir, TRACE_META_FILE);
+	m = json_object_from_file(path);
+	if (m && json_object_object_get_ex(m, "start_ns", &v) &&
+	    json_object_is_type(v, json_type_int))
+		t->start_ns = json_object_get_int64(v);
+	json_object_put(m);
+	for (i = 0; i < t->n; i++) {
+		struct ops_op *op = &t->v[i];
+
+		if (op->op != TRACE_OP_SETATTR)
+			continue;
+		if ((op->flags & TRACE_SA_MTIME_NOW) && !op->mtime_ns)
+			op->mtime_ns = ops_wall_ns(t, op);
+		if ((op->flags & TRACE_SA_ATIME_NOW) && !op->atime_ns)
+			op->atime_ns = ops_wall_ns(t, op);
+	}
+}
+
 int ops_load(const char *dir, bool allow_prefix, struct ops_trace **out,
 	     char *err, size_t errlen)
 {
@@ -234,6 +320,10 @@ int ops_load(const char *dir, bool allow_prefix, struct ops_trace **out,
 	     : read_all(&l, r, allow_prefix, err, errlen);
 	if (rc == -ENOENT || (rc < 0 && l.t->data_fd < 0))
 		snprintf(err, errlen, "cannot open %s", path);
+	if (rc == 0 && (rc = mark_sync_self(l.t)) < 0)
+		snprintf(err, errlen, "loading the trace: out of memory");
+	if (rc == 0)
+		read_start(l.t);
 	trace_reader_close(r);
 	tdestroy(l.sizes, free);
 	names_free(l.names);
@@ -345,5 +435,32 @@ int ops_names_apply(struct names *n, const struct ops_trace *t, const struct ops
 bool ops_is_sync_write(const struct ops_op *op)
 {
 	return op->op == TRACE_OP_WRITE && op->kind == OPS_DATA &&
-	       (op->flags & (TRACE_WF_SYNC | TRACE_WF_DSYNC));
+	       (op->flags & (TRACE_WF_SYNC | TRACE_WF_DSYNC)) &&
+	       !(op->flags & TRACE_WF_WRITEPAGE);
+}
+
+bool ops_changes_state(const struct ops_op *op)
+{
+	return op->kind == OPS_DATA || op->kind == OPS_NS;
+}
+
+bool ops_is_bytes(const struct ops_op *op)
+{
+	return op->kind == OPS_DATA && !(op->oflags & OPS_F_ATTR);
+}
+
+int64_t ops_wall_ns(const struct ops_trace *t, const struct ops_op *op)
+{
+	return t->start_ns + (int64_t)op->time_ns;
+}
+
+int ops_base_open(int basefd, const char *rel, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, basefd, rel + (*rel == '/'), &how, sizeof(how));
+
+	return fd < 0 ? -errno : fd;
 }

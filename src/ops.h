@@ -19,14 +19,21 @@
 /* What an op does to a crash state. */
 enum ops_kind {
 	OPS_NONE = 0,   /* open, flush, release, failed ops: nothing */
-	OPS_DATA,       /* write, truncate, fallocate, setattr, xattr: one inode */
+	OPS_DATA,       /* write, truncate, fallocate (bytes and size) and setattr,
+			   setxattr, removexattr (attributes, OPS_F_ATTR): one inode */
 	OPS_NS,         /* create, mknod, mkdir, symlink, link, unlink, rmdir, rename */
 	OPS_BARRIER,    /* fsync, fsyncdir, syncfs */
 	OPS_MARK,       /* application mark */
 };
 
+/* ops_op.oflags */
+#define OPS_F_ATTR 0x1u      /* setattr/setxattr/removexattr: the inode's attributes, not its bytes */
+#define OPS_F_SYNC_SELF 0x2u /* an O_SYNC/O_DSYNC write with no FSYNC record of its own
+				after it (O_DIRECT): the write is its own barrier */
+
 struct ops_op {
 	uint64_t seq;       /* trace seq */
+	uint64_t time_ns;   /* completion time, ns since recording began */
 	uint64_t id;        /* see struct trace_rec */
 	uint64_t parent;
 	uint64_t id2;
@@ -42,9 +49,15 @@ struct ops_op {
 	uint32_t name_len;
 	uint32_t name2;     /* offset of name2 in the names arena */
 	uint32_t name2_len;
+	int64_t atime_ns;   /* SETATTR: new atime (ns since the epoch) */
+	int64_t mtime_ns;   /* SETATTR: new mtime; for *_NOW without a value, the record's time */
+	uint32_t uid;       /* SETATTR / create-type: owner */
+	uint32_t gid;
+	uint32_t pid;       /* issuing thread, 0 for the kernel (writeback, release) */
 	int32_t result;     /* as recorded */
 	uint16_t op;        /* enum trace_op */
 	uint8_t kind;       /* enum ops_kind */
+	uint8_t oflags;     /* OPS_F_* */
 };
 
 struct ops_trace {
@@ -56,6 +69,7 @@ struct ops_trace {
 	size_t names_len;      /* bytes used in names */
 	int data_fd;           /* records file, for payloads */
 	char *dir;             /* trace directory */
+	int64_t start_ns;      /* wall clock when recording began (meta.json start_ns), 0 if unknown */
 	bool truncated;        /* reading stopped at an invalid record */
 	char stop_reason[200]; /* why, when truncated */
 };
@@ -95,7 +109,30 @@ struct names;
 /* Feeds op to a names map (see names.h), as the record it came from. */
 int ops_names_apply(struct names *n, const struct ops_trace *t, const struct ops_op *op);
 
-/* True for a write whose fd had O_SYNC or O_DSYNC: it is its own barrier. */
+/*
+ * True for a write whose fd had O_SYNC or O_DSYNC (not mmap writeback,
+ * which is never synchronous).  Such a write completes with the FSYNC
+ * record the kernel sends right after it, from the same thread; when no
+ * such record follows (O_DIRECT), the write is its own barrier and
+ * ops_load sets OPS_F_SYNC_SELF on it.
+ */
 bool ops_is_sync_write(const struct ops_op *op);
+
+/* True for an op that changes a crash state (OPS_DATA or OPS_NS). */
+bool ops_changes_state(const struct ops_op *op);
+
+/* True for a data op on an inode's bytes or size (write, truncate, fallocate). */
+bool ops_is_bytes(const struct ops_op *op);
+
+/*
+ * Opens rel (a path from BASE records, "/a/b") beneath the base snapshot
+ * directory basefd without following any symlink on the way or at the
+ * end: a trace is untrusted, and its base may hold links pointing out of
+ * it.  Returns the fd or -errno (-ELOOP / -EXDEV for such a link).
+ */
+int ops_base_open(int basefd, const char *rel, int flags);
+
+/* Wall-clock time (ns since the epoch) at which op completed. */
+int64_t ops_wall_ns(const struct ops_trace *t, const struct ops_op *op);
 
 #endif

@@ -85,6 +85,8 @@ struct record_run {
 	int stop_signal;        /* SIGINT/SIGTERM/SIGHUP received, or 0 */
 	sigset_t oldmask;       /* signal mask to restore, and to give children */
 	struct timespec t0;     /* when recording began */
+	int64_t start_ns;       /* wall clock (ns since the epoch) as faultline-fs starts:
+				   the origin of the records' time_ns, for crash states' mtimes */
 };
 
 static volatile sig_atomic_t record_signal; /* set by the handler only */
@@ -263,6 +265,8 @@ static int write_meta(const struct record_opts *o, const struct record_run *run,
 	json_object_object_add(m, "from", o->from ? json_object_new_string(o->from) : NULL);
 	json_object_object_add(m, "real_fsync", json_object_new_boolean(o->real_fsync));
 	json_object_object_add(m, "records", json_object_new_uint64(records));
+	if (run->start_ns)
+		json_object_object_add(m, "start_ns", json_object_new_int64(run->start_ns));
 	json_object_object_add(m, "records_error", error && error[0] ? json_object_new_string(error) : NULL);
 	json_object_object_add(m, "workload", status_json(run->wl_status));
 	json_object_object_add(m, "recorder", status_json(run->fs_status));
@@ -401,11 +405,14 @@ static void fs_child(const struct record_opts *o, struct record_run *run, int wf
 static int start_fs(const struct record_opts *o, struct record_run *run)
 {
 	struct pollfd pfd;
+	struct timespec now;
 	char c;
 	int p[2], rc;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
+	clock_gettime(CLOCK_REALTIME, &now);
+	run->start_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 	run->fs_pid = fork();
 	if (run->fs_pid < 0) {
 		run->fs_pid = 0;

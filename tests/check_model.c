@@ -55,6 +55,12 @@ static struct model_plan *plan(const char *model, struct ops_trace *t)
 #define FSYNC(i) {.op = TRACE_OP_FSYNC, .id = i}
 #define FSYNCDIR(i) {.op = TRACE_OP_FSYNCDIR, .id = i}
 
+/*
+ * Records get seq 1, 2, ... and op index seq - 1.  A crash point c is a
+ * crash DURING op c (model.h): model_in_flight(p, idx, c).  A crash point
+ * one past the last record is "after everything completed".
+ */
+
 /* create + write + fsync(file), no fsync(dir) */
 static struct trace_rec create_write_fsync[] = {
 	CREATE(1, 2, "f"), WRITE(2, 0, "data"), FSYNC(2),
@@ -65,9 +71,10 @@ START_TEST(posix_create_without_dirsync_may_vanish)
 	struct ops_trace *t = build(create_write_fsync, 3);
 	struct model_plan *p = plan("posix", t);
 
-	ck_assert(model_in_flight(p, 0, 3));  /* the create: a state without f exists */
-	ck_assert(!model_in_flight(p, 1, 3)); /* the write is durable */
-	ck_assert(model_in_flight(p, 1, 2));  /* ... but not before the fsync */
+	ck_assert(model_in_flight(p, 0, 4));  /* the create: a state without f exists */
+	ck_assert(!model_in_flight(p, 1, 4)); /* the write is durable once the fsync completed */
+	ck_assert(model_in_flight(p, 1, 3));  /* ... not during it */
+	ck_assert(model_in_flight(p, 1, 2));  /* ... nor before it */
 	model_plan_free(p);
 	ops_free(t);
 }
@@ -78,8 +85,9 @@ START_TEST(ext4_fsync_commits_the_create)
 	struct ops_trace *t = build(create_write_fsync, 3);
 	struct model_plan *p = plan("ext4-ordered", t);
 
-	ck_assert(!model_in_flight(p, 0, 3)); /* no state without f after the fsync */
-	ck_assert(!model_in_flight(p, 1, 3));
+	ck_assert(!model_in_flight(p, 0, 4)); /* no state without f after the fsync */
+	ck_assert(!model_in_flight(p, 1, 4));
+	ck_assert(model_in_flight(p, 0, 3));  /* during the fsync: the journal is not committed */
 	ck_assert(model_in_flight(p, 0, 2));
 	model_plan_free(p);
 	ops_free(t);
@@ -91,8 +99,11 @@ START_TEST(strict_keeps_everything_completed)
 	struct ops_trace *t = build(create_write_fsync, 3);
 	struct model_plan *p = plan("strict", t);
 
-	ck_assert(!model_in_flight(p, 0, 1));
-	ck_assert(!model_in_flight(p, 1, 2));
+	ck_assert(!model_in_flight(p, 0, 2)); /* completed before the crash point */
+	ck_assert(model_in_flight(p, 1, 2));  /* the op in progress is in doubt */
+	ck_assert(!model_in_flight(p, 1, 3));
+	ck_assert(model_may_tear(p, 1, 2));
+	ck_assert(!model_may_tear(p, 1, 3));
 	model_plan_free(p);
 	ops_free(t);
 }
@@ -104,6 +115,7 @@ START_TEST(posix_dirsync_makes_the_create_durable)
 	struct ops_trace *t = build(r, 3);
 	struct model_plan *p = plan("posix", t);
 
+	ck_assert(model_in_flight(p, 0, 2));  /* during the fsyncdir */
 	ck_assert(!model_in_flight(p, 0, 3));
 	ck_assert(model_in_flight(p, 2, 3));
 	model_plan_free(p);
@@ -121,25 +133,116 @@ START_TEST(posix_rename_needs_both_dirs_synced)
 	struct ops_trace *t = build(r, 3);
 	struct model_plan *p = plan("posix", t);
 
-	ck_assert(model_in_flight(p, 0, 2));  /* only the target dir synced */
-	ck_assert(!model_in_flight(p, 0, 3)); /* both */
+	ck_assert(model_in_flight(p, 0, 3));  /* only the target dir synced */
+	ck_assert(!model_in_flight(p, 0, 4)); /* both */
 	model_plan_free(p);
 	ops_free(t);
 }
 END_TEST
 
-START_TEST(sync_write_is_its_own_barrier)
+/*
+ * A buffered O_DSYNC write completes with the FSYNC its thread sends
+ * next: a crash during that FSYNC finds it in flight (it may tear).
+ */
+START_TEST(sync_write_completes_with_its_fsync)
 {
-	struct trace_rec r[] = {CREATE(1, 2, "f"), WRITE(2, 0, "aa"), WRITE(2, 2, "bb"), WRITE(2, 4, "cc")};
+	struct trace_rec r[] = {CREATE(1, 2, "f"), WRITE(2, 0, "aa"), WRITE(2, 2, "bb"),
+				{.op = TRACE_OP_FSYNC, .id = 2, .flags = 1}, WRITE(2, 4, "cc")};
+	struct ops_trace *t;
+	struct model_plan *p;
+	size_t i;
+
+	for (i = 0; i < 5; i++)
+		r[i].pid = 7;
+	r[2].flags = TRACE_WF_DSYNC;
+	t = build(r, 5);
+	ck_assert(!(t->v[2].oflags & OPS_F_SYNC_SELF));
+	p = plan("posix", t);
+	ck_assert(model_in_flight(p, 2, 3));  /* during the write */
+	ck_assert(model_may_tear(p, 2, 3));
+	ck_assert(model_in_flight(p, 2, 4));  /* during its fsync */
+	ck_assert(model_may_tear(p, 2, 4));
+	ck_assert(!model_in_flight(p, 2, 5)); /* durable once the fsync completed */
+	ck_assert(!model_in_flight(p, 1, 5)); /* with the file's write before it */
+	ck_assert(model_in_flight(p, 4, 5));  /* not the one after */
+	model_plan_free(p);
+	ops_free(t);
+}
+END_TEST
+
+/* O_DIRECT|O_DSYNC reaches FUSE with no FSYNC: the write is its own barrier. */
+START_TEST(direct_sync_write_is_its_own_barrier)
+{
+	struct trace_rec r[] = {CREATE(1, 2, "f"), WRITE(2, 0, "aa"), WRITE(2, 2, "bb"),
+				WRITE(2, 4, "cc")};
+	struct ops_trace *t;
+	struct model_plan *p;
+	size_t i;
+
+	for (i = 0; i < 4; i++)
+		r[i].pid = 7;
+	r[2].flags = TRACE_WF_DSYNC | TRACE_WF_DIRECT;
+	t = build(r, 4);
+	ck_assert(t->v[2].oflags & OPS_F_SYNC_SELF);
+	p = plan("posix", t);
+	ck_assert(model_in_flight(p, 2, 3));  /* a crash during it may tear it */
+	ck_assert(model_may_tear(p, 2, 3));
+	ck_assert(!model_in_flight(p, 2, 4)); /* durable once it completed */
+	ck_assert(!model_in_flight(p, 1, 4)); /* and the file's write before it */
+	ck_assert(model_in_flight(p, 3, 4));  /* not the one after */
+	model_plan_free(p);
+	ops_free(t);
+}
+END_TEST
+
+/* mmap writeback through an O_DSYNC handle is not synchronous. */
+START_TEST(writeback_is_never_a_sync_write)
+{
+	struct trace_rec r[] = {CREATE(1, 2, "f"), WRITE(2, 0, "aa")};
 	struct ops_trace *t;
 	struct model_plan *p;
 
-	r[2].flags = TRACE_WF_DSYNC;
-	t = build(r, 4);
+	r[1].flags = TRACE_WF_DSYNC | TRACE_WF_WRITEPAGE;
+	t = build(r, 2);
 	p = plan("posix", t);
-	ck_assert(!model_in_flight(p, 2, 3)); /* the O_DSYNC write */
-	ck_assert(!model_in_flight(p, 1, 3)); /* and the file's write before it */
-	ck_assert(model_in_flight(p, 3, 4));  /* not the one after */
+	ck_assert(!ops_is_sync_write(&t->v[1]));
+	ck_assert(model_in_flight(p, 1, 3));
+	model_plan_free(p);
+	ops_free(t);
+}
+END_TEST
+
+#define CHMOD(i, m) {.op = TRACE_OP_SETATTR, .id = i, .flags = TRACE_SA_MODE, .mode = m}
+
+/* fdatasync persists bytes and size, not mode, owner, times or xattrs; fsync all. */
+START_TEST(fdatasync_leaves_attributes_in_flight)
+{
+	struct trace_rec r[] = {CREATE(1, 2, "f"), WRITE(2, 0, "x"), CHMOD(2, 0100600),
+				{.op = TRACE_OP_FSYNC, .id = 2, .flags = 1}, FSYNC(2)};
+	struct ops_trace *t = build(r, 5);
+	struct model_plan *p = plan("posix", t);
+
+	ck_assert(!model_in_flight(p, 1, 5)); /* the write, after the fdatasync */
+	ck_assert(model_in_flight(p, 2, 5));  /* the chmod is not covered by it */
+	ck_assert(!model_in_flight(p, 2, 6)); /* the fsync covers it */
+	model_plan_free(p);
+	p = plan("ext4-ordered", t);
+	ck_assert(!model_in_flight(p, 2, 5)); /* ext4: any barrier commits the journal */
+	model_plan_free(p);
+	ops_free(t);
+}
+END_TEST
+
+/* fsync of a directory covers its own attributes too; fdatasync of it does not. */
+START_TEST(fsyncdir_covers_the_directory_attributes)
+{
+	struct trace_rec r[] = {CHMOD(1, 040700), {.op = TRACE_OP_FSYNCDIR, .id = 1, .flags = 1},
+				FSYNCDIR(1)};
+	struct ops_trace *t = build(r, 3);
+	struct model_plan *p = plan("posix", t);
+
+	ck_assert(model_in_flight(p, 0, 3));
+	ck_assert(!model_in_flight(p, 0, 4));
 	model_plan_free(p);
 	ops_free(t);
 }
@@ -154,20 +257,22 @@ START_TEST(failed_fsync_is_no_barrier)
 	r[2].result = -EIO;
 	t = build(r, 3);
 	p = plan("posix", t);
-	ck_assert(model_in_flight(p, 1, 3));
+	ck_assert(model_in_flight(p, 1, 4));
 	model_plan_free(p);
 	ops_free(t);
 }
 END_TEST
 
+/* syncfs (not recorded by faultline-fs today: FUSE never sees it) covers everything. */
 START_TEST(syncfs_covers_everything)
 {
 	struct trace_rec r[] = {CREATE(1, 2, "f"), WRITE(2, 0, "x"), {.op = TRACE_OP_SYNCFS}};
 	struct ops_trace *t = build(r, 3);
 	struct model_plan *p = plan("posix", t);
 
-	ck_assert(!model_in_flight(p, 0, 3));
-	ck_assert(!model_in_flight(p, 1, 3));
+	ck_assert(model_in_flight(p, 0, 3));
+	ck_assert(!model_in_flight(p, 0, 4));
+	ck_assert(!model_in_flight(p, 1, 4));
 	model_plan_free(p);
 	ops_free(t);
 }
@@ -182,11 +287,13 @@ START_TEST(ext4_metadata_persists_in_order)
 	bool drop[4] = {false, false, true, false};
 	struct model_plan *p = plan("ext4-ordered", t);
 
+	ck_assert(model_is_journal_op(p, 0) && !model_is_journal_op(p, 1));
 	model_fixup(p, inflight, 4, drop);
 	ck_assert(!drop[0] && !drop[1]); /* earlier ones and data stay as chosen */
 	ck_assert(drop[2] && drop[3]);   /* b lost: c, later in the journal, too */
 	model_plan_free(p);
 	p = plan("posix", t);
+	ck_assert(!model_is_journal_op(p, 0));
 	drop[3] = false;
 	model_fixup(p, inflight, 4, drop);
 	ck_assert(!drop[3]); /* posix: any subset */
@@ -194,6 +301,22 @@ START_TEST(ext4_metadata_persists_in_order)
 	ops_free(t);
 }
 END_TEST
+
+/* How many of the family's variants a model allows; *size_lost gets whether one loses the size. */
+static size_t allowed(struct model_plan *p, size_t idx, const struct tear_set *fam,
+		      bool *size_lost, bool *past_eof)
+{
+	size_t n = 0, i;
+
+	*size_lost = *past_eof = false;
+	for (i = 0; i < fam->n; i++)
+		if (model_tear_allows(p, idx, &fam->v[i])) {
+			n++;
+			*size_lost |= fam->v[i].size_lost;
+			*past_eof |= fam->v[i].dmg_end > 1000;
+		}
+	return n;
+}
 
 START_TEST(tear_rules_per_model)
 {
@@ -204,24 +327,31 @@ START_TEST(tear_rules_per_model)
 				{.op = TRACE_OP_WRITE, .id = 2, .off = 512, .len = 1024, .data = over,
 				 .data_len = 1024}};
 	struct ops_trace *t = build(r, 3);
-	struct model_tear_rules tr;
+	struct tear_geom g = {.sector = 512, .kinds = "ozg"};
+	struct tear_set fam = {0};
 	struct model_plan *p = plan("posix", t);
+	size_t nposix, next4, nstrict;
+	bool lost, past;
 
-	model_tear_rules(p, 2, 3, &tr);
-	ck_assert(tr.may_tear && tr.size_lost_ok && tr.size_only_ok);
-	ck_assert_uint_eq(tr.tear_below, UINT64_MAX);
+	ck_assert_int_eq(tear_family(&g, &t->v[2], &fam), 0);
+	nposix = allowed(p, 2, &fam, &lost, &past);
+	ck_assert_uint_eq(nposix, fam.n); /* posix: the whole family */
+	ck_assert(lost && past);
+	ck_assert(model_may_tear(p, 1, 3) && model_may_tear(p, 2, 3));
 	model_plan_free(p);
 	p = plan("ext4-ordered", t);
-	model_tear_rules(p, 2, 3, &tr);
-	ck_assert(tr.may_tear && tr.size_lost_ok && !tr.size_only_ok);
-	ck_assert_uint_eq(tr.tear_below, 1000); /* overwrites only */
+	next4 = allowed(p, 2, &fam, &lost, &past);
+	ck_assert(lost && !past);        /* bytes without size; damage below the old size only */
+	ck_assert(next4 > 0 && next4 < nposix);
 	model_plan_free(p);
 	p = plan("strict", t);
-	model_tear_rules(p, 1, 3, &tr);
-	ck_assert(!tr.may_tear);                /* not the write in progress */
-	model_tear_rules(p, 2, 3, &tr);
-	ck_assert(tr.may_tear);
+	nstrict = allowed(p, 2, &fam, &lost, &past);
+	ck_assert(!lost && !past);       /* size and bytes together */
+	ck_assert_uint_eq(nstrict, next4 - 1);
+	ck_assert(!model_may_tear(p, 1, 3)); /* not the write in progress */
+	ck_assert(model_may_tear(p, 2, 3));
 	model_plan_free(p);
+	tear_set_free(&fam);
 	ops_free(t);
 }
 END_TEST
@@ -236,7 +366,11 @@ Suite *make_model_suite(void)
 	tcase_add_test(tc, strict_keeps_everything_completed);
 	tcase_add_test(tc, posix_dirsync_makes_the_create_durable);
 	tcase_add_test(tc, posix_rename_needs_both_dirs_synced);
-	tcase_add_test(tc, sync_write_is_its_own_barrier);
+	tcase_add_test(tc, sync_write_completes_with_its_fsync);
+	tcase_add_test(tc, direct_sync_write_is_its_own_barrier);
+	tcase_add_test(tc, writeback_is_never_a_sync_write);
+	tcase_add_test(tc, fdatasync_leaves_attributes_in_flight);
+	tcase_add_test(tc, fsyncdir_covers_the_directory_attributes);
 	tcase_add_test(tc, failed_fsync_is_no_barrier);
 	tcase_add_test(tc, syncfs_covers_everything);
 	tcase_add_test(tc, ext4_metadata_persists_in_order);

@@ -1,0 +1,385 @@
+/*
+ * mat_build.c - building one crash state on disk (see mat.h).
+ *
+ * Four steps: (1) the state's entries (the image's, plus its own
+ * namespace ops) and its own attribute ops, on this state's copies of the
+ * inodes they touch; (2) the tree, breadth first from the root, each
+ * regular file cloned (or copied) from the image; (3) the state's own
+ * bytes ops, in recorded order, whole or torn as the state says; (4) the
+ * content key (fskey.h's walk, over the same breadth-first order), then
+ * xattrs, owners, modes and mtimes, deepest first so a directory's own
+ * attributes are set after everything in it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <search.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "mat_i.h"
+
+struct bfile {
+	uint64_t id;           /* inode */
+	char *rel;             /* path below the state directory; owned */
+	int fd;                /* open for writing, -1 for dirs, symlinks, other names */
+	uint32_t mode;         /* type and permissions */
+};
+
+struct build {
+	struct mat *m;
+	const struct state *s;
+	uint64_t key;          /* garbage seed: hash of the state id */
+	int dirfd;             /* the state directory */
+	struct mat_ns ns;      /* this state's entries */
+	void *over;            /* inodes this state changes (copies of the image's) */
+	struct bfile *f;       /* every file, dir and symlink placed, breadth first */
+	size_t nf, fcap;
+	size_t *data;          /* bytes ops to apply, indices */
+	size_t ndata, dcap;
+};
+
+static struct mat_inode *b_inode(struct build *b, uint64_t id)
+{
+	struct mat_inode *i = mat_ino_find(&b->over, id);
+
+	return i ? i : mat_ino_find(&b->m->inodes, id);
+}
+
+/* Brings the image's block hashes of inode img up to date (once, not per state). */
+static int img_rehash(struct build *b, struct mat_inode *img)
+{
+	int fd, err;
+
+	if (!img->has_img || !img->any_dirty)
+		return 0;
+	fd = mat_img_open(b->m, img->id, O_RDONLY);
+	err = fd < 0 ? -errno : mat_blocks_rehash(b->m, img, fd);
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/* This state's own copy of inode id, made from the image's on first use. */
+static struct mat_inode *b_own(struct build *b, uint64_t id)
+{
+	struct mat_inode *i = mat_ino_find(&b->over, id), *img;
+
+	if (i)
+		return i;
+	img = mat_ino_find(&b->m->inodes, id);
+	if ((img && img_rehash(b, img) < 0) || !(i = mat_ino_get(&b->over, id)))
+		return NULL;
+	if (img && mat_ino_copy(i, img) < 0)
+		return NULL;
+	if (!i->mode) /* bytes for an inode the trace never defined: a regular file */
+		i->mode = S_IFREG | 0644;
+	return i;
+}
+
+static int push_idx(size_t **v, size_t *n, size_t *cap, size_t x)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : 32;
+		size_t *nv = realloc(*v, c * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+		*cap = c;
+	}
+	(*v)[(*n)++] = x;
+	return 0;
+}
+
+/* Step 1: the state's names, its attribute ops, and which bytes ops it applies. */
+static int b_sort_ops(struct build *b, const size_t *extra, size_t n)
+{
+	size_t k;
+	int err = mat_ns_copy(&b->ns, &b->m->ns);
+
+	for (k = 0; !err && k < n; k++) {
+		const struct ops_op *op = &b->m->t->v[extra[k]];
+		const struct state_choice *c = state_find(b->s, op->seq);
+		struct mat_inode *i;
+
+		if (c && c->how == STATE_DROP)
+			continue;
+		if (op->kind == OPS_NS)
+			err = mat_ns_apply(&b->ns, b->m->t, op);
+		else if (op->kind != OPS_DATA)
+			continue;
+		else if (!(i = b_own(b, op->id)))
+			err = -ENOMEM;
+		else if (op->oflags & OPS_F_ATTR)
+			err = mat_attr_apply(b->m, i, op);
+		else
+			err = push_idx(&b->data, &b->ndata, &b->dcap, extra[k]);
+	}
+	return err;
+}
+
+static struct bfile *b_placed(struct build *b, uint64_t id)
+{
+	size_t k;
+
+	for (k = 0; k < b->nf; k++)
+		if (b->f[k].id == id)
+			return &b->f[k];
+	return NULL;
+}
+
+static int b_add(struct build *b, uint64_t id, const char *rel, int fd, uint32_t mode)
+{
+	struct bfile *f;
+
+	if (b->nf == b->fcap) {
+		size_t c = b->fcap ? 2 * b->fcap : 32;
+		struct bfile *v = realloc(b->f, c * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		b->f = v;
+		b->fcap = c;
+	}
+	f = &b->f[b->nf];
+	*f = (struct bfile){.id = id, .rel = strdup(rel), .fd = fd, .mode = mode};
+	if (!f->rel)
+		return -ENOMEM;
+	b->nf++;
+	return 0;
+}
+
+/* Creates a regular file at rel with the image's bytes for inode i. */
+static int b_place_file(struct build *b, const struct mat_inode *i, const char *rel)
+{
+	int fd = openat(b->dirfd, rel, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int src, err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (i->has_img) {
+		src = mat_img_open(b->m, i->id, O_RDONLY);
+		err = src < 0 ? -errno : mat_clone_or_copy(b->m, src, fd, i->size);
+		if (src >= 0)
+			close(src);
+	}
+	if (!err)
+		err = b_add(b, i->id, rel, fd, i->mode);
+	if (err)
+		close(fd);
+	return err;
+}
+
+/* Places entry e (child of the directory at dirrel). */
+static int b_place(struct build *b, const struct mat_entry *e, const char *dirrel)
+{
+	const struct mat_inode *i = b_inode(b, e->child);
+	struct bfile *prev;
+	char rel[8192];
+
+	if (!i || !i->mode)
+		return 0; /* an inode the trace never defined: nothing to place */
+	if (snprintf(rel, sizeof(rel), "%s%s%s", dirrel, *dirrel ? "/" : "", e->name) >=
+	    (int)sizeof(rel))
+		return -ENAMETOOLONG;
+	if (S_ISDIR(i->mode)) {
+		if (b_placed(b, i->id))
+			return 0; /* a directory reached twice: keep the first */
+		if (mkdirat(b->dirfd, rel, 0700) < 0)
+			return -errno;
+		return b_add(b, i->id, rel, -1, i->mode);
+	}
+	if (S_ISLNK(i->mode)) {
+		if (symlinkat(i->target ? i->target : "", b->dirfd, rel) < 0)
+			return -errno;
+		return b_add(b, i->id, rel, -1, i->mode);
+	}
+	if (S_ISREG(i->mode) && (prev = b_placed(b, i->id))) {
+		if (linkat(b->dirfd, prev->rel, b->dirfd, rel, 0) < 0)
+			return -errno;
+		return b_add(b, i->id, rel, -1, i->mode); /* hashed as a link */
+	}
+	if (S_ISREG(i->mode))
+		return b_place_file(b, i, rel);
+	if (mknodat(b->dirfd, rel, i->mode & (S_IFMT | 0777), 0) < 0 &&
+	    mknodat(b->dirfd, rel, S_IFREG | 0600, 0) < 0)
+		return -errno;
+	return b_add(b, i->id, rel, -1, i->mode);
+}
+
+static int entry_cmp(const void *a, const void *c)
+{
+	const struct mat_entry *x = a, *y = c;
+
+	if (x->parent != y->parent)
+		return x->parent < y->parent ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* Step 2: the tree, breadth first from the root (dirs are b->f entries). */
+static int b_tree(struct build *b)
+{
+	size_t next = 0, k;
+	const struct mat_inode *root = b_inode(b, TRACE_ROOT_ID);
+	int err = b_add(b, TRACE_ROOT_ID, "", -1, root ? root->mode : S_IFDIR | 0755);
+
+	if (b->ns.n)
+		qsort(b->ns.e, b->ns.n, sizeof(*b->ns.e), entry_cmp);
+	for (; !err && next < b->nf; next++) {
+		uint64_t dir = b->f[next].id;
+		char dirrel[8192];
+
+		if (!S_ISDIR(b->f[next].mode))
+			continue;
+		snprintf(dirrel, sizeof(dirrel), "%s", b->f[next].rel);
+		for (k = 0; !err && k < b->ns.n; k++)
+			if (b->ns.e[k].parent == dir)
+				err = b_place(b, &b->ns.e[k], dirrel);
+	}
+	return err;
+}
+
+/* Step 3: the state's own data ops on the files it has. */
+static int b_data(struct build *b)
+{
+	size_t k;
+	int err = 0;
+
+	for (k = 0; !err && k < b->ndata; k++) {
+		const struct ops_op *op = &b->m->t->v[b->data[k]];
+		struct bfile *f = b_placed(b, op->id);
+		struct mat_inode *i;
+
+		if (!f || f->fd < 0)
+			continue; /* no name reaches this inode in this state */
+		if (!(i = b_own(b, op->id)))
+			return -ENOMEM;
+		err = mat_data_apply(b->m, f->fd, i, op, b->s, state_find(b->s, op->seq), b->key);
+	}
+	return err;
+}
+
+/* Adds placed file f to the content key k. */
+static int b_key_file(struct build *b, const struct bfile *f, struct fskey *k)
+{
+	struct mat_inode *i = b_inode(b, f->id);
+	struct fskey_node n = {.rel = f->rel, .mode = i->mode, .uid = i->uid, .gid = i->gid,
+			       .mtime_ns = i->mtime_ns, .xa = i->xa, .nxa = i->nxa,
+			       .target = i->target};
+	int err = 0;
+
+	if (S_ISREG(i->mode) && f->fd < 0) { /* another name of a file placed before */
+		n.link_to = b_placed(b, f->id)->rel;
+	} else if (S_ISREG(i->mode)) {
+		err = mat_ino_find(&b->over, f->id) ? mat_blocks_rehash(b->m, i, f->fd)
+						     : img_rehash(b, i);
+		n.size = i->size;
+		n.bh = i->bh;
+		n.nbh = i->nbh;
+	}
+	fskey_add(k, &n);
+	return err;
+}
+
+/* Gives the file at f (opened through dfd/rel) the attributes of inode i. */
+static int b_attrs(struct build *b, const struct bfile *f, const struct mat_inode *i)
+{
+	struct timespec tv[2] = {{0, UTIME_OMIT}, {i->mtime_ns / 1000000000, i->mtime_ns % 1000000000}};
+	const char *rel = *f->rel ? f->rel : ".";
+	char path[64];
+	size_t k;
+	int pfd = openat(b->dirfd, rel, O_PATH | O_NOFOLLOW | O_CLOEXEC), err = 0;
+
+	if (pfd < 0)
+		return -errno;
+	if (tv[1].tv_nsec < 0) { /* before the epoch */
+		tv[1].tv_sec--;
+		tv[1].tv_nsec += 1000000000;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", pfd);
+	for (k = 0; k < i->nxa; k++)
+		if (setxattr(path, i->xa[k].name, i->xa[k].value, i->xa[k].len, 0) < 0)
+			b->m->lost |= MAT_LOST_XATTR;
+	if (fchownat(pfd, "", i->uid, i->gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno != EPERM)
+			err = -errno;
+		b->m->lost |= MAT_LOST_OWNER;
+	}
+	/* chmod after chown: chown clears set-ID bits */
+	if (!err && !S_ISLNK(i->mode) && chmod(path, i->mode & 07777) < 0)
+		err = -errno;
+	if (!err && utimensat(pfd, "", tv, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		err = -errno;
+	close(pfd);
+	return err;
+}
+
+/* Step 4: the content key, then attributes (deepest first). */
+static int b_finish(struct build *b, uint64_t *key)
+{
+	struct fskey k;
+	size_t n;
+	int err = fskey_init(&k);
+
+	for (n = 0; !err && n < b->nf; n++)
+		err = b_key_file(b, &b->f[n], &k);
+	if (err) {
+		fskey_abort(&k);
+		return err;
+	}
+	*key = fskey_final(&k);
+	for (n = b->nf; !err && n-- > 0;)
+		if (b->f[n].fd >= 0 || !S_ISREG(b->f[n].mode)) /* each inode once */
+			err = b_attrs(b, &b->f[n], b_inode(b, b->f[n].id));
+	return err;
+}
+
+static void b_free(struct build *b)
+{
+	size_t k;
+
+	for (k = 0; k < b->nf; k++) {
+		if (b->f[k].fd >= 0)
+			close(b->f[k].fd);
+		free(b->f[k].rel);
+	}
+	free(b->f);
+	free(b->data);
+	free(b->ns.e);
+	tdestroy(b->over, mat_ino_free);
+	if (b->dirfd >= 0)
+		close(b->dirfd);
+}
+
+int mat_build(struct mat *m, const struct state *s, const size_t *extra,
+	      size_t n, const char *dir, uint64_t *key, char *err, size_t errlen)
+{
+	struct build b = {.m = m, .s = s, .dirfd = -1};
+	char id[STATE_ID_MAX];
+	int rc, len = state_id(s, id, sizeof(id));
+
+	b.key = XXH3_64bits(id, len > 0 ? (size_t)len : 0);
+	if (mkdir(dir, 0700) < 0 ||
+	    (b.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot make state directory %s: %s", dir, strerror(errno));
+		b_free(&b);
+		return rc;
+	}
+	rc = b_sort_ops(&b, extra, n);
+	if (!rc)
+		rc = b_tree(&b);
+	if (!rc)
+		rc = b_data(&b);
+	if (!rc)
+		rc = b_finish(&b, key);
+	if (rc)
+		snprintf(err, errlen, "building state %s: %s", id, strerror(-rc));
+	b_free(&b);
+	return rc;
+}

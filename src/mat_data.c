@@ -1,0 +1,281 @@
+/*
+ * mat_data.c - the bytes of crash states: writes (whole or torn),
+ * truncates, fallocate, and the per-block hashes the content key is made
+ * of.
+ *
+ * A torn write is applied sector by sector as state.h's id grammar says;
+ * garbage bytes come from state_garbage(), keyed by the state id, so a
+ * replay rebuilds them exactly.  Block hashes are kept per inode and
+ * recomputed only for blocks an op changed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mat_i.h"
+
+/* Marks [start, end) of inode i stale in the block hash array (grows it). */
+int mat_blocks_dirty(struct mat_inode *i, uint64_t start, uint64_t end, uint64_t size)
+{
+	size_t need = (size_t)((size + MAT_BLOCK - 1) / MAT_BLOCK), b;
+
+	if (need > i->nbh) {
+		uint64_t *bh = realloc(i->bh, need * sizeof(*bh));
+		uint8_t *d = realloc(i->dirty, need);
+
+		if (bh)
+			i->bh = bh;
+		if (d)
+			i->dirty = d;
+		if (!bh || !d)
+			return -ENOMEM;
+		memset(i->dirty + i->nbh, 1, need - i->nbh);
+	}
+	i->nbh = need;
+	i->size = size;
+	for (b = (size_t)(start / MAT_BLOCK); b < need && (uint64_t)b * MAT_BLOCK < end; b++)
+		i->dirty[b] = 1;
+	if (need)
+		i->dirty[need - 1] = 1; /* the last block's length may have changed */
+	i->any_dirty = true;
+	return 0;
+}
+
+/* Recomputes the stale block hashes of i from fd. */
+int mat_blocks_rehash(struct mat *m, struct mat_inode *i, int fd)
+{
+	size_t b;
+
+	for (b = 0; i->any_dirty && b < i->nbh; b++) {
+		uint64_t off = (uint64_t)b * MAT_BLOCK;
+		size_t len = i->size - off < MAT_BLOCK ? (size_t)(i->size - off) : MAT_BLOCK;
+		ssize_t got;
+
+		if (!i->dirty[b])
+			continue;
+		got = pread(fd, m->buf, len, (off_t)off);
+		if (got != (ssize_t)len)
+			return got < 0 ? -errno : -EIO;
+		i->bh[b] = fskey_block(m->buf, len);
+		i->dirty[b] = 0;
+	}
+	i->any_dirty = false;
+	return 0;
+}
+
+static int write_full(int fd, const void *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pwrite(fd, (const char *)buf + done, len - done,
+				   (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/* Writes bytes [from, to) of op's payload (file offsets) into fd. */
+static int copy_payload(struct mat *m, int fd, const struct ops_op *op,
+			uint64_t from, uint64_t to)
+{
+	while (from < to) {
+		size_t len = to - from < MAT_IO ? (size_t)(to - from) : MAT_IO;
+		int err = ops_read_data(m->t, op, from - op->off, m->buf, len);
+
+		if (!err)
+			err = write_full(fd, m->buf, len, from);
+		if (err)
+			return err;
+		from += len;
+	}
+	return 0;
+}
+
+static int fill(struct mat *m, int fd, uint64_t from, uint64_t to, char kind,
+		uint64_t key, uint64_t seq, uint64_t sector_no)
+{
+	size_t len = (size_t)(to - from);
+
+	if (kind == 'z')
+		memset(m->buf, 0, len);
+	else
+		state_garbage(key, seq, sector_no, m->buf, len);
+	return write_full(fd, m->buf, len, from);
+}
+
+/*
+ * Applies a torn write sector by sector (kinds per state.h).  A damaged
+ * sector the write touches gets zeros or garbage where the write's bytes
+ * go; its other bytes keep what they held (they were not being written).
+ * A clean sector of the block range (--block) is damaged whole.
+ */
+static int write_torn(struct mat *m, int fd, const struct ops_op *op,
+		      const struct state *s, const char *rle, uint64_t key,
+		      uint64_t cur, uint64_t *lo, uint64_t *hi)
+{
+	uint64_t unit = s->block ? s->block : s->sector, end = op->off + op->data_len;
+	uint64_t start = op->off / unit * unit, stop = (end + unit - 1) / unit * unit;
+	uint64_t limit = cur > end ? cur : end, k, nsect = (stop - start) / s->sector;
+	char *kinds = malloc(nsect ? nsect : 1);
+	int err = kinds ? state_rle_expand(rle, kinds, nsect) : -ENOMEM;
+
+	for (k = 0; !err && k < nsect; k++) {
+		uint64_t s0 = start + k * s->sector, s1 = s0 + s->sector;
+
+		bool touched = s1 > op->off && s0 < end;
+		uint64_t a = touched && s0 < op->off ? op->off : s0;
+		uint64_t z = touched ? (s1 < end ? s1 : end) : (s1 < limit ? s1 : limit);
+
+		if (kinds[k] == 'n' && touched)
+			err = copy_payload(m, fd, op, a, z);
+		else if ((kinds[k] == 'z' || kinds[k] == 'g') && a < z)
+			err = fill(m, fd, a, z, kinds[k], key, op->seq, s0 / s->sector);
+	}
+	free(kinds);
+	*lo = start;
+	*hi = stop > end ? stop : end;
+	return err;
+}
+
+/*
+ * Applies a write, whole or as choice c says.  [*lo, *hi) gets the bytes
+ * it may have changed.
+ */
+static int apply_write(struct mat *m, int fd, const struct ops_op *op,
+		       const struct state *s, const struct state_choice *c,
+		       uint64_t key, uint64_t *lo, uint64_t *hi)
+{
+	uint64_t end = op->off + op->data_len, cur;
+	struct stat st;
+	int err;
+
+	*lo = op->off;
+	*hi = end;
+	if (!c || (!c->rle && !c->size_lost))
+		return copy_payload(m, fd, op, op->off, end);
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	cur = (uint64_t)st.st_size;
+	err = c->rle ? write_torn(m, fd, op, s, c->rle, key, cur, lo, hi)
+		     : copy_payload(m, fd, op, op->off, end);
+	if (!err && !c->size_lost && end > cur && fstat(fd, &st) == 0 &&
+	    (uint64_t)st.st_size < end && ftruncate(fd, (off_t)end) < 0)
+		err = -errno;
+	if (!err && c->size_lost && ftruncate(fd, (off_t)cur) < 0)
+		err = -errno;
+	return err;
+}
+
+/* fallocate, or what it means for the bytes where the file system lacks it. */
+static int apply_fallocate(struct mat *m, int fd, const struct ops_op *op)
+{
+	uint64_t end = op->off + op->len;
+	struct stat st;
+
+	if (fallocate(fd, (int)op->mode, (off_t)op->off, (off_t)op->len) == 0)
+		return 0;
+	if (errno != EOPNOTSUPP && errno != ENOSYS && errno != EINVAL)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (op->mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
+		uint64_t lim = op->mode & FALLOC_FL_KEEP_SIZE && (uint64_t)st.st_size < end
+				       ? (uint64_t)st.st_size : end;
+		uint64_t p;
+		int err = 0;
+
+		memset(m->buf, 0, MAT_IO);
+		for (p = op->off; !err && p < lim; p += MAT_IO)
+			err = write_full(fd, m->buf, lim - p < MAT_IO ? lim - p : MAT_IO, p);
+		if (err || lim == end)
+			return err;
+	}
+	if (!(op->mode & FALLOC_FL_KEEP_SIZE) && (uint64_t)st.st_size < end &&
+	    ftruncate(fd, (off_t)end) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Applies data op (choice c, possibly NULL) to fd of inode i. */
+int mat_data_apply(struct mat *m, int fd, struct mat_inode *i, const struct ops_op *op,
+		   const struct state *s, const struct state_choice *c, uint64_t key)
+{
+	uint64_t lo = 0, hi = 0;
+	struct stat st;
+	int err = 0;
+
+	switch (op->op) {
+	case TRACE_OP_WRITE:
+		err = apply_write(m, fd, op, s, c, key, &lo, &hi);
+		break;
+	case TRACE_OP_TRUNCATE:
+		err = ftruncate(fd, (off_t)op->off) < 0 ? -errno : 0;
+		lo = hi = op->off;
+		break;
+	case TRACE_OP_FALLOCATE:
+		err = apply_fallocate(m, fd, op);
+		lo = op->off;
+		hi = op->off + op->len;
+		break;
+	default:
+		return 0;
+	}
+	if (err)
+		return err;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (lo > (uint64_t)st.st_size)
+		lo = (uint64_t)st.st_size;
+	return mat_blocks_dirty(i, lo, hi > lo ? hi : lo + 1, (uint64_t)st.st_size);
+}
+
+static int copy_plain(struct mat *m, int src, int dst, uint64_t from, uint64_t size)
+{
+	while (from < size) {
+		ssize_t n = pread(src, m->buf, size - from < MAT_IO ? size - from : MAT_IO,
+				  (off_t)from);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		if (write_full(dst, m->buf, (size_t)n, from) < 0)
+			return -EIO;
+		from += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Copies src into the new file dst (clone if possible).  0 or -errno. */
+int mat_clone_or_copy(struct mat *m, int src, int dst, uint64_t size)
+{
+	off_t in = 0, out = 0;
+
+	if (m->reflink && ioctl(dst, FICLONE, src) == 0)
+		return 0;
+	while ((uint64_t)in < size) {
+		ssize_t n = copy_file_range(src, &in, dst, &out, (size_t)(size - (uint64_t)in), 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+			      errno == EOPNOTSUPP))
+			return copy_plain(m, src, dst, (uint64_t)in, size);
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+	}
+	return 0;
+}

@@ -1,0 +1,94 @@
+/*
+ * mat_i.h - the materializer's private parts, shared by mat.c (the image),
+ * mat_data.c (bytes), mat_build.c (one state) and mat_scratch.c (where
+ * the files live).
+ */
+#ifndef FL_MAT_I_H
+#define FL_MAT_I_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fskey.h"
+#include "mat.h"
+
+#define MAT_BLOCK FSKEY_BLOCK   /* bytes per content-hash block */
+#define MAT_IO (1u << 20)       /* bytes per payload read */
+
+/* Attributes that could not be given to some state's files. */
+#define MAT_LOST_OWNER 0x1u  /* chown refused (not root) */
+#define MAT_LOST_XATTR 0x2u  /* the scratch file system refused an xattr */
+
+struct mat_inode {
+	uint64_t id;       /* key */
+	uint32_t mode;     /* type and permissions; 0 = never defined */
+	uint32_t uid, gid; /* owner */
+	int64_t mtime_ns;  /* mtime, ns since the epoch */
+	char *target;      /* symlink target, NUL-terminated; owned */
+	struct fskey_xattr *xa; /* xattrs sorted by name; owned */
+	size_t nxa;        /* entries in xa */
+	bool has_img;      /* regular file with WORKDIR/img/<id> */
+	uint64_t size;     /* image file size */
+	uint64_t *bh;      /* image block hashes, one per MAT_BLOCK */
+	size_t nbh;        /* entries in bh */
+	uint8_t *dirty;    /* per block: bh[] is stale */
+	bool any_dirty;    /* some dirty[] is set */
+};
+
+struct mat_entry {
+	uint64_t parent;   /* directory id */
+	uint64_t child;    /* inode id */
+	char name[256];    /* NUL-terminated */
+};
+
+struct mat_ns {
+	struct mat_entry *e; /* entries, unordered */
+	size_t n, cap;       /* used / allocated */
+};
+
+struct mat {
+	const struct ops_trace *t; /* the trace (not owned) */
+	char *workdir;             /* owned */
+	char root[4096];           /* where img/ and states live: workdir or its loop mount */
+	bool loop;                 /* root is a loop-mounted XFS we made */
+	int imgfd;                 /* WORKDIR/img */
+	bool reflink;              /* FICLONE works in root (probed once) */
+	unsigned lost;             /* MAT_LOST_* seen while building states */
+	void *inodes;              /* tsearch tree of struct mat_inode */
+	struct mat_ns ns;          /* image entries */
+	char *buf;                 /* MAT_IO bytes of scratch */
+	char mech[96];             /* mat_mechanism()'s answer */
+};
+
+/* ---- mat.c: inodes, entries, attributes ---- */
+struct mat_inode *mat_ino_find(void *const *tree, uint64_t id);
+struct mat_inode *mat_ino_get(void **tree, uint64_t id);
+void mat_ino_free(void *p);
+/* Copies src's attributes and hashes into dst (same id).  0 or -ENOMEM. */
+int mat_ino_copy(struct mat_inode *dst, const struct mat_inode *src);
+int mat_ns_copy(struct mat_ns *dst, const struct mat_ns *src);
+/* Applies a namespace op to entries. */
+int mat_ns_apply(struct mat_ns *ns, const struct ops_trace *t, const struct ops_op *op);
+/* Applies an attribute op (OPS_F_ATTR) to inode i. */
+int mat_attr_apply(struct mat *m, struct mat_inode *i, const struct ops_op *op);
+int mat_img_open(struct mat *m, uint64_t id, int flags);
+
+/* ---- mat_data.c: bytes ---- */
+/* Applies bytes op (write, truncate, fallocate), whole or as choice c says, to fd of inode i. */
+int mat_data_apply(struct mat *m, int fd, struct mat_inode *i, const struct ops_op *op,
+		   const struct state *s, const struct state_choice *c, uint64_t key);
+/* Marks [start, end) of i stale in its block hashes; size is the file's new size. */
+int mat_blocks_dirty(struct mat_inode *i, uint64_t start, uint64_t end, uint64_t size);
+/* Recomputes the stale block hashes of i from fd. */
+int mat_blocks_rehash(struct mat *m, struct mat_inode *i, int fd);
+/* Copies src (size bytes) into the new file dst, sharing blocks if possible. */
+int mat_clone_or_copy(struct mat *m, int src, int dst, uint64_t size);
+
+/* ---- mat_scratch.c: where image and states live ---- */
+/* Picks m->root (workdir or a loop-mounted XFS) and probes reflink. */
+int mat_scratch(struct mat *m, enum mat_scratch how, char *err, size_t errlen);
+/* Unmounts and removes what mat_scratch made. */
+void mat_scratch_free(struct mat *m);
+
+#endif
