@@ -6,11 +6,20 @@
  * a new process group whose id is the main process's pid, with cwd at the
  * state, stdin from /dev/null, stdout and stderr into one pipe, an empty
  * signal mask and every signal at its default disposition, no other file
- * descriptor of ours (glibc >= 2.34: closefrom 3), and FAULTLINE_STATE_DIR,
+ * descriptor of ours, and FAULTLINE_STATE_DIR,
  * FAULTLINE_STATE_ID and FAULTLINE_MARKS (/dev/null when the caller gives
  * no marks file) put in front of the inherited environment, replacing any
  * inherited copies.  The runner keeps the pipe's read end (non-blocking)
  * and a pidfd per checker.
+ *
+ * CLOSING DESCRIPTORS.  posix_spawn runs no code of ours in the child, so
+ * the closing is a file action: closefrom 3 where posix_spawn has it
+ * (glibc >= 2.34), else one close per descriptor >= 3 without FD_CLOEXEC
+ * (those close at exec anyway), listed from /proc/self/fd just before the
+ * spawn.  Either way a descriptor another thread opens without O_CLOEXEC
+ * while a checker is being spawned may leak, as with fork and exec; a
+ * caller that leaked one earlier has it closed.  Without /proc (fallback
+ * only) no checker starts.
  *
  * EVENT LOOP.  check_wait() ppoll()s every running checker's pipe and
  * pidfd, with the earliest deadline as the poll timeout.  A pidfd turns
@@ -93,6 +102,19 @@ extern char **environ;
 #define CHECK_PROBE_MAX 128	   /* pid windows probed pid by pid */
 #define CHECK_FALLBACK_NS 1000000L /* exit polling period without pidfd */
 #define CHECK_ENV_MAX (1 << 20)	   /* bytes of /proc/PID/environ read */
+
+/* 1: posix_spawn can close every fd >= 3 itself.  Build with
+ * -DCHECK_CLOSEFROM=0 to use (and test) the /proc/self/fd fallback. */
+#ifndef CHECK_CLOSEFROM
+#ifdef __GLIBC_PREREQ
+#if __GLIBC_PREREQ(2, 34)
+#define CHECK_CLOSEFROM 1
+#endif
+#endif
+#endif
+#ifndef CHECK_CLOSEFROM
+#define CHECK_CLOSEFROM 0
+#endif
 
 struct check_slot {
 	pid_t pid;	 /* main process, also its pgid; 0: slot free.
@@ -546,6 +568,37 @@ static int check_attr_init(posix_spawnattr_t *attr)
 	return 0;
 }
 
+#if !CHECK_CLOSEFROM
+/*
+ * Adds to fa a close of each descriptor >= 3 of ours that lacks
+ * FD_CLOEXEC, per /proc/self/fd.  (glibc's spawn ignores a close that
+ * finds the fd already closed, as when another thread closed it since.)
+ * Returns 0, or -errno if /proc/self/fd cannot be listed or an action
+ * cannot be added.
+ */
+static int check_close_inherited(posix_spawn_file_actions_t *fa)
+{
+	struct dirent *de;
+	int fd, flags, rc = 0;
+	char *end;
+	DIR *d;
+
+	d = opendir("/proc/self/fd");
+	if (!d)
+		return -errno;
+	while (!rc && (de = readdir(d))) {
+		fd = (int)strtol(de->d_name, &end, 10);
+		if (*end || fd < 3 || fd == dirfd(d)) /* ".", "..", stdio, d */
+			continue;
+		flags = fcntl(fd, F_GETFD);
+		if (flags >= 0 && !(flags & FD_CLOEXEC))
+			rc = -posix_spawn_file_actions_addclose(fa, fd);
+	}
+	closedir(d);
+	return rc;
+}
+#endif
+
 /* Spawns /bin/sh -c cmd in dir with output into wfd.  Returns 0 or -errno. */
 static int check_spawn(struct check_runner *r, const char *dir, char **envp,
 		       int wfd, pid_t *pid)
@@ -562,13 +615,13 @@ static int check_spawn(struct check_runner *r, const char *dir, char **envp,
 	    (rc = posix_spawn_file_actions_adddup2(&fa, wfd, 2)) ||
 	    (rc = posix_spawn_file_actions_addchdir_np(&fa, dir)))
 		goto out_fa;
-#ifdef __GLIBC_PREREQ
-#if __GLIBC_PREREQ(2, 34) /* no fd of ours, CLOEXEC or not, reaches it */
+#if CHECK_CLOSEFROM /* no fd of ours, CLOEXEC or not, reaches it */
 	rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+#else /* none without CLOEXEC does */
+	rc = -check_close_inherited(&fa);
+#endif
 	if (rc)
 		goto out_fa;
-#endif
-#endif
 	rc = posix_spawn(pid, "/bin/sh", &fa, &r->attr, argv, envp);
 out_fa:
 	posix_spawn_file_actions_destroy(&fa);

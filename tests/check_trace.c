@@ -449,7 +449,8 @@ START_TEST(concurrent_appends_stay_whole)
 	ck_assert_int_eq(trace_writer_open(path, &a[0].w), 0);
 	for (i = 0; i < 4; i++) {
 		a[i] = (struct appender){a[0].w, i + 1};
-		pthread_create(&t[i], NULL, append_many, &a[i]);
+		ck_assert_int_eq(
+		    pthread_create(&t[i], NULL, append_many, &a[i]), 0);
 	}
 	for (i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
@@ -457,6 +458,8 @@ START_TEST(concurrent_appends_stay_whole)
 	ck_assert_int_eq(trace_reader_open(path, &r, NULL, 0), 0);
 	for (i = 1; trace_next(r, &rec) == 1; i++) {
 		ck_assert_uint_eq(rec.seq, i);
+		/* a record without data would pass the loop below unchecked */
+		ck_assert_uint_eq(rec.data_len, 64);
 		for (j = 0; j < rec.data_len; j++)
 			ck_assert_int_eq(((const char *)rec.data)[j], (char)rec.id);
 	}

@@ -1,5 +1,5 @@
 #!/bin/sh
-# REQUIRES: fuse, jq, timeout, pgrep
+# REQUIRES: fuse, jq, timeout
 # explore_checkers.sh - checkers that misbehave: one that outlives its
 # --timeout, daemons that outlive their checker (one holding the output
 # pipe, some in a new session), one killed by a signal, one printing
@@ -9,22 +9,27 @@
 # that only an explore ignoring --timeout or waiting on a daemon exceeds.
 . "$top_srcdir/tests/lib.sh"
 require_fuse
-require_cmd jq timeout pgrep
+require_cmd jq timeout
 
 T="$WORK/tiny.trace"
 "$FL" record -o "$T" -- sh -c 'printf a > x' >"$WORK/rec.out" 2>&1 ||
 	hard_error "record exited $?: $(cat "$WORK/rec.out")"
-# Sleeps with a duration unique to this test, so pgrep sees only ours.
-U=$$
-SLOW="sleep 30.$U"
-DAEMON="sleep 60.$U"
+# The sleeps write their own pids to $P/NAME.STATE_ID (lib.sh's $PIDS), so
+# the test looks only at processes it started (none_left, lib.sh).
+P="$PIDS"
+SLOW="echo \$\$ >>'$P/slow.'\"\$FAULTLINE_STATE_ID\"; exec sleep 30"
 
-# Kills (by pid) whatever runs "$1"; fails if there was any.
-none_left() {
-	pids=$(pgrep -f "$1")
-	[ -z "$pids" ] && return 0
-	kill $pids 2>/dev/null
-	fail "$2: left running: $1 (pids $pids)"
+# daemon NAME: a command line that starts a 60 s daemon writing its pid.
+daemon() {
+	echo "sh -c 'echo \$\$ >>\"\$0\"; exec sleep 60' '$P/$1.'\"\$FAULTLINE_STATE_ID\""
+}
+
+# await NAME: a command line waiting (at most 10 s) for that daemon's pid,
+# so the daemon surely runs when its checker exits; it passes only if the
+# pid came, so a passing state is one whose daemon really started.
+await() {
+	f="'$P/$1.'\"\$FAULTLINE_STATE_ID\""
+	echo "i=0; while [ ! -s $f ] && [ \$i -lt 1000 ]; do sleep 0.01; i=\$((i + 1)); done; [ -s $f ]"
 }
 
 # explore_bounded WANT_EXIT NAME CHECK ARGS...: explore under a 25 s bound,
@@ -35,7 +40,7 @@ explore_bounded() {
 	timeout 25 "$FL" explore "$T" --check "$check" --no-progress \
 		--json "$WORK/$name.json" "$@" >"$WORK/$name.out" 2>&1
 	rc=$?
-	[ $rc -ne 124 ] || { none_left "$SLOW"; none_left "$DAEMON"; fail "$name: explore did not finish in 25 s"; }
+	[ $rc -ne 124 ] || { kill_ours "$P"/*; fail "$name: explore did not finish in 25 s (killed:$killed)"; }
 	[ $rc -eq "$want" ] || fail "$name: exit $rc, want $want: $(head -c 2000 "$WORK/$name.out")"
 	jq -e '.states.checked > 0 and .states.checked == .states.passed + .states.failed and
 	       .states.failed == (.failures | length)' "$WORK/$name.json" >/dev/null ||
@@ -48,21 +53,21 @@ jq -e '.states.passed == 0 and
        ([.failures[] | .timed_out == true and .exit_status == null and .signal == null] | all)' \
 	"$WORK/timeout.json" >/dev/null || fail "timeouts: $(cat "$WORK/timeout.json")"
 grep -q "timed out" "$WORK/timeout.out" || fail "the summary does not say 'timed out'"
-none_left "$SLOW" "timed-out checkers"
+none_left "timed-out checkers" "$P"/slow.*
 
 # ---- daemons outliving their checker: the checker's verdict stands ----
 # 1: a double fork that keeps the output pipe open.
-explore_bounded 0 daemon1 "($DAEMON &); touch '$WORK/daemon1.started'; exit 0"
+explore_bounded 0 daemon1 "($(daemon daemon1) &); $(await daemon1)"
 # 2: a new session, output elsewhere.
-explore_bounded 0 daemon2 "setsid $DAEMON >/dev/null 2>&1 & touch '$WORK/daemon2.started'; exit 0"
+explore_bounded 0 daemon2 "setsid $(daemon daemon2) >/dev/null 2>&1 & $(await daemon2)"
 # 3: a new session that keeps the output pipe open.
-explore_bounded 0 daemon3 "setsid $DAEMON & touch '$WORK/daemon3.started'; exit 0"
+explore_bounded 0 daemon3 "setsid $(daemon daemon3) & $(await daemon3)"
 for n in 1 2 3; do
-	[ -e "$WORK/daemon$n.started" ] || hard_error "daemon checker $n never ran"
+	# Every state passed, so each checker's daemon started; all are gone.
 	jq -e '.failures == [] and .states.passed == .states.checked' "$WORK/daemon$n.json" >/dev/null ||
 		fail "daemon checker $n: $(cat "$WORK/daemon$n.json")"
+	none_left "daemon checker $n" "$P"/daemon$n.*
 done
-none_left "$DAEMON" "daemon checkers"
 
 # ---- a checker killed by a signal: signal 11, no exit status ----
 explore_bounded 1 segv 'kill -SEGV $$'

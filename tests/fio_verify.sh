@@ -21,8 +21,9 @@ E
 OUT="$WORK" "$FL" record -o "$WORK/t" -- sh "$WORK/wl.sh" 2>"$WORK/rec.err" ||
 	fail "fio under faultline record failed: $(tail -5 "$WORK/rec.err")"
 for j in psync mmap direct; do
-	jq -e '[.jobs[] | .error == 0] | all' "$WORK/$j.json" >/dev/null ||
-		fail "fio $j reported errors: $(jq -c '[.jobs[].error]' "$WORK/$j.json")"
+	# Two jobs each (all of an empty list would be true).
+	jq -e '(.jobs | length) == 2 and ([.jobs[] | .error == 0] | all)' "$WORK/$j.json" >/dev/null ||
+		fail "fio $j: want 2 jobs without errors: $(jq -c '[.jobs[].error]' "$WORK/$j.json")"
 done
 "$FL" show --json "$WORK/t" >"$WORK/t.json" || fail "show: exit $?"
 jq -e '.error == null and ([.records[] | select(.op == "write")] | length) > 1000' \

@@ -1,12 +1,14 @@
 #!/bin/sh
-# REQUIRES: fuse, jq
+# REQUIRES: fuse, jq, pgrep
 # record_signals.sh - `faultline record` on its unhappy paths: the workload
 # fails, leaves daemons behind, or is interrupted; faultline-fs is killed;
-# bad usage.  Each keeps a readable trace and leaves no mount behind
-# (lib.sh fails the test if one is left under the work dir).
+# bad usage.  Each keeps a readable trace, leaves no mount behind (lib.sh
+# fails the test if one is left under the work dir) and leaves nothing of
+# the workload running (its processes write their pids to $PIDS; see
+# none_left in lib.sh).
 . "$top_srcdir/tests/lib.sh"
 require_fuse
-require_cmd jq
+require_cmd jq pgrep
 
 # Waits up to 10 s for file $1 to exist.
 wait_for() {
@@ -27,17 +29,25 @@ readable "$WORK/t1" 2
 jq -e '.workload.exit_status == 5 and .status == "complete"' "$WORK/t1/meta.json" >/dev/null ||
 	fail "meta.json lacks the workload's exit status"
 
-# 2. Daemons left behind holding the mount, one in a new session: stopped, unmounted.
+# 2. Daemons left behind holding the mount, one in a new session: stopped,
+#    unmounted.  Each writes its own pid ($0 is $PIDS); the workload exits
+#    only once both have, so both surely run when it does.
 "$FL" record -o "$WORK/t2" -- sh -c '
-	echo held > f.held; (sleep 300 <f.held >/dev/null 2>&1 &)
-	setsid sh -c "cd . && exec sleep 300" </dev/null >/dev/null 2>&1 &
-	echo done > done' || fail "record with a leftover daemon exited $?"
+	echo held > f.held
+	(sh -c "echo \$\$ > \"\$1\"; exec sleep 300" sh "$0/d1" <f.held >/dev/null 2>&1 &)
+	setsid sh -c "cd . && echo \$\$ > \"\$1\" && exec sleep 300" sh "$0/d2" \
+		</dev/null >/dev/null 2>&1 &
+	i=0
+	while { [ ! -s "$0/d1" ] || [ ! -s "$0/d2" ]; } && [ $i -lt 1000 ]; do
+		sleep 0.01; i=$((i + 1))
+	done
+	echo done > done' "$PIDS" || fail "record with a leftover daemon exited $?"
 readable "$WORK/t2" 2
-pgrep -f "sleep 300" >/dev/null && { pkill -f "sleep 300"; fail "a workload daemon survived"; }
+none_left "record's leftover daemons" "$PIDS/d1" "$PIDS/d2"
 
 # 3. SIGTERM to record mid-workload: exit 3, trace kept, status interrupted.
-"$FL" record -o "$WORK/t3" -- sh -c 'echo a > before; echo "step 1" > .faultline-ctl; touch "$0"; sleep 300' \
-	"$WORK/started3" &
+"$FL" record -o "$WORK/t3" -- sh -c 'echo a > before; echo "step 1" > .faultline-ctl
+	echo $$ > "$1"; touch "$0"; exec sleep 300' "$WORK/started3" "$PIDS/workload3" &
 rec=$!
 wait_for "$WORK/started3"
 kill -TERM $rec
@@ -48,21 +58,29 @@ readable "$WORK/t3" 3
 jq -e '.status == "interrupted"' "$WORK/t3/meta.json" >/dev/null || fail "meta.json does not say interrupted"
 jq -e '[.records[] | select(.op == "mark")][0].text == "step 1"' "$WORK/show.json" >/dev/null ||
 	fail "mark before the interruption is missing"
+none_left "interrupted workload" "$PIDS/workload3"
 
 # 4. faultline-fs killed with SIGKILL mid-workload: record says so, exit 3,
 #    the valid prefix is readable, nothing stays mounted.
-"$FL" record -o "$WORK/t4" -- sh -c 'echo a > before; echo "m" > .faultline-ctl; touch "$0";
-	while :; do echo more >> log 2>/dev/null || exit 9; done' "$WORK/started4" 2>"$WORK/rec4.err" &
+"$FL" record -o "$WORK/t4" -- sh -c 'echo a > before; echo "m" > .faultline-ctl
+	echo $$ > "$1"; touch "$0"
+	while :; do echo more >> log 2>/dev/null || exit 9; done' "$WORK/started4" "$PIDS/workload4" \
+	2>"$WORK/rec4.err" &
 rec=$!
 wait_for "$WORK/started4"
-fs=$(pgrep -f "faultline-fs --trace $WORK/t4/records") || fail "faultline-fs not found"
-kill -KILL $fs
+# Our record's own child, not any faultline-fs on the machine.
+fs=$(pgrep -P "$rec" -x faultline-fs) || fail "faultline-fs is not a child of record ($rec)"
+case $fs in
+"" | *[!0-9]*) fail "want one faultline-fs under record ($rec), got: $fs" ;;
+esac
+kill -KILL "$fs"
 wait $rec
 rc=$?
 [ $rc -eq 3 ] || fail "record with a killed recorder exited $rc, want 3"
 grep -q "faultline-fs died" "$WORK/rec4.err" || fail "record did not say the recorder died"
 "$FL" show --json "$WORK/t4" >"$WORK/show.json" 2>/dev/null
 jq -e '.valid_records >= 3' "$WORK/show.json" >/dev/null || fail "killed recorder left no readable prefix"
+none_left "workload of a killed recorder" "$PIDS/workload4"
 
 # 5. Bad usage and bad places: exit 2, nothing mounted.
 expect_exit 2 "$FL" record -o "$WORK/t5"

@@ -20,8 +20,9 @@ one_line_error() {
 hdr '\002\000\000\000' >"$WORK/empty"
 "$FL" show "$WORK/empty" >"$WORK/out" || fail "empty trace: exit $?"
 [ -s "$WORK/out" ] && fail "empty trace printed records"
-"$FL" show --json "$WORK/empty" | jq -e '.records == [] and .valid_records == 0 and .error == null' >/dev/null ||
-	fail "empty trace JSON"
+"$FL" show --json "$WORK/empty" >"$WORK/empty.json" || fail "empty trace, --json: exit $?"
+jq -e '.records == [] and .valid_records == 0 and .error == null' "$WORK/empty.json" >/dev/null ||
+	fail "empty trace JSON: $(cat "$WORK/empty.json")"
 
 hdr '\001\000\000\000' >"$WORK/v1"
 one_line_error "format version 1" "$WORK/v1"
@@ -40,8 +41,11 @@ one_line_error "inside a record" "$WORK/cut"
 # An impossible length field.
 { hdr '\002\000\000\000'; printf '\377\377\377\377\000\000\000\000'; } >"$WORK/huge"
 one_line_error "impossible record length" "$WORK/huge"
-"$FL" show --json "$WORK/huge" 2>/dev/null | jq -e '.valid_records == 0 and (.error | test("length"))' >/dev/null ||
-	fail "JSON of a bad trace does not carry the error"
+"$FL" show --json "$WORK/huge" >"$WORK/huge.json" 2>/dev/null
+rc=$?
+[ $rc -eq 2 ] || fail "show --json of a bad trace: exit $rc, want 2"
+jq -e '.valid_records == 0 and (.error | test("length"))' "$WORK/huge.json" >/dev/null ||
+	fail "JSON of a bad trace does not carry the error: $(cat "$WORK/huge.json")"
 
 # Usage errors.
 expect_exit 2 "$FL" show
