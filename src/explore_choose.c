@@ -3,11 +3,15 @@
  *
  * At a crash point the in-flight ops (ex->inflight) are each kept whole
  * (W), dropped (D) or torn by one of the variants the model allows (T);
- * under a journal_in_order model the dropped metadata ops must be a
- * suffix of the in-flight metadata ops.  A choice's COST is the number
- * of decisions it takes: one per dropped or torn op, except that a
- * journal's dropped suffix counts once (it is one decision: where the
- * journal stopped).  The modes are cost bounds on that one space:
+ * under a journal_in_order model the dropped metadata ops (namespace ops,
+ * truncate, fallocate, attributes) must be a suffix of the in-flight
+ * metadata ops.  A choice's COST, under every model alike, is the number
+ * of decisions it takes: one per dropped or torn op, except that dropped
+ * metadata ops forming a suffix of the in-flight metadata ops count once
+ * (one decision: where the metadata stopped reaching the disk).  Since
+ * the cost does not depend on the model, a state has the same cost under
+ * strict, ext4-ordered and posix, and each mode's sets nest across
+ * models as they do across modes.  The modes are cost bounds:
  *
  *   prefix       only the op at the crash point is choosable (cost <= 1)
  *   omit-one     cost <= 1
@@ -35,7 +39,8 @@ struct ex_pick {
 	size_t x;              /* crash point (op index) */
 	uint64_t crash;        /* its seq */
 	size_t n;              /* choosable ops (ex->inflight) */
-	bool *journal;         /* per op: a journal op */
+	bool *meta;            /* per op: a metadata op (ops_is_metadata) */
+	bool ordered;          /* dropped metadata must be a suffix (journal_in_order) */
 	const struct tear_set **var; /* per op: its allowed tear variants here (maybe empty) */
 	int *pick;             /* per op: 0 whole, -1 dropped, v + 1 torn by variant v */
 };
@@ -78,15 +83,16 @@ static int pick_init(struct ex_pick *p, struct ex *ex, size_t x)
 	p->x = x;
 	p->crash = ex->t->v[x].seq;
 	p->n = ex->ninf;
-	p->journal = calloc(p->n + 1, sizeof(*p->journal));
+	p->ordered = ex->plan->m->journal_in_order;
+	p->meta = calloc(p->n + 1, sizeof(*p->meta));
 	p->var = calloc(p->n + 1, sizeof(*p->var));
 	p->pick = calloc(p->n + 1, sizeof(*p->pick));
-	if (!p->journal || !p->var || !p->pick)
+	if (!p->meta || !p->var || !p->pick)
 		return -ENOMEM;
 	for (i = 0; i < p->n; i++) {
 		size_t idx = ex->inflight[i];
 
-		p->journal[i] = model_is_journal_op(ex->plan, idx);
+		p->meta[i] = ops_is_metadata(&ex->t->v[idx]);
 		p->var[i] = model_may_tear(ex->plan, idx, p->crash) ? allowed(ex, idx) : &no_tears;
 	}
 	return 0;
@@ -94,7 +100,7 @@ static int pick_init(struct ex_pick *p, struct ex *ex, size_t x)
 
 static void pick_free(struct ex_pick *p)
 {
-	free(p->journal);
+	free(p->meta);
 	free(p->var);
 	free(p->pick);
 }
@@ -125,36 +131,39 @@ static int emit(struct ex_pick *p)
 }
 
 /*
- * Every legal choice for ops pos.. that costs exactly cost, given whether
- * a journal op before pos was dropped.
+ * Every legal choice for ops 0..top-1 (top counts down: ops are decided
+ * from the last to the first, so the dropped metadata suffix is known as
+ * it is built) that costs exactly cost.  suffix: every metadata op after
+ * top was dropped; started: at least one was.
  */
-static int gen(struct ex_pick *p, size_t pos, unsigned cost, bool jdropped)
+static int gen(struct ex_pick *p, size_t top, unsigned cost, bool suffix, bool started)
 {
-	size_t v;
+	size_t i, v;
 	int rc;
 
 	if (p->ex->out_of_time)
 		return 0;
-	if (pos == p->n)
+	if (top == 0)
 		return cost ? 0 : emit(p);
-	if (cost > p->n - pos)
+	if (cost > top)
 		return 0; /* not enough ops left to spend it on */
-	if (p->journal[pos] && jdropped) { /* the journal stopped earlier */
-		p->pick[pos] = -1;
-		rc = gen(p, pos + 1, cost, true);
-		p->pick[pos] = 0;
+	i = top - 1;
+	p->pick[i] = 0;
+	if ((rc = gen(p, i, cost, suffix && !p->meta[i], started)) < 0)
 		return rc;
+	if (p->meta[i] && suffix) { /* drop it: the suffix grows (the first costs one) */
+		p->pick[i] = -1;
+		if (cost >= (unsigned)!started)
+			rc = gen(p, i, cost - !started, true, true);
+	} else if (cost && (!p->meta[i] || !p->ordered)) {
+		p->pick[i] = -1;
+		rc = gen(p, i, cost - 1, suffix, started);
 	}
-	p->pick[pos] = 0;
-	if ((rc = gen(p, pos + 1, cost, jdropped)) < 0 || !cost)
-		return rc;
-	p->pick[pos] = -1;
-	rc = gen(p, pos + 1, cost - 1, jdropped || p->journal[pos]);
-	for (v = 0; !rc && v < p->var[pos]->n; v++) {
-		p->pick[pos] = (int)v + 1;
-		rc = gen(p, pos + 1, cost - 1, jdropped);
+	for (v = 0; !rc && cost && v < p->var[i]->n; v++) {
+		p->pick[i] = (int)v + 1;
+		rc = gen(p, i, cost - 1, suffix, started);
 	}
-	p->pick[pos] = 0;
+	p->pick[i] = 0;
 	return rc;
 }
 
@@ -165,33 +174,53 @@ static int gen_upto(struct ex_pick *p, unsigned max)
 	int rc = 0;
 
 	for (c = 0; !rc && c <= max && c <= p->n; c++)
-		rc = gen(p, 0, c, false);
+		rc = gen(p, p->n, c, true, false);
 	return rc;
 }
 
 /*
- * The number of legal choices of each cost: coef[c] for c = 0..n, the
- * coefficients of the product over ops of (1 + (1 + tears) x), with all
- * of a journal's ops together contributing one factor (1 + m x).
+ * The number of legal choices of each cost (coef[c], c = 0..n): the same
+ * walk as gen(), from the last op to the first, counted with polynomials
+ * for its three situations: in the suffix with nothing dropped yet, in
+ * it with something dropped, and out of it.
  */
 static void count_by_cost(const struct ex_pick *p, double *coef)
 {
-	size_t i, c, m = 0;
+	size_t n = p->n + 2, i, c;
+	double *s0 = calloc(n, sizeof(double)), *s1 = calloc(n, sizeof(double));
+	double *out = calloc(n, sizeof(double)), *t0 = calloc(n, sizeof(double));
+	double *t1 = calloc(n, sizeof(double)), *to = calloc(n, sizeof(double));
 
-	memset(coef, 0, (p->n + 2) * sizeof(*coef));
-	coef[0] = 1;
-	for (i = 0; i <= p->n; i++) {
-		double a = i < p->n ? 1.0 + (double)p->var[i]->n : (double)m;
+	memset(coef, 0, n * sizeof(*coef));
+	if (!s0 || !s1 || !out || !t0 || !t1 || !to)
+		goto done;
+	s0[0] = 1;
+	for (i = p->n; i-- > 0;) {
+		double a = 1.0 + (double)p->var[i]->n; /* dropped or torn: cost one */
 
-		if (i < p->n && p->journal[i]) {
-			m++;
-			continue;
+		memset(t0, 0, n * sizeof(double));
+		memset(t1, 0, n * sizeof(double));
+		memset(to, 0, n * sizeof(double));
+		for (c = 0; c + 1 < n; c++) {
+			if (!p->meta[i]) { /* writes: whole, or a cost-one choice; nothing moves */
+				t0[c] += s0[c], t1[c] += s1[c], to[c] += out[c];
+				t0[c + 1] += a * s0[c], t1[c + 1] += a * s1[c], to[c + 1] += a * out[c];
+				continue;
+			}
+			to[c] += s0[c] + s1[c] + out[c]; /* kept: the suffix ends */
+			t1[c + 1] += s0[c];               /* dropped: the suffix starts (cost one) */
+			t1[c] += s1[c];                   /* dropped: the suffix goes on (free) */
+			if (!p->ordered)
+				to[c + 1] += out[c];      /* dropped outside the suffix */
 		}
-		if (a == 0)
-			continue;
-		for (c = p->n + 1; c-- > 1;)
-			coef[c] += a * coef[c - 1];
+		memcpy(s0, t0, n * sizeof(double));
+		memcpy(s1, t1, n * sizeof(double));
+		memcpy(out, to, n * sizeof(double));
 	}
+	for (c = 0; c < n; c++)
+		coef[c] = s0[c] + s1[c] + out[c];
+done:
+	free(s0), free(s1), free(out), free(t0), free(t1), free(to);
 }
 
 static double count_upto(const struct ex_pick *p, unsigned max)
@@ -244,13 +273,13 @@ static unsigned mode_bound(const struct ex_pick *p, bool note)
 
 /*
  * One random state: each op kept, dropped or torn (a third each; a torn
- * op by a variant drawn evenly), then made legal: after a dropped journal
- * op, the later ones are dropped too.
+ * op by a variant drawn evenly), then made legal: under a journal_in_order
+ * model, after a dropped metadata op the later ones are dropped too.
  */
 static int draw_one(struct ex_pick *p, uint64_t seed)
 {
 	uint64_t rng = seed;
-	bool jdropped = false;
+	bool dropped = false;
 	size_t i;
 
 	for (i = 0; i < p->n; i++) {
@@ -259,9 +288,9 @@ static int draw_one(struct ex_pick *p, uint64_t seed)
 		p->pick[i] = r == 1 ? -1 : 0;
 		if (r == 2 && p->var[i]->n)
 			p->pick[i] = (int)(ex_rand(&rng) % p->var[i]->n) + 1;
-		if (p->journal[i] && jdropped)
+		if (p->ordered && p->meta[i] && dropped)
 			p->pick[i] = -1;
-		jdropped |= p->journal[i] && p->pick[i] < 0;
+		dropped |= p->meta[i] && p->pick[i] < 0;
 	}
 	return emit(p);
 }

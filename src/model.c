@@ -223,10 +223,7 @@ static void cover_all(struct plan_build *b, size_t upto, uint64_t seq)
 
 bool model_is_journal_op(const struct model_plan *p, size_t idx)
 {
-	const struct ops_op *op = &p->t->v[idx];
-
-	return p->m->journal_in_order &&
-	       (op->kind == OPS_NS || (op->kind == OPS_DATA && op->op != TRACE_OP_WRITE));
+	return p->m->journal_in_order && ops_is_metadata(&p->t->v[idx]);
 }
 
 static int journal_push(struct plan_build *b, size_t idx)

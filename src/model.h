@@ -77,9 +77,8 @@ bool model_durable(const struct model_plan *p, size_t idx, uint64_t crash);
 bool model_in_flight(const struct model_plan *p, size_t idx, uint64_t crash);
 
 /*
- * True when op idx is a metadata (journal) op of a journal_in_order model:
- * namespace ops and data ops other than writes (truncate, fallocate,
- * attributes).  False for every op of other models.
+ * True when op idx is a metadata (journal) op of a journal_in_order model
+ * (ops_is_metadata); false for every op of other models.
  */
 bool model_is_journal_op(const struct model_plan *p, size_t idx);
 

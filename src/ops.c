@@ -444,6 +444,11 @@ bool ops_changes_state(const struct ops_op *op)
 	return op->kind == OPS_DATA || op->kind == OPS_NS;
 }
 
+bool ops_is_metadata(const struct ops_op *op)
+{
+	return op->kind == OPS_NS || (op->kind == OPS_DATA && op->op != TRACE_OP_WRITE);
+}
+
 bool ops_is_bytes(const struct ops_op *op)
 {
 	return op->kind == OPS_DATA && !(op->oflags & OPS_F_ATTR);

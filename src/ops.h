@@ -121,6 +121,12 @@ bool ops_is_sync_write(const struct ops_op *op);
 /* True for an op that changes a crash state (OPS_DATA or OPS_NS). */
 bool ops_changes_state(const struct ops_op *op);
 
+/*
+ * True for a metadata op: a namespace op, or a data op other than a write
+ * (truncate, fallocate, attributes): what a journaling file system logs.
+ */
+bool ops_is_metadata(const struct ops_op *op);
+
 /* True for a data op on an inode's bytes or size (write, truncate, fallocate). */
 bool ops_is_bytes(const struct ops_op *op);
 

@@ -749,10 +749,15 @@ static bool is_attr_op(const struct ops_op *op)
 	       op->op == TRACE_OP_REMOVEXATTR;
 }
 
+/* Namespace ops and every data op but a write: what a journal logs. */
+static bool is_metadata(const struct ops_op *op)
+{
+	return op->kind == OPS_NS || (op->kind == OPS_DATA && op->op != TRACE_OP_WRITE);
+}
+
 static bool is_journal_op(const struct model *m, const struct ops_op *op)
 {
-	return m->journal_in_order &&
-	       (op->kind == OPS_NS || (op->kind == OPS_DATA && op->op != TRACE_OP_WRITE));
+	return m->journal_in_order && is_metadata(op);
 }
 
 /* Does barrier b (a barrier record, or a self-syncing write) cover op? */
@@ -872,30 +877,44 @@ static int allowed_tears(const struct enumr *e, size_t i, struct tear_set *out)
 	return 0;
 }
 
-/* Is pick[] legal, and what does it cost?  Returns the cost, or -1 if illegal. */
+/*
+ * Is pick[] legal, and what does it cost?  Returns the cost, or -1 if
+ * illegal.  Legal: under journal_in_order the dropped metadata ops are a
+ * suffix of the in-flight metadata ops.  Cost (the same under every
+ * model): one per dropped or torn op, except that the dropped metadata
+ * ops forming a suffix of the in-flight metadata ops count once.
+ */
 static int legal_cost(const struct enumr *e, bool *prefix)
 {
-	bool journal_dropped = false;
+	size_t k, suffix = 0, dropped_meta = 0;
+	bool in_suffix = true;
 	int cost = 0;
-	size_t k;
 
 	*prefix = true;
 	for (k = 0; k < e->ninf; k++) {
 		const struct ops_op *op = &e->r->t->v[e->inf[k]];
-		bool journal = is_journal_op(e->m, op);
 
 		if (e->pick[k] && op->seq != e->crash)
 			*prefix = false;
-		if (journal && journal_dropped && e->pick[k] != 1)
-			return -1; /* a journal op kept after a dropped one */
-		if (journal && e->pick[k] == 1) {
-			cost += !journal_dropped;
-			journal_dropped = true;
-		} else if (e->pick[k]) {
-			cost++;
+		if (!is_metadata(op)) {
+			cost += e->pick[k] != 0;
+			continue;
 		}
+		dropped_meta += e->pick[k] == 1;
 	}
-	return cost;
+	for (k = e->ninf; k-- > 0;) { /* the dropped metadata suffix, from the end */
+		const struct ops_op *op = &e->r->t->v[e->inf[k]];
+
+		if (!is_metadata(op))
+			continue;
+		if (e->pick[k] != 1)
+			in_suffix = false;
+		else if (in_suffix)
+			suffix++;
+	}
+	if (e->m->journal_in_order && dropped_meta != suffix)
+		return -1; /* a metadata op kept after a dropped one */
+	return cost + (int)(dropped_meta - suffix) + (suffix > 0);
 }
 
 /* Builds the state pick[] describes, keys it, and calls cb. */

@@ -31,8 +31,9 @@ struct ref_state {
 	uint64_t content;   /* content key of the tree */
 	uint64_t key;       /* fskey_state(content, nmarks): the dedup key */
 	uint64_t nmarks;    /* marks acknowledged at the crash point */
-	unsigned cost;      /* decisions it takes: each dropped or torn op, except that
-			       the dropped suffix of a journal counts once */
+	unsigned cost;      /* decisions it takes (the same under every model): each
+			       dropped or torn op, except that the dropped metadata ops
+			       that end the in-flight metadata ops count once */
 	bool prefix;        /* every op but the one at the crash point is kept whole */
 };
 
