@@ -459,6 +459,43 @@ int64_t ops_wall_ns(const struct ops_trace *t, const struct ops_op *op)
 	return t->start_ns + (int64_t)op->time_ns;
 }
 
+/*
+ * The same walk without openat2 (kernels before 5.6, sandboxes and
+ * valgrind refuse it): one component at a time, none of them a symlink;
+ * BASE names are single components, never "." or "..", so the walk
+ * cannot leave the snapshot.
+ */
+static int base_open_walk(int basefd, const char *rel, int flags)
+{
+	char comp[256];
+	int dir = basefd, fd = -1;
+
+	while (*rel == '/')
+		rel++;
+	for (;;) {
+		size_t len = strcspn(rel, "/");
+		bool last = rel[len] == 0;
+
+		if (len == 0 || len >= sizeof(comp) || (len <= 2 && !strncmp(rel, "..", len))) {
+			fd = -EXDEV;
+			break;
+		}
+		memcpy(comp, rel, len);
+		comp[len] = 0;
+		fd = openat(dir, comp, last ? flags | O_NOFOLLOW | O_CLOEXEC
+				       : O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			fd = errno == ENOTDIR && !last ? -ELOOP : -errno;
+		if (dir != basefd)
+			close(dir);
+		if (fd < 0 || last)
+			break;
+		dir = fd;
+		rel += len + 1;
+	}
+	return fd;
+}
+
 int ops_base_open(int basefd, const char *rel, int flags)
 {
 	struct open_how how = {
@@ -467,5 +504,7 @@ int ops_base_open(int basefd, const char *rel, int flags)
 	};
 	int fd = (int)syscall(SYS_openat2, basefd, rel + (*rel == '/'), &how, sizeof(how));
 
+	if (fd < 0 && errno == ENOSYS)
+		return base_open_walk(basefd, rel, flags);
 	return fd < 0 ? -errno : fd;
 }

@@ -50,6 +50,8 @@ int main(void)
 		make_report_suite,
 		make_state_suite,
 		make_model_suite,
+		make_mat_suite,
+		make_explore_suite,
 	};
 	SRunner *sr = srunner_create(NULL);
 	size_t i;

@@ -10,6 +10,8 @@ Suite *make_check_suite(void);
 Suite *make_report_suite(void);
 Suite *make_state_suite(void);
 Suite *make_model_suite(void);
+Suite *make_mat_suite(void);
+Suite *make_explore_suite(void);
 
 /* Makes a fresh temporary directory for one test; returns its path (static). */
 const char *check_tmpdir(void);
