@@ -469,9 +469,11 @@ static int image_define_created(struct mat *m)
 static int rm_entry(const char *path, const struct stat *st, int flag,
 		    struct FTW *ftw)
 {
-	if (flag == FTW_DP || flag == FTW_D)
+	bool dir = flag == FTW_DP || flag == FTW_D;
+
+	if (dir && (st->st_mode & 0700) != 0700)
 		chmod(path, 0700); /* a checker may have made it unwritable */
-	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+	return (dir ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
 }
 
 int mat_remove(const char *dir)

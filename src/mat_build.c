@@ -41,6 +41,8 @@ struct build {
 	size_t nf, fcap;
 	size_t *data;          /* bytes ops to apply, indices */
 	size_t ndata, dcap;
+	uid_t made_uid;        /* owner of what this build creates */
+	gid_t made_gid;        /* its group (the state directory's when that is set-group-ID) */
 };
 
 static struct mat_inode *b_inode(struct build *b, uint64_t id)
@@ -305,7 +307,8 @@ static int b_attrs(struct build *b, const struct bfile *f, const struct mat_inod
 	for (k = 0; k < i->nxa; k++)
 		if (setxattr(path, i->xa[k].name, i->xa[k].value, i->xa[k].len, 0) < 0)
 			b->m->lost |= MAT_LOST_XATTR;
-	if (fchownat(pfd, "", i->uid, i->gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+	if ((i->uid != b->made_uid || i->gid != b->made_gid) && /* else it is already */
+	    fchownat(pfd, "", i->uid, i->gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != EPERM)
 			err = -errno;
 		b->m->lost |= MAT_LOST_OWNER;
@@ -361,6 +364,7 @@ int mat_build(struct mat *m, const struct state *s, const size_t *extra,
 {
 	struct build b = {.m = m, .s = s, .dirfd = -1};
 	char id[STATE_ID_MAX];
+	struct stat st;
 	int rc, len = state_id(s, id, sizeof(id));
 
 	b.key = XXH3_64bits(id, len > 0 ? (size_t)len : 0);
@@ -371,6 +375,10 @@ int mat_build(struct mat *m, const struct state *s, const size_t *extra,
 		b_free(&b);
 		return rc;
 	}
+	b.made_uid = geteuid();
+	b.made_gid = getegid();
+	if (fstat(b.dirfd, &st) == 0 && (st.st_mode & S_ISGID))
+		b.made_gid = st.st_gid;
 	rc = b_sort_ops(&b, extra, n);
 	if (!rc)
 		rc = b_tree(&b);

@@ -1,0 +1,88 @@
+#!/bin/sh
+# REQUIRES: fuse
+# differential.sh - the explorer proven against the reference enumerator
+# (tests/difftest: every model, every mode, state set by state set, plus
+# disk keys and replay) on three kinds of trace:
+#   1. seeded synthetic traces (tests/tracegen): FAULTLINE_DIFF_SEEDS of
+#      them (default 200) of FAULTLINE_DIFF_OPS ops (8), starting at seed
+#      FAULTLINE_DIFF_FIRST (1);
+# replaying every FAULTLINE_DIFF_REPLAY_EVERY-th state (5).
+#   2. every bundled engine's recording, and workload_ops' (every op
+#      faultline records), cut to small windows (tests/tracecut);
+# scripts/differential runs the long version.
+. "$top_srcdir/tests/lib.sh"
+require_fuse
+B="$top_builddir/tests"
+E="$top_builddir/scenarios/engines"
+SEEDS=${FAULTLINE_DIFF_SEEDS:-200}
+FIRST=${FAULTLINE_DIFF_FIRST:-1}
+OPS=${FAULTLINE_DIFF_OPS:-8}
+REPLAY_EVERY=${FAULTLINE_DIFF_REPLAY_EVERY:-5}
+# States are built on tmpfs when there is one: they are many and small.
+[ -d /dev/shm ] && [ -w /dev/shm ] && SCRATCH=$(mktemp -d /dev/shm/faultline-diff.XXXXXX) ||
+	SCRATCH="$WORK/scratch"
+mkdir -p "$SCRATCH"
+trap 'rm -rf "$SCRATCH"; lib_cleanup' EXIT
+
+# difftest NAME TRACE...: starts the comparison in the background (its
+# pid in $PIDS/NAME, so an early failure ends it), output in $WORK/NAME.out.
+difftest() {
+	name=$1
+	shift
+	TMPDIR="$SCRATCH" "$B/difftest" --quiet --replay-every "$REPLAY_EVERY" "$@" \
+		>"$WORK/$name.out" 2>&1 &
+	echo $! >"$PIDS/$name"
+}
+
+# verdict NAME: waits for it; fails the test on any violation.
+verdict() {
+	wait "$(cat "$PIDS/$1")"
+	rc=$?
+	rm -f "$PIDS/$1"
+	tail -n 1 "$WORK/$1.out"
+	[ $rc -eq 0 ] || fail "$1 (exit $rc): $(grep -m 10 -E '^(VIOLATION|ERROR)' "$WORK/$1.out")"
+	grep -q ' 0 violations, 0 errors$' "$WORK/$1.out" || fail "$1: no summary"
+}
+
+# 1. synthetic traces, in two halves (two cores)
+mkdir "$WORK/gen" "$WORK/gen/a" "$WORK/gen/b"
+seed=$FIRST
+while [ "$seed" -lt $((FIRST + SEEDS)) ]; do
+	half=$([ $((seed % 2)) -eq 0 ] && echo a || echo b)
+	"$B/tracegen" "$seed" "$WORK/gen/$half/$seed" --ops "$OPS" >/dev/null ||
+		fail "tracegen $seed failed"
+	seed=$((seed + 1))
+done
+difftest synthetic-a "$WORK"/gen/a/*
+difftest synthetic-b "$WORK"/gen/b/*
+
+# 2. real engines' recordings, cut to windows of 12 records
+record() { # record NAME SETUP CMD...
+	n=$1
+	s=$2
+	shift 2
+	(cd "$WORK" && "$FL" record -o "$WORK/rec-$n" --setup "$s" -- "$@") >/dev/null 2>&1 ||
+		fail "recording $n failed"
+}
+record walkv "$E/walkv init" "$E/walkv" run 6
+record mmapstore "$E/mmapstore init" "$E/mmapstore" run 3
+record cowtree "$E/cowtree init" "$E/cowtree" run 3
+record cowtree-dsync "$E/cowtree init --meta-dsync" "$E/cowtree" run 3 --meta-dsync
+record ops true "$B/workload_ops"
+cuts=""
+for n in walkv mmapstore cowtree cowtree-dsync ops; do
+	last=$(jq -r .records "$WORK/rec-$n/meta.json")
+	from=1
+	while [ "$from" -lt "$last" ]; do
+		"$B/tracecut" "$WORK/rec-$n" "$from" $((from + 11)) "$WORK/cut-$n-$from" ||
+			fail "tracecut $n $from failed"
+		cuts="$cuts $WORK/cut-$n-$from"
+		from=$((from + 9))
+	done
+done
+verdict synthetic-a
+# shellcheck disable=SC2086
+difftest engines $cuts
+verdict synthetic-b
+verdict engines
+exit 0
