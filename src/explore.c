@@ -460,7 +460,8 @@ static int ex_admit(struct ex *ex, size_t i)
 		i = k->stack[--sp];
 		if (k->admitted[i] || !k->eligible[i] || !ex_ready(k, i))
 			continue;
-		rc = mat_image_apply(ex->mat, i);
+		if (!ex->out_of_time) /* past --budget only counting goes on: no image needed */
+			rc = mat_image_apply(ex->mat, i);
 		k->admitted[i] = 1;
 		for (j = 0; j < 2; j++) {
 			uint32_t key = k->of[i][j];
@@ -726,7 +727,7 @@ static void ex_fill_report(struct ex *ex)
 	r->elapsed_s = ex_elapsed(ex);
 	if (ex->fallbacks)
 		snprintf(note, sizeof(note), "exhaustive: %zu crash points had more than %u ops "
-			 "in flight or %d states (up to %" PRIu64 "); those fell back to bounded:2",
+			 "in flight or %d states (up to %" PRIu64 " ops); those fell back to bounded:2",
 			 ex->fallbacks, ex->o->window, EX_EXHAUSTIVE_MAX, ex->fallback_max);
 	if (ex->out_of_time)
 		snprintf(note + strlen(note), sizeof(note) - strlen(note),

@@ -28,6 +28,8 @@
  * so the first of a set of equal states, the one checked, is the simplest.
  */
 #include <errno.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,40 +132,105 @@ static int emit(struct ex_pick *p)
 	return rc;
 }
 
-/*
- * Every legal choice for ops 0..top-1 (top counts down: ops are decided
- * from the last to the first, so the dropped metadata suffix is known as
- * it is built) that costs exactly cost.  suffix: every metadata op after
- * top was dropped; started: at least one was.
- */
-static int gen(struct ex_pick *p, size_t top, unsigned cost, bool suffix, bool started)
+/* The options of a single pick of op i: 1 (dropped) + its tear variants. */
+static unsigned options(const struct ex_pick *p, size_t i)
 {
-	size_t i, v;
-	int rc;
+	return 1 + (unsigned)p->var[i]->n;
+}
 
-	if (p->ex->out_of_time)
-		return 0;
-	if (top == 0)
-		return cost ? 0 : emit(p);
-	if (cost > top)
-		return 0; /* not enough ops left to spend it on */
-	i = top - 1;
-	p->pick[i] = 0;
-	if ((rc = gen(p, i, cost, suffix && !p->meta[i], started)) < 0)
-		return rc;
-	if (p->meta[i] && suffix) { /* drop it: the suffix grows (the first costs one) */
-		p->pick[i] = -1;
-		if (cost >= (unsigned)!started)
-			rc = gen(p, i, cost - !started, true, true);
-	} else if (cost && (!p->meta[i] || !p->ordered)) {
-		p->pick[i] = -1;
-		rc = gen(p, i, cost - 1, suffix, started);
+/* Sets op i to its option o (0: dropped, v + 1: torn by variant v). */
+static void set_option(struct ex_pick *p, size_t i, unsigned o)
+{
+	p->pick[i] = o == 0 ? -1 : (int)o;
+}
+
+/*
+ * Every choice of k ops out of pool[0..np) (combinations in order, comb
+ * the current one) with each chosen op's options in turn, on top of the
+ * picks already set.
+ */
+static int gen_combos(struct ex_pick *p, const size_t *pool, size_t np, unsigned k, size_t *comb)
+{
+	unsigned *opt = calloc(k + 1, sizeof(*opt)), j;
+	int rc = opt ? 0 : -ENOMEM;
+
+	for (j = 0; j < k; j++)
+		comb[j] = j;
+	while (!rc && !p->ex->out_of_time) {
+		for (j = 0; j < k; j++) {
+			opt[j] = 0;
+			set_option(p, pool[comb[j]], 0);
+		}
+		for (;;) { /* the options of this combination, an odometer */
+			if ((rc = emit(p)) < 0)
+				break;
+			for (j = k; j-- > 0;) {
+				if (++opt[j] < options(p, pool[comb[j]])) {
+					set_option(p, pool[comb[j]], opt[j]);
+					break;
+				}
+				opt[j] = 0;
+				set_option(p, pool[comb[j]], 0);
+			}
+			if (j == (unsigned)-1)
+				break;
+		}
+		for (j = 0; j < k; j++) /* undo this combination's picks */
+			p->pick[pool[comb[j]]] = 0;
+		for (j = k; j-- > 0;) /* next combination */
+			if (comb[j] < np - k + j) {
+				size_t q;
+
+				comb[j]++;
+				for (q = j + 1; q < k; q++)
+					comb[q] = comb[q - 1] + 1;
+				break;
+			}
+		if (j == (unsigned)-1)
+			break;
 	}
-	for (v = 0; !rc && cost && v < p->var[i]->n; v++) {
-		p->pick[i] = (int)v + 1;
-		rc = gen(p, i, cost - 1, suffix, started);
+	free(opt);
+	return rc;
+}
+
+/*
+ * Every legal choice of cost exactly cost, without recursion over the ops
+ * (thousands may be in flight).  A choice is its dropped metadata suffix
+ * (the newest s metadata ops; one decision if s > 0; the metadata op just
+ * before it, if any, kept whole) plus cost - [s > 0] single picks among
+ * the other ops (a write dropped or torn; under posix, an older metadata
+ * op dropped).  For each s, the picked ops are a combination walked in
+ * order and their options an odometer.
+ */
+static int gen_exact(struct ex_pick *p, unsigned cost)
+{
+	size_t *meta = malloc((p->n + 1) * sizeof(size_t)), *pool = malloc((p->n + 1) * sizeof(size_t));
+	size_t *comb = calloc(cost + 1, sizeof(size_t)), m = 0, s, i;
+	int rc = meta && pool && comb ? 0 : -ENOMEM;
+
+	for (i = 0; !rc && i < p->n; i++)
+		if (p->meta[i])
+			meta[m++] = i;
+	for (s = 0; !rc && s <= m && !p->ex->out_of_time; s++) {
+		unsigned k = cost - (s > 0);
+		size_t np = 0, keep = s < m ? meta[m - s - 1] : SIZE_MAX;
+
+		if (s > 0 && cost == 0)
+			break;
+		for (i = 0; i < p->n; i++) /* the ops a single pick may choose */
+			if (!p->meta[i] || (!p->ordered && s < m && i < keep))
+				pool[np++] = i;
+		if (k > np)
+			continue;
+		for (i = 0; i < p->n; i++)
+			p->pick[i] = 0;
+		for (i = m - s; i < m; i++)
+			p->pick[meta[i]] = -1;
+		rc = gen_combos(p, pool, np, k, comb);
 	}
-	p->pick[i] = 0;
+	free(meta);
+	free(pool);
+	free(comb);
 	return rc;
 }
 
@@ -174,19 +241,19 @@ static int gen_upto(struct ex_pick *p, unsigned max)
 	int rc = 0;
 
 	for (c = 0; !rc && c <= max && c <= p->n; c++)
-		rc = gen(p, p->n, c, true, false);
+		rc = gen_exact(p, c);
 	return rc;
 }
 
 /*
- * The number of legal choices of each cost (coef[c], c = 0..n): the same
- * walk as gen(), from the last op to the first, counted with polynomials
- * for its three situations: in the suffix with nothing dropped yet, in
- * it with something dropped, and out of it.
+ * The number of legal choices of each cost up to deg (coef[0..deg]): the
+ * same choices as gen_exact, counted from the last op to the first with
+ * polynomials for three situations - in the dropped metadata suffix with
+ * nothing dropped yet, in it with something dropped, and out of it.
  */
-static void count_by_cost(const struct ex_pick *p, double *coef)
+static void count_by_cost(const struct ex_pick *p, double *coef, size_t deg)
 {
-	size_t n = p->n + 2, i, c;
+	size_t n = deg + 2, i, c;
 	double *s0 = calloc(n, sizeof(double)), *s1 = calloc(n, sizeof(double));
 	double *out = calloc(n, sizeof(double)), *t0 = calloc(n, sizeof(double));
 	double *t1 = calloc(n, sizeof(double)), *to = calloc(n, sizeof(double));
@@ -196,7 +263,7 @@ static void count_by_cost(const struct ex_pick *p, double *coef)
 		goto done;
 	s0[0] = 1;
 	for (i = p->n; i-- > 0;) {
-		double a = 1.0 + (double)p->var[i]->n; /* dropped or torn: cost one */
+		double a = options(p, i); /* dropped or torn: cost one */
 
 		memset(t0, 0, n * sizeof(double));
 		memset(t1, 0, n * sizeof(double));
@@ -217,31 +284,38 @@ static void count_by_cost(const struct ex_pick *p, double *coef)
 		memcpy(s1, t1, n * sizeof(double));
 		memcpy(out, to, n * sizeof(double));
 	}
-	for (c = 0; c < n; c++)
+	for (c = 0; c <= deg; c++)
 		coef[c] = s0[c] + s1[c] + out[c];
 done:
 	free(s0), free(s1), free(out), free(t0), free(t1), free(to);
 }
 
+/* Legal choices of cost at most max (HUGE_VAL past what doubles count). */
 static double count_upto(const struct ex_pick *p, unsigned max)
 {
-	double *coef = calloc(p->n + 2, sizeof(*coef)), sum = 0;
-	size_t c;
+	size_t deg = max < p->n ? max : p->n, c;
+	double *coef, sum = 0;
 
-	if (!coef)
+	if (deg > 4096)
+		return HUGE_VAL; /* random:N over thousands of ops: beyond counting */
+	if (!(coef = calloc(deg + 2, sizeof(*coef))))
 		return 0;
-	count_by_cost(p, coef);
-	for (c = 0; c <= p->n && c <= max; c++)
+	count_by_cost(p, coef, deg);
+	for (c = 0; c <= deg; c++)
 		sum += coef[c];
 	free(coef);
 	return sum;
 }
 
-/* Does exhaustive enumerate this point whole (else bounded:2)? */
+/* Does exhaustive enumerate this point whole (else bounded:2)?  *all: its states, if counted. */
 static bool exhaustive_fits(const struct ex_pick *p, double *all)
 {
+	if (p->n > p->ex->o->window) {
+		*all = HUGE_VAL;
+		return false;
+	}
 	*all = count_upto(p, UINT32_MAX);
-	return p->n <= p->ex->o->window && *all <= EX_EXHAUSTIVE_MAX;
+	return *all <= EX_EXHAUSTIVE_MAX;
 }
 
 /* The cost bound of the mode at this point (after exhaustive's fallback). */
@@ -261,8 +335,8 @@ static unsigned mode_bound(const struct ex_pick *p, bool note)
 			return UINT32_MAX;
 		if (note) {
 			p->ex->fallbacks++;
-			if (all > (double)p->ex->fallback_max)
-				p->ex->fallback_max = all > 1e18 ? UINT64_MAX : (uint64_t)all;
+			if (p->n > p->ex->fallback_max)
+				p->ex->fallback_max = p->n;
 		}
 		return 2;
 	case EXPLORE_RANDOM:

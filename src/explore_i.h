@@ -77,7 +77,7 @@ struct ex {
 	struct timespec t0;
 	bool out_of_time;         /* --budget ran out */
 	size_t fallbacks;         /* exhaustive crash points that fell back */
-	uint64_t fallback_max;    /* most states one of them had */
+	uint64_t fallback_max;    /* most ops in flight at one of them */
 };
 
 /* ---- explore.c ---- */
