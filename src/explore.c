@@ -134,24 +134,39 @@ static int ex_marks_file(struct ex *ex, char *path, size_t cap)
 	return ops_write_marks(ex->t, ex->nmarks ? ex->t->v[ex->lastmark].seq : 0, path);
 }
 
-/* Keeps a failing state and a script that replays and re-checks it. */
+/* Frees what a slot held for its state. */
+static void ex_slot_clear(struct ex_slot *sl)
+{
+	free(sl->why);
+	free(sl->id);
+	sl->why = sl->id = NULL;
+	sl->busy = false;
+}
+
+/*
+ * Keeps a failing state, named by its id (or "state-KEY" for an id too
+ * long for a file name), and a script that rebuilds and re-checks it.
+ */
 static void ex_keep(struct ex *ex, struct ex_slot *sl)
 {
-	char dst[4400], script[4400];
+	char name[256], dst[4400], script[4400];
 	FILE *f;
 
+	if (strlen(sl->id) < 200)
+		snprintf(name, sizeof(name), "%s", sl->id);
+	else
+		snprintf(name, sizeof(name), "state-%016" PRIx64, sl->key);
 	mkdir(ex->o->keep_failures, 0755);
-	snprintf(dst, sizeof(dst), "%s/%s", ex->o->keep_failures, sl->id);
+	snprintf(dst, sizeof(dst), "%s/%s", ex->o->keep_failures, name);
 	mat_remove(dst);
-	if (rename(sl->dir, dst) < 0)
-		return; /* another file system: the script can rebuild it */
-	snprintf(script, sizeof(script), "%s/%s.sh", ex->o->keep_failures, sl->id);
+	rename(sl->dir, dst); /* fails across file systems: the script rebuilds it */
+	snprintf(script, sizeof(script), "%s/%s.sh", ex->o->keep_failures, name);
 	f = fopen(script, "we");
 	if (!f)
 		return;
 	fprintf(f, "#!/bin/sh\n# Rebuilds crash state %s of %s and runs the checker on it.\n"
 		   "exec faultline replay '%s' '%s' --into \"${1:-./%s.replayed}\" --check '%s'\n",
-		sl->id, ex->o->trace, ex->o->trace, sl->id, sl->id, ex->o->check);
+		sl->id, ex->o->trace, ex->o->trace, sl->id, name, ex->o->check);
 	fclose(f);
 	chmod(script, 0755);
 }
@@ -182,9 +197,7 @@ static int ex_finish_one(struct ex *ex)
 	}
 	check_result_free(&res);
 	mat_remove(sl->dir);
-	free(sl->why);
-	sl->why = NULL;
-	sl->busy = false;
+	ex_slot_clear(sl);
 	report_progress_update(ex->prog, ex->rep->checked, ex->rep->unique, ex->rep->failed);
 	return rc < 0 ? rc : 1;
 }
@@ -267,7 +280,7 @@ static int ex_count_draw(struct ex *ex, const char *id)
  */
 int ex_try(struct ex *ex, const struct state *s, size_t x)
 {
-	char err[512], marks[4200], id[STATE_ID_MAX];
+	char err[512], marks[4200], *id;
 	const char *status;
 	struct ex_slot *sl;
 	uint64_t content, key;
@@ -278,48 +291,45 @@ int ex_try(struct ex *ex, const struct state *s, size_t x)
 	if (ex->out_of_time)
 		return 0;
 	ex->rep->generated++;
-	state_id(s, id, sizeof(id));
-	if (ex->o->mode == EXPLORE_RANDOM && (rc = ex_count_draw(ex, id)) < 0)
-		return rc;
-	if (!(sl = ex_free_slot(ex, &rc)))
-		return rc;
+	if (!(id = state_id_new(s)))
+		return -ENOMEM;
+	if ((ex->o->mode == EXPLORE_RANDOM && (rc = ex_count_draw(ex, id)) < 0) ||
+	    !(sl = ex_free_slot(ex, &rc)))
+		goto out;
 	rc = mat_build(ex->mat, s, ex->pending, ex->npend, sl->dir, &content, err, sizeof(err));
-	if (rc < 0) {
+	if (rc < 0)
 		fprintf(stderr, "faultline: explore: %s\n", err);
-		mat_remove(sl->dir);
-		return rc;
-	}
 	key = fskey_state(content, ex->nmarks);
-	if ((rc = ex_seen(&ex->seen, key)) < 0) {
-		mat_remove(sl->dir);
-		return rc;
-	}
+	if (rc < 0 || (rc = ex_seen(&ex->seen, key)) < 0)
+		goto out_remove;
 	if (rc == 0)
 		ex->rep->unique++;
 	status = rc ? "duplicate"
 		 : ex->o->shard_n && key % ex->o->shard_n != ex->o->shard_k - 1 ? "shard"
 		 : ex->o->check ? "checked" : "unique";
 	ex_tell(ex, s, id, sl->dir, content, key, status);
-	if (strcmp(status, "checked")) {
-		mat_remove(sl->dir);
-		return 0;
-	}
-	snprintf(sl->id, sizeof(sl->id), "%s", id);
+	rc = 0;
+	if (strcmp(status, "checked"))
+		goto out_remove;
+	sl->id = id;
+	id = NULL;
 	sl->crash = s->crash;
 	sl->key = key;
 	sl->why = ex_explain_at(ex, s, x, ex->nmarks, ex->lastmark);
-	rc = 0;
 	while (check_running(ex->run) >= ex->o->jobs && (rc = ex_finish_one(ex)) > 0)
 		;
 	if (rc < 0 || (rc = ex_marks_file(ex, marks, sizeof(marks))) < 0 ||
 	    (rc = check_start(ex->run, sl->dir, sl->id, marks, sl)) < 0) {
-		free(sl->why);
-		sl->why = NULL;
-		mat_remove(sl->dir);
-		return rc;
+		ex_slot_clear(sl);
+		goto out_remove;
 	}
 	sl->busy = true;
 	return 0;
+out_remove:
+	mat_remove(sl->dir);
+out:
+	free(id);
+	return rc;
 }
 
 /* ---- the image rule: keys, queues, admission ---- */
@@ -689,7 +699,7 @@ static void ex_close(struct ex *ex)
 
 	check_runner_free(ex->run);
 	for (i = 0; ex->slots && i <= ex->o->jobs; i++)
-		free(ex->slots[i].why);
+		ex_slot_clear(&ex->slots[i]);
 	free(ex->slots);
 	mat_free(ex->mat);
 	if (ex->workdir[0] && !ex->o->workdir)

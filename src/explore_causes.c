@@ -32,34 +32,61 @@ struct ex_cz {
 	char line[256];      /* first output line of the last failing test */
 };
 
-/* Builds and checks s; 1 fails, 0 passes, < 0 error.  Results are cached by id. */
+/* Remembers that state id failed (or not) with the checker's first line. */
+static int cz_remember(struct ex_cz *z, char *id, int failed)
+{
+	char **ids = realloc(z->seen_id, (z->nseen + 1) * sizeof(*ids)), **lines;
+	int *fails;
+
+	if (ids)
+		z->seen_id = ids;
+	lines = realloc(z->seen_line, (z->nseen + 1) * sizeof(*lines));
+	if (lines)
+		z->seen_line = lines;
+	fails = realloc(z->seen_fail, (z->nseen + 1) * sizeof(*fails));
+	if (fails)
+		z->seen_fail = fails;
+	if (!ids || !lines || !fails || !(z->seen_line[z->nseen] = strdup(z->line)))
+		return -ENOMEM;
+	z->seen_id[z->nseen] = id;
+	z->seen_fail[z->nseen++] = failed;
+	return 0;
+}
+
+/*
+ * Builds and checks s; 1 fails, 0 passes, < 0 error or out of budget
+ * (--budget, or EX_CAUSE_TESTS checker runs).  Results are cached by id.
+ */
 static int cz_test(struct ex *ex, struct ex_cz *z, const struct state *s)
 {
-	char id[STATE_ID_MAX], err[512], marks[4300];
+	char err[512], marks[4300], *id = state_id_new(s);
 	struct check_result res;
 	size_t n = 0, i;
 	uint64_t key;
 	void *tok;
 	int rc;
 
-	state_id(s, id, sizeof(id));
+	if (!id)
+		return -ENOMEM;
 	for (i = 0; i < z->nseen; i++)
 		if (!strcmp(z->seen_id[i], id)) {
 			snprintf(z->line, sizeof(z->line), "%s", z->seen_line[i]);
+			free(id);
 			return z->seen_fail[i];
 		}
-	if (z->tests++ >= EX_CAUSE_TESTS)
-		return -EAGAIN;
+	rc = z->tests++ >= EX_CAUSE_TESTS ||
+	     (ex->o->budget > 0 && ex_elapsed(ex) > ex->o->budget) ? -EAGAIN : 0;
 	while (n < z->nextra && ex->t->v[z->extra[n]].seq <= s->crash)
 		n++;
 	mat_remove(z->dir);
-	if ((rc = mat_build(z->m, s, z->extra, n, z->dir, &key, err, sizeof(err))) < 0)
-		return rc;
 	snprintf(marks, sizeof(marks), "%s/cause-marks", ex->workdir);
-	if ((rc = ops_write_marks(ex->t, s->crash, marks)) < 0 ||
+	if (rc < 0 || (rc = mat_build(z->m, s, z->extra, n, z->dir, &key, err, sizeof(err))) < 0 ||
+	    (rc = ops_write_marks(ex->t, s->crash, marks)) < 0 ||
 	    (rc = check_start(ex->run, z->dir, id, marks, NULL)) < 0 ||
-	    (rc = check_wait(ex->run, &tok, &res)) < 0)
+	    (rc = check_wait(ex->run, &tok, &res)) < 0) {
+		free(id);
 		return rc;
+	}
 	rc = !res.passed;
 	snprintf(z->line, sizeof(z->line), "%.*s", (int)strcspn(res.output, "\n"), res.output);
 	if (rc && !z->line[0])
@@ -67,12 +94,10 @@ static int cz_test(struct ex *ex, struct ex_cz *z, const struct state *s)
 			 : res.signal ? "checker killed by a signal" : "checker failed");
 	check_result_free(&res);
 	mat_remove(z->dir);
-	z->seen_id = realloc(z->seen_id, (z->nseen + 1) * sizeof(*z->seen_id));
-	z->seen_fail = realloc(z->seen_fail, (z->nseen + 1) * sizeof(*z->seen_fail));
-	z->seen_line = realloc(z->seen_line, (z->nseen + 1) * sizeof(*z->seen_line));
-	z->seen_id[z->nseen] = strdup(id);
-	z->seen_line[z->nseen] = strdup(z->line);
-	z->seen_fail[z->nseen++] = rc;
+	if (cz_remember(z, id, rc) < 0) {
+		free(id);
+		return -ENOMEM;
+	}
 	return rc;
 }
 
@@ -120,7 +145,8 @@ static void cz_ddmin(struct ex *ex, struct ex_cz *z, const struct state *full, b
 	struct state t = {0};
 	bool *trial = calloc(full->n + 1, 1);
 
-	memset(trial, 0, full->n + 1);
+	if (!trial)
+		return; /* no memory: the failure stays as it is */
 	cz_subset(ex, full, trial, &t);
 	if (cz_test(ex, z, &t) == 1) /* nothing lost or torn is needed at all */
 		memset(keep, 0, full->n);
@@ -217,20 +243,58 @@ struct ex_group {
 	char *words;     /* its explanation */
 };
 
+/* A new group for minimal state min, named in words with the checker's line.  0 or -ENOMEM. */
+static int cz_new_group(struct ex *ex, const struct state *min, const char *sig,
+			const char *line, struct ex_group **g, size_t *ng)
+{
+	struct ex_group *v = realloc(*g, (*ng + 1) * sizeof(**g)), *n;
+	struct names *end = ex->names, *at = names_at(ex, min->crash);
+	size_t last;
+	uint64_t nm = ops_marks_before(ex->t, min->crash, &last);
+	long x = ops_index(ex->t, min->crash);
+	char *why;
+
+	if (!v || !at) {
+		names_free(at);
+		if (v)
+			*g = v;
+		return -ENOMEM;
+	}
+	*g = v;
+	n = &v[*ng];
+	snprintf(n->sig, sizeof(n->sig), "%s", sig);
+	ex->names = at; /* paths as they were at the crash, as the state lines say them */
+	why = ex_explain_at(ex, min, x >= 0 ? (size_t)x : 0, nm, last);
+	ex->names = end;
+	names_free(at);
+	n->id = state_id_new(min);
+	n->words = why ? malloc(strlen(why) + strlen(line) + 64) : NULL;
+	if (n->words)
+		sprintf(n->words, "%s%s%s; %s", line, line[0] ? ": " : "", why,
+			min->n ? "nothing else needed" : "with everything in flight persisted");
+	free(why);
+	if (!n->id || !n->words) {
+		free(n->id);
+		free(n->words);
+		return -ENOMEM;
+	}
+	(*ng)++;
+	return 0;
+}
+
 /* The cause of failure f: minimized (the first EX_CAUSE_MAX), then named. */
 static int cz_one(struct ex *ex, struct ex_cz *z, struct report_failure *f, bool minimize,
 		  struct ex_group **g, size_t *ng)
 {
 	struct state full = {0}, min = {0};
-	char err[256], sig[1024], id[STATE_ID_MAX], line[256];
-	bool *keep;
+	char err[256], sig[1024], line[256];
+	bool *keep = NULL;
 	size_t i;
-	long x;
 	int rc = state_parse(f->id, &full, err, sizeof(err));
 
 	if (rc < 0 || !(keep = malloc(full.n + 1))) {
-		state_free(&full);
-		return rc < 0 ? rc : -ENOMEM;
+		rc = rc < 0 ? rc : -ENOMEM;
+		goto out;
 	}
 	memset(keep, 1, full.n + 1);
 	if (minimize)
@@ -243,37 +307,15 @@ static int cz_one(struct ex *ex, struct ex_cz *z, struct report_failure *f, bool
 	cz_signature(ex, &min, line, sig, sizeof(sig));
 	for (i = 0; i < *ng && strcmp((*g)[i].sig, sig); i++)
 		;
-	if (i == *ng) {
-		char *why;
-		size_t last;
-
-		*g = realloc(*g, (*ng + 1) * sizeof(**g));
-		snprintf((*g)[i].sig, sizeof((*g)[i].sig), "%s", sig);
-		state_id(&min, id, sizeof(id));
-		(*g)[i].id = strdup(id);
-		uint64_t nm = ops_marks_before(ex->t, min.crash, &last);
-
-		struct names *end = ex->names, *at = names_at(ex, min.crash);
-
-		x = ops_index(ex->t, min.crash);
-		/* Paths as they were at the crash, as the state lines say them. */
-		if (at)
-			ex->names = at;
-		why = ex_explain_at(ex, &min, x >= 0 ? (size_t)x : 0, nm, last);
-		ex->names = end;
-		names_free(at);
-		(*g)[i].words = malloc(strlen(why) + strlen(line) + 64);
-		sprintf((*g)[i].words, "%s%s%s; %s", line, line[0] ? ": " : "", why,
-			min.n ? "nothing else needed" : "with everything in flight persisted");
-		free(why);
-		(*ng)++;
-	}
+	if (i == *ng && (rc = cz_new_group(ex, &min, sig, line, g, ng)) < 0)
+		goto out;
 	f->cause = strdup((*g)[i].id);
 	f->cause_words = strdup((*g)[i].words);
+out:
 	free(keep);
 	state_free(&full);
 	state_free(&min);
-	return 0;
+	return rc;
 }
 
 /*

@@ -290,14 +290,35 @@ done:
 	free(s0), free(s1), free(out), free(t0), free(t1), free(to);
 }
 
+/*
+ * Every legal choice, whatever its cost, in one pass: each write whole
+ * or one of its cost-one options; the metadata ops any subset dropped, or
+ * under journal_in_order a suffix (m + 1 ways).
+ */
+static double count_all(const struct ex_pick *p)
+{
+	double n = 1, m = 0;
+	size_t i;
+
+	for (i = 0; i < p->n; i++) {
+		if (!p->meta[i])
+			n *= 1.0 + options(p, i);
+		else if (p->ordered)
+			m++;
+		else
+			n *= 2;
+	}
+	return p->ordered ? n * (m + 1) : n;
+}
+
 /* Legal choices of cost at most max (HUGE_VAL past what doubles count). */
 static double count_upto(const struct ex_pick *p, unsigned max)
 {
 	size_t deg = max < p->n ? max : p->n, c;
 	double *coef, sum = 0;
 
-	if (deg > 4096)
-		return HUGE_VAL; /* random:N over thousands of ops: beyond counting */
+	if (deg == p->n)
+		return count_all(p);
 	if (!(coef = calloc(deg + 2, sizeof(*coef))))
 		return 0;
 	count_by_cost(p, coef, deg);

@@ -27,7 +27,7 @@
 struct ex_slot {
 	bool busy;              /* a checker runs on this state */
 	char dir[4200];         /* state directory */
-	char id[STATE_ID_MAX];  /* state id */
+	char *id;               /* state id; owned */
 	uint64_t crash;         /* crash seq */
 	uint64_t key;           /* dedup key */
 	char *why;              /* explanation, computed at build time; owned */

@@ -1,5 +1,5 @@
 /*
- * explore_words.c - a crash state in words, for reports: "crash after op
+ * explore_words.c - a crash state in words, for reports: "crash during op
  * 812 (fsync /wal); lost op 790 (write /db @8192+4096); torn op 801
  * (write /db @0+4096): sectors 0-3 new, 4-7 old; 3 marks acknowledged,
  * last \"commit 3\"".  Paths are the ones the files had at the sweep's
@@ -77,7 +77,7 @@ static void describe_rle(const char *rle, char *buf, size_t cap)
 char *ex_explain_at(const struct ex *ex, const struct state *s, size_t x,
 			   uint64_t nmarks, size_t lastmark)
 {
-	char buf[4096] = "crash after ";
+	char buf[4096] = "crash during ";
 	size_t i;
 
 	describe_op(ex, x, buf, sizeof(buf));

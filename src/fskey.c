@@ -209,6 +209,7 @@ static int hash_file(struct walk *w, int fd, uint64_t size, uint64_t **bh, size_
 /* The first path of the regular file st if it was seen before, else remembers rel. */
 static const char *link_first(struct walk *w, const struct stat *st, const char *rel)
 {
+	struct walk_link *nl;
 	size_t i;
 
 	if (st->st_nlink < 2)
@@ -216,8 +217,9 @@ static const char *link_first(struct walk *w, const struct stat *st, const char 
 	for (i = 0; i < w->nlinks; i++)
 		if (w->links[i].dev == st->st_dev && w->links[i].ino == st->st_ino)
 			return w->links[i].rel;
-	w->links = realloc(w->links, (w->nlinks + 1) * sizeof(*w->links));
-	if (w->links) {
+	nl = realloc(w->links, (w->nlinks + 1) * sizeof(*w->links));
+	if (nl) { /* without memory the link is keyed as a file: the keys then differ */
+		w->links = nl;
 		w->links[w->nlinks].dev = st->st_dev;
 		w->links[w->nlinks].ino = st->st_ino;
 		w->links[w->nlinks++].rel = strdup(rel);
@@ -254,8 +256,13 @@ static int key_entry(struct walk *w, struct fskey *k, int dfd, const char *name,
 
 	fd = *name ? openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC)
 		   : openat(dfd, ".", O_PATH | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0)
-		return fd < 0 ? -errno : -EIO;
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
 	n.mode = st.st_mode & (S_IFMT | 07777);
 	n.uid = st.st_uid;
 	n.gid = st.st_gid;
@@ -277,10 +284,7 @@ static int key_entry(struct walk *w, struct fskey *k, int dfd, const char *name,
 		if (rfd >= 0)
 			close(rfd);
 	} else if (!err && S_ISDIR(st.st_mode)) {
-		int d = *name ? openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-			      : dup(dfd);
-
-		err = d < 0 ? -errno : queue_dir(w, rel, d);
+		err = queue_dir(w, rel, -1); /* opened when its turn comes */
 	}
 	if (!err)
 		fskey_add(k, &n);
@@ -327,11 +331,16 @@ static int list_dir(int fd, char ***out, size_t *n)
 	return 0;
 }
 
-static int walk_dir(struct walk *w, struct fskey *k, const struct walk_node *d)
+/* Keys the entries of directory d, which it opens below root (a tree has no links in its dirs). */
+static int walk_dir(struct walk *w, struct fskey *k, int root, struct walk_node *d)
 {
 	char **names = NULL, rel[8192];
-	size_t n, i;
-	int err = list_dir(d->dirfd, &names, &n);
+	size_t n = 0, i;
+	int err;
+
+	d->dirfd = *d->rel ? openat(root, d->rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+			   : dup(root);
+	err = d->dirfd < 0 ? -errno : list_dir(d->dirfd, &names, &n);
 
 	for (i = 0; !err && i < n; i++) {
 		snprintf(rel, sizeof(rel), "%s%s%s", d->rel, *d->rel ? "/" : "", names[i]);
@@ -359,8 +368,12 @@ int fskey_dir(const char *dir, uint64_t *key, char *err, size_t errlen)
 	rc = !w.buf ? -ENOMEM : fskey_init(&k);
 	if (!rc)
 		rc = key_entry(&w, &k, root, "", "");
-	for (; !rc && w.qhead < w.nq; w.qhead++)
-		rc = walk_dir(&w, &k, &w.q[w.qhead]);
+	for (; !rc && w.qhead < w.nq; w.qhead++) {
+		rc = walk_dir(&w, &k, root, &w.q[w.qhead]);
+		if (w.q[w.qhead].dirfd >= 0) /* one directory open at a time, not the tree */
+			close(w.q[w.qhead].dirfd);
+		w.q[w.qhead].dirfd = -1;
+	}
 	if (!rc)
 		*key = fskey_final(&k);
 	else if (k.st)
@@ -369,7 +382,8 @@ int fskey_dir(const char *dir, uint64_t *key, char *err, size_t errlen)
 		snprintf(err, errlen, "keying %s: %s", dir, strerror(-rc));
 	for (i = 0; i < w.nq; i++) {
 		free(w.q[i].rel);
-		close(w.q[i].dirfd);
+		if (w.q[i].dirfd >= 0)
+			close(w.q[i].dirfd);
 	}
 	for (i = 0; i < w.nlinks; i++)
 		free(w.links[i].rel);

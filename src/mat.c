@@ -104,6 +104,7 @@ int mat_ino_copy(struct mat_inode *dst, const struct mat_inode *src)
 	dst->uid = src->uid;
 	dst->gid = src->gid;
 	dst->mtime_ns = src->mtime_ns;
+	dst->rdev = src->rdev;
 	dst->has_img = src->has_img;
 	dst->size = src->size;
 	dst->nbh = src->nbh;
@@ -342,6 +343,7 @@ static int inode_attrs(struct mat_inode *i, int fd, struct stat *st)
 	i->uid = st->st_uid;
 	i->gid = st->st_gid;
 	i->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	i->rdev = st->st_rdev;
 	if (!S_ISLNK(st->st_mode))
 		return fskey_read_xattrs(fd, &i->xa, &i->nxa);
 	n = readlinkat(fd, "", target, sizeof(target) - 1);
@@ -457,6 +459,7 @@ static int image_define_created(struct mat *m)
 		i->uid = op->uid;
 		i->gid = op->gid;
 		i->mtime_ns = ops_wall_ns(m->t, op);
+		i->rdev = op->op == TRACE_OP_MKNOD ? op->flags : 0;
 		free(i->target);
 		i->target = NULL;
 		if (op->op == TRACE_OP_SYMLINK &&

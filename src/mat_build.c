@@ -26,8 +26,14 @@
 struct bfile {
 	uint64_t id;           /* inode */
 	char *rel;             /* path below the state directory; owned */
-	int fd;                /* open for writing, -1 for dirs, symlinks, other names */
+	bool first;            /* the inode's first name here (a regular file's later
+				  names are hard links to it) */
 	uint32_t mode;         /* type and permissions */
+};
+
+struct bplaced {
+	uint64_t id;           /* inode */
+	size_t idx;            /* its first entry in build.f */
 };
 
 struct build {
@@ -39,6 +45,7 @@ struct build {
 	void *over;            /* inodes this state changes (copies of the image's) */
 	struct bfile *f;       /* every file, dir and symlink placed, breadth first */
 	size_t nf, fcap;
+	void *placed;          /* tsearch of struct bplaced: inode -> its first entry */
 	size_t *data;          /* bytes ops to apply, indices */
 	size_t ndata, dcap;
 	uid_t made_uid;        /* owner of what this build creates */
@@ -125,18 +132,26 @@ static int b_sort_ops(struct build *b, const size_t *extra, size_t n)
 	return err;
 }
 
-static struct bfile *b_placed(struct build *b, uint64_t id)
+static int bplaced_cmp(const void *a, const void *c)
 {
-	size_t k;
+	const struct bplaced *x = a, *y = c;
 
-	for (k = 0; k < b->nf; k++)
-		if (b->f[k].id == id)
-			return &b->f[k];
-	return NULL;
+	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-static int b_add(struct build *b, uint64_t id, const char *rel, int fd, uint32_t mode)
+/* The first entry placed for inode id, or NULL. */
+static struct bfile *b_placed(struct build *b, uint64_t id)
 {
+	struct bplaced k = {.id = id};
+	void *p = tfind(&k, &b->placed, bplaced_cmp);
+
+	return p ? &b->f[(*(struct bplaced **)p)->idx] : NULL;
+}
+
+/* Records an entry placed at rel for inode id (indexed when it is the inode's first). */
+static int b_add(struct build *b, uint64_t id, const char *rel, uint32_t mode)
+{
+	struct bplaced *pl = NULL;
 	struct bfile *f;
 
 	if (b->nf == b->fcap) {
@@ -149,17 +164,28 @@ static int b_add(struct build *b, uint64_t id, const char *rel, int fd, uint32_t
 		b->fcap = c;
 	}
 	f = &b->f[b->nf];
-	*f = (struct bfile){.id = id, .rel = strdup(rel), .fd = fd, .mode = mode};
+	*f = (struct bfile){.id = id, .rel = strdup(rel), .first = !b_placed(b, id), .mode = mode};
 	if (!f->rel)
 		return -ENOMEM;
+	if (f->first) {
+		if (!(pl = malloc(sizeof(*pl))))
+			goto nomem;
+		*pl = (struct bplaced){.id = id, .idx = b->nf};
+		if (!tsearch(pl, &b->placed, bplaced_cmp))
+			goto nomem;
+	}
 	b->nf++;
 	return 0;
+nomem:
+	free(pl);
+	free(f->rel);
+	return -ENOMEM;
 }
 
 /* Creates a regular file at rel with the image's bytes for inode i. */
 static int b_place_file(struct build *b, const struct mat_inode *i, const char *rel)
 {
-	int fd = openat(b->dirfd, rel, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = openat(b->dirfd, rel, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	int src, err = 0;
 
 	if (fd < 0)
@@ -170,11 +196,8 @@ static int b_place_file(struct build *b, const struct mat_inode *i, const char *
 		if (src >= 0)
 			close(src);
 	}
-	if (!err)
-		err = b_add(b, i->id, rel, fd, i->mode);
-	if (err)
-		close(fd);
-	return err;
+	close(fd); /* reopened by name if the state changes it: a state may hold many files */
+	return err ? err : b_add(b, i->id, rel, i->mode);
 }
 
 /* Places entry e (child of the directory at dirrel). */
@@ -194,24 +217,24 @@ static int b_place(struct build *b, const struct mat_entry *e, const char *dirre
 			return 0; /* a directory reached twice: keep the first */
 		if (mkdirat(b->dirfd, rel, 0700) < 0)
 			return -errno;
-		return b_add(b, i->id, rel, -1, i->mode);
+		return b_add(b, i->id, rel, i->mode);
 	}
 	if (S_ISLNK(i->mode)) {
 		if (symlinkat(i->target ? i->target : "", b->dirfd, rel) < 0)
 			return -errno;
-		return b_add(b, i->id, rel, -1, i->mode);
+		return b_add(b, i->id, rel, i->mode);
 	}
 	if (S_ISREG(i->mode) && (prev = b_placed(b, i->id))) {
 		if (linkat(b->dirfd, prev->rel, b->dirfd, rel, 0) < 0)
 			return -errno;
-		return b_add(b, i->id, rel, -1, i->mode); /* hashed as a link */
+		return b_add(b, i->id, rel, i->mode); /* hashed as a link */
 	}
 	if (S_ISREG(i->mode))
 		return b_place_file(b, i, rel);
-	if (mknodat(b->dirfd, rel, i->mode & (S_IFMT | 0777), 0) < 0 &&
+	if (mknodat(b->dirfd, rel, i->mode & (S_IFMT | 0777), i->rdev) < 0 &&
 	    mknodat(b->dirfd, rel, S_IFREG | 0600, 0) < 0)
 		return -errno;
-	return b_add(b, i->id, rel, -1, i->mode);
+	return b_add(b, i->id, rel, i->mode);
 }
 
 static int entry_cmp(const void *a, const void *c)
@@ -223,12 +246,28 @@ static int entry_cmp(const void *a, const void *c)
 	return strcmp(x->name, y->name);
 }
 
+/* The first of the (sorted) entries whose parent is dir. */
+static size_t first_child(const struct mat_ns *ns, uint64_t dir)
+{
+	size_t lo = 0, hi = ns->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ns->e[mid].parent < dir)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* Step 2: the tree, breadth first from the root (dirs are b->f entries). */
 static int b_tree(struct build *b)
 {
 	size_t next = 0, k;
 	const struct mat_inode *root = b_inode(b, TRACE_ROOT_ID);
-	int err = b_add(b, TRACE_ROOT_ID, "", -1, root ? root->mode : S_IFDIR | 0755);
+	int err = b_add(b, TRACE_ROOT_ID, "", root ? root->mode : S_IFDIR | 0755);
 
 	if (b->ns.n)
 		qsort(b->ns.e, b->ns.n, sizeof(*b->ns.e), entry_cmp);
@@ -236,33 +275,42 @@ static int b_tree(struct build *b)
 		uint64_t dir = b->f[next].id;
 		char dirrel[8192];
 
-		if (!S_ISDIR(b->f[next].mode))
+		if (!S_ISDIR(b->f[next].mode) || !b->f[next].first)
 			continue;
 		snprintf(dirrel, sizeof(dirrel), "%s", b->f[next].rel);
-		for (k = 0; !err && k < b->ns.n; k++)
-			if (b->ns.e[k].parent == dir)
-				err = b_place(b, &b->ns.e[k], dirrel);
+		for (k = first_child(&b->ns, dir); !err && k < b->ns.n && b->ns.e[k].parent == dir; k++)
+			err = b_place(b, &b->ns.e[k], dirrel);
 	}
 	return err;
 }
 
-/* Step 3: the state's own data ops on the files it has. */
+/* Step 3: the state's own data ops on the files it has (opened by name, one at a time). */
 static int b_data(struct build *b)
 {
+	uint64_t open_id = 0;
 	size_t k;
-	int err = 0;
+	int err = 0, fd = -1;
 
 	for (k = 0; !err && k < b->ndata; k++) {
 		const struct ops_op *op = &b->m->t->v[b->data[k]];
 		struct bfile *f = b_placed(b, op->id);
 		struct mat_inode *i;
 
-		if (!f || f->fd < 0)
+		if (!f || !S_ISREG(f->mode))
 			continue; /* no name reaches this inode in this state */
 		if (!(i = b_own(b, op->id)))
 			return -ENOMEM;
-		err = mat_data_apply(b->m, f->fd, i, op, b->s, state_find(b->s, op->seq), b->key);
+		if (fd < 0 || open_id != op->id) {
+			if (fd >= 0)
+				close(fd);
+			open_id = op->id;
+			if ((fd = openat(b->dirfd, f->rel, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) < 0)
+				return -errno;
+		}
+		err = mat_data_apply(b->m, fd, i, op, b->s, state_find(b->s, op->seq), b->key);
 	}
+	if (fd >= 0)
+		close(fd);
 	return err;
 }
 
@@ -273,13 +321,19 @@ static int b_key_file(struct build *b, const struct bfile *f, struct fskey *k)
 	struct fskey_node n = {.rel = f->rel, .mode = i->mode, .uid = i->uid, .gid = i->gid,
 			       .mtime_ns = i->mtime_ns, .xa = i->xa, .nxa = i->nxa,
 			       .target = i->target};
-	int err = 0;
+	int err = 0, fd;
 
-	if (S_ISREG(i->mode) && f->fd < 0) { /* another name of a file placed before */
+	if (S_ISREG(i->mode) && !f->first) { /* another name of a file placed before */
 		n.link_to = b_placed(b, f->id)->rel;
+	} else if (S_ISREG(i->mode) && mat_ino_find(&b->over, f->id)) { /* changed here */
+		fd = openat(b->dirfd, f->rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		err = fd < 0 ? -errno : mat_blocks_rehash(b->m, i, fd);
+		if (fd >= 0)
+			close(fd);
 	} else if (S_ISREG(i->mode)) {
-		err = mat_ino_find(&b->over, f->id) ? mat_blocks_rehash(b->m, i, f->fd)
-						     : img_rehash(b, i);
+		err = img_rehash(b, i);
+	}
+	if (S_ISREG(i->mode) && !n.link_to) {
 		n.size = i->size;
 		n.bh = i->bh;
 		n.nbh = i->nbh;
@@ -337,7 +391,7 @@ static int b_finish(struct build *b, uint64_t *key)
 	}
 	*key = fskey_final(&k);
 	for (n = b->nf; !err && n-- > 0;)
-		if (b->f[n].fd >= 0 || !S_ISREG(b->f[n].mode)) /* each inode once */
+		if (b->f[n].first || !S_ISREG(b->f[n].mode)) /* each inode once */
 			err = b_attrs(b, &b->f[n], b_inode(b, b->f[n].id));
 	return err;
 }
@@ -346,11 +400,9 @@ static void b_free(struct build *b)
 {
 	size_t k;
 
-	for (k = 0; k < b->nf; k++) {
-		if (b->f[k].fd >= 0)
-			close(b->f[k].fd);
+	for (k = 0; k < b->nf; k++)
 		free(b->f[k].rel);
-	}
+	tdestroy(b->placed, free);
 	free(b->f);
 	free(b->data);
 	free(b->ns.e);
@@ -363,16 +415,21 @@ int mat_build(struct mat *m, const struct state *s, const size_t *extra,
 	      size_t n, const char *dir, uint64_t *key, char *err, size_t errlen)
 {
 	struct build b = {.m = m, .s = s, .dirfd = -1};
-	char id[STATE_ID_MAX];
+	char *id = state_id_new(s);
 	struct stat st;
-	int rc, len = state_id(s, id, sizeof(id));
+	int rc;
 
-	b.key = XXH3_64bits(id, len > 0 ? (size_t)len : 0);
+	if (!id) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	b.key = XXH3_64bits(id, strlen(id));
 	if (mkdir(dir, 0700) < 0 ||
 	    (b.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "cannot make state directory %s: %s", dir, strerror(errno));
 		b_free(&b);
+		free(id);
 		return rc;
 	}
 	b.made_uid = geteuid();
@@ -387,7 +444,8 @@ int mat_build(struct mat *m, const struct state *s, const size_t *extra,
 	if (!rc)
 		rc = b_finish(&b, key);
 	if (rc)
-		snprintf(err, errlen, "building state %s: %s", id, strerror(-rc));
+		snprintf(err, errlen, "building state %.200s: %s", id, strerror(-rc));
 	b_free(&b);
+	free(id);
 	return rc;
 }

@@ -37,6 +37,8 @@ int mat_blocks_dirty(struct mat_inode *i, uint64_t start, uint64_t end, uint64_t
 		if (!bh || !d)
 			return -ENOMEM;
 		memset(i->dirty + i->nbh, 1, need - i->nbh);
+		if (i->nbh) /* the old last block may have been short: it is full now */
+			i->dirty[i->nbh - 1] = 1;
 	}
 	i->nbh = need;
 	i->size = size;
@@ -179,6 +181,51 @@ static int apply_write(struct mat *m, int fd, const struct ops_op *op,
 	return err;
 }
 
+/* Moves bytes [from, from + len) of fd to offset to (overlap allowed). */
+static int move_bytes(struct mat *m, int fd, uint64_t from, uint64_t to, uint64_t len)
+{
+	uint64_t done = 0;
+
+	while (done < len) {
+		size_t n = len - done < MAT_IO ? (size_t)(len - done) : MAT_IO;
+		/* forwards when moving down, backwards when moving up */
+		uint64_t at = to < from ? done : len - done - n;
+		ssize_t got = pread(fd, m->buf, n, (off_t)(from + at));
+		int err;
+
+		if (got != (ssize_t)n)
+			return got < 0 ? -errno : -EIO;
+		if ((err = write_full(fd, m->buf, n, to + at)) < 0)
+			return err;
+		done += n;
+	}
+	return 0;
+}
+
+/* COLLAPSE_RANGE and INSERT_RANGE where the file system lacks them (tmpfs). */
+static int shift_range(struct mat *m, int fd, const struct ops_op *op, uint64_t size)
+{
+	uint64_t end = op->off + op->len;
+	int err;
+
+	if (op->mode & FALLOC_FL_COLLAPSE_RANGE) {
+		if (end > size)
+			return 0; /* the recorded call could not have succeeded */
+		err = move_bytes(m, fd, end, op->off, size - end);
+		return err ? err : ftruncate(fd, (off_t)(size - op->len)) < 0 ? -errno : 0;
+	}
+	if (op->off > size)
+		return 0;
+	if (ftruncate(fd, (off_t)(size + op->len)) < 0)
+		return -errno;
+	if ((err = move_bytes(m, fd, op->off, end, size - op->off)) < 0)
+		return err;
+	memset(m->buf, 0, op->len < MAT_IO ? (size_t)op->len : MAT_IO);
+	for (size = op->off; !err && size < end; size += MAT_IO)
+		err = write_full(fd, m->buf, end - size < MAT_IO ? (size_t)(end - size) : MAT_IO, size);
+	return err;
+}
+
 /* fallocate, or what it means for the bytes where the file system lacks it. */
 static int apply_fallocate(struct mat *m, int fd, const struct ops_op *op)
 {
@@ -191,6 +238,8 @@ static int apply_fallocate(struct mat *m, int fd, const struct ops_op *op)
 		return -errno;
 	if (fstat(fd, &st) < 0)
 		return -errno;
+	if (op->mode & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE))
+		return shift_range(m, fd, op, (uint64_t)st.st_size);
 	if (op->mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
 		uint64_t lim = op->mode & FALLOC_FL_KEEP_SIZE && (uint64_t)st.st_size < end
 				       ? (uint64_t)st.st_size : end;
@@ -228,7 +277,9 @@ int mat_data_apply(struct mat *m, int fd, struct mat_inode *i, const struct ops_
 	case TRACE_OP_FALLOCATE:
 		err = apply_fallocate(m, fd, op);
 		lo = op->off;
-		hi = op->off + op->len;
+		hi = op->mode & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE)
+			     ? UINT64_MAX /* the whole tail moved */
+			     : op->off + op->len;
 		break;
 	default:
 		return 0;

@@ -26,6 +26,7 @@ struct mat_inode {
 	uint32_t uid, gid; /* owner */
 	int64_t mtime_ns;  /* mtime, ns since the epoch */
 	char *target;      /* symlink target, NUL-terminated; owned */
+	uint64_t rdev;     /* device number of a device node */
 	struct fskey_xattr *xa; /* xattrs sorted by name; owned */
 	size_t nxa;        /* entries in xa */
 	bool has_img;      /* regular file with WORKDIR/img/<id> */

@@ -385,18 +385,3 @@ bool model_tear_allows(const struct model_plan *p, size_t idx, const struct tear
 		return false;
 	return v->dmg_end <= op->old_size || p->m->size_without_bytes;
 }
-
-void model_fixup(const struct model_plan *p, const size_t *inflight, size_t n,
-		 bool *drop)
-{
-	bool dropped_journal = false;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		bool journal = model_is_journal_op(p, inflight[i]);
-
-		if (journal && dropped_journal)
-			drop[i] = true;
-		dropped_journal |= drop[i] && journal;
-	}
-}

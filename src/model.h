@@ -88,12 +88,4 @@ bool model_may_tear(const struct model_plan *p, size_t idx, uint64_t crash);
 /* True when the model allows tear variant v of write idx (given it may tear). */
 bool model_tear_allows(const struct model_plan *p, size_t idx, const struct tear_variant *v);
 
-/*
- * Makes a choice legal: drop[i] (indexed like inflight[], n entries, in
- * seq order) says which in-flight ops are dropped.  Under journal_in_order
- * a dropped metadata op drops every later in-flight metadata op.
- */
-void model_fixup(const struct model_plan *p, const size_t *inflight, size_t n,
-		 bool *drop);
-
 #endif

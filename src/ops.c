@@ -12,7 +12,12 @@
  * FSYNC is where the write call completes: it is an ordinary barrier
  * record.  An O_DIRECT|O_DSYNC write reaches FUSE with no FSYNC after it;
  * such a write (the next record of its thread is not an FSYNC of the same
- * file, or there is none) gets OPS_F_SYNC_SELF: it is its own barrier.
+ * file, or there is none) gets OPS_F_SYNC_SELF: it is its own barrier.  A
+ * call the kernel split into contiguous WRITEs of one thread (max_write,
+ * a write starting mid-page) completes as one: the FSYNC or the last
+ * WRITE ends it.  (Two separate O_DIRECT|O_DSYNC calls writing one after
+ * the other look the same, and are taken as one: a weaker reading, never
+ * a stronger one.)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -223,10 +228,21 @@ static int read_all(struct loader *l, struct trace_reader *r, bool allow_prefix,
 	return rc;
 }
 
+/* True when sync write b continues sync write a: one call the kernel split (max_write, pages). */
+static bool sync_continues(const struct ops_op *a, const struct ops_op *b)
+{
+	return ops_is_sync_write(b) && b->id == a->id && b->off == a->off + a->data_len &&
+	       (b->flags & (TRACE_WF_SYNC | TRACE_WF_DSYNC | TRACE_WF_DIRECT)) ==
+	       (a->flags & (TRACE_WF_SYNC | TRACE_WF_DSYNC | TRACE_WF_DIRECT));
+}
+
 /*
- * Sets OPS_F_SYNC_SELF on every sync write whose thread's next record is
- * not an FSYNC of the same file (see the header).  pend[] holds, per
- * thread, the sync write still waiting for its FSYNC.
+ * Sets OPS_F_SYNC_SELF on every sync write that ends its call with no
+ * FSYNC of its own (see the header).  A call the kernel split arrives as
+ * several contiguous WRITEs of the thread, then (buffered) one FSYNC:
+ * only the last WRITE of such a run can be its own barrier, and it covers
+ * the run's earlier WRITEs (earlier ops of the file).  pend[] holds, per
+ * thread, the sync write whose call is still open.
  */
 static int mark_sync_self(struct ops_trace *t)
 {
@@ -235,17 +251,22 @@ static int mark_sync_self(struct ops_trace *t)
 
 	for (i = 0; i < t->n; i++) {
 		struct ops_op *op = &t->v[i];
+		bool next = false;
 
 		for (k = 0; op->pid && k < npend && pend[k].pid != op->pid; k++)
 			;
-		if (op->pid && k < npend) { /* this thread's write waits: is this its FSYNC? */
+		if (op->pid && k < npend) { /* this thread's call is open: does op end it? */
 			struct ops_op *w = &t->v[pend[k].idx];
 
-			if (op->op != TRACE_OP_FSYNC || op->id != w->id)
+			next = sync_continues(w, op);
+			if (!next && (op->op != TRACE_OP_FSYNC || op->id != w->id))
 				w->oflags |= OPS_F_SYNC_SELF;
-			pend[k] = pend[--npend];
+			if (next)
+				pend[k].idx = i; /* the call goes on with op */
+			else
+				pend[k] = pend[--npend];
 		}
-		if (op->pid && ops_is_sync_write(op)) {
+		if (!next && op->pid && ops_is_sync_write(op)) {
 			void *np = realloc(pend, (npend + 1) * sizeof(*pend));
 
 			if (!np) {

@@ -683,24 +683,39 @@ static int define_created(struct ref *r)
 	return 0;
 }
 
-/* A sync write is its own barrier unless its thread's next record is an FSYNC of its file. */
+static bool is_sync_write(const struct ops_op *w)
+{
+	return w->op == TRACE_OP_WRITE && w->kind == OPS_DATA &&
+	       (w->flags & (TRACE_WF_SYNC | TRACE_WF_DSYNC)) && !(w->flags & TRACE_WF_WRITEPAGE);
+}
+
+/*
+ * A sync write is its own barrier unless its thread's next record is an
+ * FSYNC of its file, or the same call going on: a sync write of the
+ * same file and kind starting where it ended (the kernel splits calls).
+ */
 static void find_self_sync(struct ref *r)
 {
 	const struct ops_trace *t = r->t;
+	const unsigned kind = TRACE_WF_SYNC | TRACE_WF_DSYNC | TRACE_WF_DIRECT;
 	size_t i, j;
 
 	for (i = 0; i < t->n; i++) {
-		const struct ops_op *w = &t->v[i];
+		const struct ops_op *w = &t->v[i], *nx;
 
-		if (w->op != TRACE_OP_WRITE || w->kind != OPS_DATA ||
-		    !(w->flags & (TRACE_WF_SYNC | TRACE_WF_DSYNC)) || (w->flags & TRACE_WF_WRITEPAGE))
+		if (!is_sync_write(w))
 			continue;
 		r->self_sync[i] = true;
 		for (j = i + 1; w->pid && j < t->n; j++)
-			if (t->v[j].pid == w->pid) {
-				r->self_sync[i] = !(t->v[j].op == TRACE_OP_FSYNC && t->v[j].id == w->id);
+			if (t->v[j].pid == w->pid)
 				break;
-			}
+		if (!w->pid || j == t->n)
+			continue;
+		nx = &t->v[j];
+		if ((nx->op == TRACE_OP_FSYNC && nx->id == w->id) ||
+		    (is_sync_write(nx) && nx->id == w->id && nx->off == w->off + w->data_len &&
+		     (nx->flags & kind) == (w->flags & kind)))
+			r->self_sync[i] = false;
 	}
 }
 
@@ -867,9 +882,13 @@ static int allowed_tears(const struct enumr *e, size_t i, struct tear_set *out)
 		if ((v->size_lost && !e->m->bytes_without_size) ||
 		    (v->dmg_end > op->old_size && !e->m->size_without_bytes))
 			continue;
-		out->v = realloc(out->v, (out->n + 1) * sizeof(*out->v));
-		if (!out->v)
+		struct tear_variant *nv = realloc(out->v, (out->n + 1) * sizeof(*out->v));
+
+		if (!nv) {
+			tear_set_free(&all);
 			return -ENOMEM;
+		}
+		out->v = nv;
 		out->v[out->n++] = *v;
 		v->rle = NULL; /* moved */
 	}
@@ -922,10 +941,10 @@ static int emit(struct enumr *e, unsigned cost, bool prefix, ref_cb cb, void *ar
 {
 	struct state s = {.crash = e->crash, .sector = e->g->sector, .block = e->g->block};
 	struct rtree tr = {0};
-	char id[STATE_ID_MAX];
-	uint64_t gkey;
+	char *id = NULL;
+	uint64_t gkey = 0;
 	size_t k, i;
-	int rc = 0, len;
+	int rc = 0;
 
 	for (k = 0; !rc && k < e->ninf; k++) {
 		uint64_t seq = e->r->t->v[e->inf[k]].seq;
@@ -936,9 +955,12 @@ static int emit(struct enumr *e, unsigned cost, bool prefix, ref_cb cb, void *ar
 			rc = state_add(&s, seq, STATE_TEAR, e->tears[k].v[e->pick[k] - 2].rle,
 				       e->tears[k].v[e->pick[k] - 2].size_lost);
 	}
-	len = rc ? -1 : state_id(&s, id, sizeof(id));
-	rc = len < 0 ? -ENOMEM : tree_copy(&tr, &e->r->base);
-	gkey = XXH3_64bits(id, len > 0 ? (size_t)len : 0);
+	if (!rc && !(id = state_id_new(&s)))
+		rc = -ENOMEM;
+	if (!rc)
+		rc = tree_copy(&tr, &e->r->base);
+	if (id)
+		gkey = XXH3_64bits(id, strlen(id));
 	for (i = 0; !rc && i < e->r->t->n && e->r->t->v[i].seq <= e->crash; i++) {
 		const struct ops_op *op = &e->r->t->v[i];
 		const struct state_choice *c = state_find(&s, op->seq);
@@ -957,6 +979,7 @@ static int emit(struct enumr *e, unsigned cost, bool prefix, ref_cb cb, void *ar
 	}
 	tree_free(&tr);
 	state_free(&s);
+	free(id);
 	return rc;
 }
 

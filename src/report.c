@@ -846,8 +846,9 @@ static void summary_output(FILE *f, const char *out)
 }
 
 /*
- * "FAIL ID  crash after op N: EXPLANATION", then the checker's verdict and
- * output.  An explanation that already starts "crash after op" is not
+ * "FAIL ID  crash during op N: EXPLANATION", then the checker's verdict and
+ * output.  An explanation that already says where the crash was ("crash
+ * during op", or "crash after op" in reports of older versions) is not
  * prefixed twice.
  */
 static void summary_failure(FILE *f, const struct report_failure *fl)
@@ -858,8 +859,8 @@ static void summary_failure(FILE *f, const struct report_failure *fl)
 
 	fputs("FAIL ", f);
 	put_printable(f, fl->id ? fl->id : "", strlen(fl->id ? fl->id : ""));
-	if (strncmp(ex, "crash after op ", 15))
-		fprintf(f, "  crash after op %" PRIu64 ": ", fl->crash_after);
+	if (strncmp(ex, "crash during op ", 16) && strncmp(ex, "crash after op ", 15))
+		fprintf(f, "  crash during op %" PRIu64 ": ", fl->crash_after);
 	else
 		fputs("  ", f);
 	put_indented(f, ex, "    ");

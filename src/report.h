@@ -16,7 +16,7 @@
 
 struct report_failure {
 	char *id;            /* state id (replayable) */
-	uint64_t crash_after;/* seq of the last record before the crash */
+	uint64_t crash_after;/* seq of the record in progress at the crash (JSON name kept) */
 	char *explanation;   /* one paragraph, plain words */
 	int exit_status;     /* checker exit code, -1 if it did not exit */
 	int signal;          /* signal that killed the checker, 0 if none */

@@ -132,6 +132,22 @@ int state_id(const struct state *s, char *buf, size_t cap)
 	return ok ? (int)pos : -ENAMETOOLONG;
 }
 
+char *state_id_new(const struct state *s)
+{
+	size_t cap = 64, i;
+	char *buf;
+
+	for (i = 0; i < s->n; i++) /* "-t<20 digits>:<rle>S" at most */
+		cap += 26 + (s->ch[i].rle ? strlen(s->ch[i].rle) : 0);
+	if (!(buf = malloc(cap)))
+		return NULL;
+	if (state_id(s, buf, cap) < 0) { /* cannot happen: cap is an upper bound */
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
 /* Reads a decimal number at *p (no sign, no overflow); advances *p. */
 static bool parse_num(const char **p, uint64_t max, uint64_t *out)
 {

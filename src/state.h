@@ -18,7 +18,7 @@
  * covers; the sector's other bytes keep what they held.
  * An empty RLE keeps every sector new; "S" loses the size the write would
  * have given the file (its bytes past the old end vanish).
- * Example: c812-d790-t801:4n4o   crash after 812, op 790 lost, op 801 torn.
+ * Example: c812-d790-t801:4n4o   crash during 812, op 790 lost, op 801 torn.
  * Choices are sorted by seq; garbage bytes derive from the id itself.
  */
 #ifndef FL_STATE_H
@@ -29,7 +29,7 @@
 #include <stdint.h>
 
 #define STATE_SECTOR_DEFAULT 512u
-#define STATE_ID_MAX 4096
+#define STATE_ID_MAX 4096 /* ids in fixed buffers (tests); state_id_new has no limit */
 
 enum state_how {
 	STATE_DROP = 1, /* the op never reached the disk */
@@ -44,7 +44,7 @@ struct state_choice {
 };
 
 struct state {
-	uint64_t crash;   /* seq of the last record that completed */
+	uint64_t crash;   /* seq of the record in progress at the crash (those before it completed) */
 	uint32_t sector;  /* sector size in bytes */
 	uint32_t block;   /* block size for collateral damage, 0 for none */
 	struct state_choice *ch; /* sorted by seq; owned */
@@ -68,6 +68,9 @@ const struct state_choice *state_find(const struct state *s, uint64_t seq);
 
 /* Writes the id into buf (cap bytes).  Returns its length, or -ENAMETOOLONG. */
 int state_id(const struct state *s, char *buf, size_t cap);
+
+/* The id in a new string of its own length (ids have no length limit), or NULL. */
+char *state_id_new(const struct state *s);
 
 /* Parses an id.  Returns 0, or -EINVAL with a one-line reason in err. */
 int state_parse(const char *id, struct state *s, char *err, size_t errlen);

@@ -104,26 +104,34 @@ static char *pat_rle(const struct pattern *p, uint64_t nsect)
 	return strdup(buf);
 }
 
-/* End offset of the last sector p damages (kind other than 'n'), 0 if none. */
+/*
+ * End offset of the last byte p damages (a sector of kind other than 'n'),
+ * 0 if none.  Damage stops where the materializer stops it: a sector the
+ * write touches is damaged up to the write's end at most, a clean one up
+ * to the larger of the write's end and the old size (state.h).
+ */
 static uint64_t pat_dmg_end(const struct pattern *p, const struct tear_range *r,
-			    uint32_t sector)
+			    uint32_t sector, uint64_t cap)
 {
 	size_t i;
 
 	for (i = p->n; i-- > 0;)
 		if (p->kind[i] != 'n') {
-			uint64_t to = i + 1 < p->n ? p->from[i + 1] : r->nsect;
+			uint64_t to = r->start + (i + 1 < p->n ? p->from[i + 1] : r->nsect) * sector;
 
-			return r->start + to * sector;
+			return to < cap ? to : cap;
 		}
 	return 0;
 }
 
-/* Adds p (with size_lost) to s unless it is the whole write or already there. */
+/*
+ * Adds p (with size_lost) to s unless it is the whole write or already
+ * there.  cap: the larger of the write's end and the file's old size.
+ */
 static int add(struct tear_set *s, const struct pattern *p, bool size_lost,
-	       const struct tear_range *r, uint32_t sector)
+	       const struct tear_range *r, uint32_t sector, uint64_t cap)
 {
-	struct tear_variant v = {.size_lost = size_lost};
+	struct tear_variant v = {.size_lost = size_lost}, *nv;
 	size_t i;
 
 	v.rle = pat_rle(p, r->nsect);
@@ -137,12 +145,13 @@ static int add(struct tear_set *s, const struct pattern *p, bool size_lost,
 			free(v.rle);
 			return 0;
 		}
-	v.dmg_end = pat_dmg_end(p, r, sector);
-	if (!(s->v = realloc(s->v, (s->n + 1) * sizeof(*s->v)))) {
+	v.dmg_end = pat_dmg_end(p, r, sector, cap);
+	nv = realloc(s->v, (s->n + 1) * sizeof(*s->v));
+	if (!nv) {
 		free(v.rle);
-		s->n = 0;
-		return -ENOMEM;
+		return -ENOMEM; /* s stays as it was: the caller frees it */
 	}
+	s->v = nv;
 	s->v[s->n++] = v;
 	return 0;
 }
@@ -161,7 +170,7 @@ static bool is_atomic(const struct tear_geom *g, const struct ops_op *op)
 
 /* Variants 2-5 of the family: sector damage within the touched sectors. */
 static int family_touched(const struct tear_geom *g, const struct tear_range *r,
-			  struct tear_set *s)
+			  uint64_t cap, struct tear_set *s)
 {
 	uint64_t nop = r->last - r->first + 1, ks[3] = {1, nop / 2, nop - 1};
 	const char dmg[] = {'z', 'g'};
@@ -172,28 +181,28 @@ static int family_touched(const struct tear_geom *g, const struct tear_range *r,
 	for (j = 0; !err && allowed(g, 'o') && nop >= 2 && j < 3; j++) {
 		pat_init(&p);
 		pat_paint(&p, r->first + ks[j], r->last + 1, 'o', r->nsect);
-		err = add(s, &p, false, r, g->sector);
+		err = add(s, &p, false, r, g->sector, cap);
 	}
 	if (!err && allowed(g, 'o') && nop >= 2) {
 		pat_init(&p);
 		pat_paint(&p, r->first, r->first + nop / 2, 'o', r->nsect);
-		err = add(s, &p, false, r, g->sector);
+		err = add(s, &p, false, r, g->sector, cap);
 	}
 	for (j = 0; !err && j < 2; j++) {
 		if (!allowed(g, dmg[j]))
 			continue;
 		pat_init(&p);
 		pat_paint(&p, r->first, r->first + 1, dmg[j], r->nsect);
-		err = add(s, &p, false, r, g->sector);
+		err = add(s, &p, false, r, g->sector, cap);
 		pat_init(&p);
 		pat_paint(&p, r->last, r->last + 1, dmg[j], r->nsect);
 		if (!err)
-			err = add(s, &p, false, r, g->sector);
+			err = add(s, &p, false, r, g->sector, cap);
 	}
 	if (!err && allowed(g, 'z')) {
 		pat_init(&p);
 		pat_paint(&p, r->first, r->last + 1, 'z', r->nsect);
-		err = add(s, &p, false, r, g->sector);
+		err = add(s, &p, false, r, g->sector, cap);
 	}
 	return err;
 }
@@ -201,6 +210,7 @@ static int family_touched(const struct tear_geom *g, const struct tear_range *r,
 int tear_family(const struct tear_geom *g, const struct ops_op *op, struct tear_set *out)
 {
 	uint64_t end = op->off + op->data_len;
+	uint64_t cap = end > op->old_size ? end : op->old_size;
 	bool append = end > op->old_size;
 	struct tear_range r;
 	struct pattern p;
@@ -212,10 +222,10 @@ int tear_family(const struct tear_geom *g, const struct ops_op *op, struct tear_
 	tear_range(g, op->off, op->data_len, &r);
 	pat_init(&p);
 	if (append)
-		err = add(out, &p, true, &r, g->sector);
+		err = add(out, &p, true, &r, g->sector, cap);
 	if (err || is_atomic(g, op))
 		goto out;
-	if ((err = family_touched(g, &r, out)) < 0)
+	if ((err = family_touched(g, &r, cap, out)) < 0)
 		goto out;
 	if (append) { /* 6: touched sectors at or past the old size: the size only */
 		uint64_t k = op->old_size > r.start ? (op->old_size - r.start + g->sector - 1) / g->sector : 0;
@@ -225,7 +235,7 @@ int tear_family(const struct tear_geom *g, const struct ops_op *op, struct tear_
 		if (k <= r.last) {
 			pat_init(&p);
 			pat_paint(&p, k, r.last + 1, 'o', r.nsect);
-			err = add(out, &p, false, &r, g->sector);
+			err = add(out, &p, false, &r, g->sector, cap);
 		}
 	}
 	if (!err && g->block && allowed(g, 'g') && r.last - r.first + 1 < r.nsect) {
@@ -234,7 +244,7 @@ int tear_family(const struct tear_geom *g, const struct ops_op *op, struct tear_
 			pat_paint(&p, 0, r.first, 'g', r.nsect);
 		if (r.last + 1 < r.nsect)
 			pat_paint(&p, r.last + 1, r.nsect, 'g', r.nsect);
-		err = add(out, &p, false, &r, g->sector);
+		err = add(out, &p, false, &r, g->sector, cap);
 	}
 out:
 	if (err)

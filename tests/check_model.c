@@ -213,6 +213,7 @@ START_TEST(writeback_is_never_a_sync_write)
 END_TEST
 
 #define CHMOD(i, m) {.op = TRACE_OP_SETATTR, .id = i, .flags = TRACE_SA_MODE, .mode = m}
+#define MARKR {.op = TRACE_OP_MARK, .name = "m", .name_len = 1}
 
 /* fdatasync persists bytes and size, not mode, owner, times or xattrs; fsync all. */
 START_TEST(fdatasync_leaves_attributes_in_flight)
@@ -278,25 +279,47 @@ START_TEST(syncfs_covers_everything)
 }
 END_TEST
 
-START_TEST(ext4_metadata_persists_in_order)
+START_TEST(ext4_metadata_is_the_journal)
 {
-	struct trace_rec r[] = {CREATE(1, 2, "a"), WRITE(2, 0, "x"), CREATE(1, 3, "b"),
-				CREATE(1, 4, "c")};
+	struct trace_rec r[] = {CREATE(1, 2, "a"), WRITE(2, 0, "x"), CHMOD(2, 0100600),
+				{.op = TRACE_OP_TRUNCATE, .id = 2, .off = 0, .len = 1}};
 	struct ops_trace *t = build(r, 4);
-	size_t inflight[] = {0, 1, 2, 3};
-	bool drop[4] = {false, false, true, false};
 	struct model_plan *p = plan("ext4-ordered", t);
 
-	ck_assert(model_is_journal_op(p, 0) && !model_is_journal_op(p, 1));
-	model_fixup(p, inflight, 4, drop);
-	ck_assert(!drop[0] && !drop[1]); /* earlier ones and data stay as chosen */
-	ck_assert(drop[2] && drop[3]);   /* b lost: c, later in the journal, too */
+	ck_assert(model_is_journal_op(p, 0));  /* namespace */
+	ck_assert(!model_is_journal_op(p, 1)); /* a write: data */
+	ck_assert(model_is_journal_op(p, 2) && model_is_journal_op(p, 3));
 	model_plan_free(p);
 	p = plan("posix", t);
-	ck_assert(!model_is_journal_op(p, 0));
-	drop[3] = false;
-	model_fixup(p, inflight, 4, drop);
-	ck_assert(!drop[3]); /* posix: any subset */
+	ck_assert(!model_is_journal_op(p, 0)); /* posix keeps no journal */
+	ck_assert(ops_is_metadata(&t->v[0]) && !ops_is_metadata(&t->v[1]));
+	model_plan_free(p);
+	ops_free(t);
+}
+END_TEST
+
+/* A sync write the kernel split (mid-page start, or max_write) completes as one call. */
+START_TEST(split_sync_write_completes_as_one)
+{
+	struct trace_rec r[] = {CREATE(1, 2, "f"), WRITE(2, 100, "aa"), WRITE(2, 102, "bb"),
+				{.op = TRACE_OP_FSYNC, .id = 2, .flags = 1}, WRITE(2, 200, "cc"),
+				WRITE(2, 202, "dd"), MARKR};
+	struct ops_trace *t;
+	struct model_plan *p;
+	size_t i;
+
+	for (i = 0; i < 7; i++)
+		r[i].pid = 7;
+	r[1].flags = r[2].flags = TRACE_WF_DSYNC;
+	r[4].flags = r[5].flags = TRACE_WF_DSYNC | TRACE_WF_DIRECT;
+	t = build(r, 7);
+	ck_assert(!(t->v[1].oflags & OPS_F_SYNC_SELF) && !(t->v[2].oflags & OPS_F_SYNC_SELF));
+	ck_assert(!(t->v[4].oflags & OPS_F_SYNC_SELF) && (t->v[5].oflags & OPS_F_SYNC_SELF));
+	p = plan("posix", t);
+	ck_assert(model_in_flight(p, 1, 4));  /* the first half, during the call's FSYNC */
+	ck_assert(!model_in_flight(p, 1, 5));
+	ck_assert(model_in_flight(p, 4, 6));  /* O_DIRECT: in flight until the last chunk is done */
+	ck_assert(!model_in_flight(p, 4, 7));
 	model_plan_free(p);
 	ops_free(t);
 }
@@ -373,7 +396,8 @@ Suite *make_model_suite(void)
 	tcase_add_test(tc, fsyncdir_covers_the_directory_attributes);
 	tcase_add_test(tc, failed_fsync_is_no_barrier);
 	tcase_add_test(tc, syncfs_covers_everything);
-	tcase_add_test(tc, ext4_metadata_persists_in_order);
+	tcase_add_test(tc, ext4_metadata_is_the_journal);
+	tcase_add_test(tc, split_sync_write_completes_as_one);
 	tcase_add_test(tc, tear_rules_per_model);
 	suite_add_tcase(s, tc);
 	return s;

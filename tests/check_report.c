@@ -53,7 +53,7 @@ static void sample(struct report *r)
 	r->skipped = 1;
 	r->coverage = 77.0 / 78.0;
 	r->elapsed_s = 2.1;
-	add(r, "c812-d790", 812, "crash after op 812 fsync(wal)\nop 790 torn",
+	add(r, "c812-d790", 812, "crash during op 812 fsync(wal)\nop 790 torn",
 	    1, 0, "wal: bad <crc> & \"more\"\n\ttab\x01\x1f end\n");
 	add(r, "c3", 3, "dropped \\ backslash", -1, 9, "");
 	add(r, "c900-t1", 900, "torn", 2, 0, "bytes \xff\xfe ok \xe2\x82 x");
@@ -492,7 +492,7 @@ START_TEST(junit_is_well_formed_and_escaped)
 				     "<testcase classname=\"faultline.posix\" "
 				     "name=\"state c812-d790\""));
 	ck_assert_ptr_nonnull(
-	    strstr(x, "<failure message=\"crash after op 812 fsync(wal)\" "
+	    strstr(x, "<failure message=\"crash during op 812 fsync(wal)\" "
 		      "type=\"checker exit 1\">"));
 	ck_assert_ptr_nonnull(strstr(x, "type=\"checker timed out\""));
 	ck_assert_ptr_nonnull(
@@ -564,10 +564,10 @@ START_TEST(summary_lines)
 			 "passed, 3 failed, "
 			 "1 skipped (coverage 98.7%, 2.1 s, reflink (xfs))\n"));
 	ck_assert_ptr_nonnull(
-	    strstr(text, "FAIL c3  crash after op 3: dropped \\ backslash\n"
+	    strstr(text, "FAIL c3  crash during op 3: dropped \\ backslash\n"
 			 "    checker timed out, no output\n"));
 	ck_assert_ptr_nonnull(
-	    strstr(text, "FAIL c812-d790  crash after op 812 fsync(wal)\n"
+	    strstr(text, "FAIL c812-d790  crash during op 812 fsync(wal)\n"
 			 "    op 790 torn\n"
 			 "    checker exit 1: l1\n        l2\n        l3\n     "
 			 "   l4\n        l5\n"

@@ -42,7 +42,7 @@ for mode in omit-one exhaustive; do
 		| length > 0' "$WORK/r.json" >/dev/null ||
 		fail "$mode: no failure names the torn meta write: $(jq -c '.failures[0]' "$WORK/r.json")"
 	# ... including a crash during its FSYNC, not only during the write
-	jq -e '[.failures[] | select(.explanation | test("^crash after op [0-9]+ \\(fsync"))
+	jq -e '[.failures[] | select(.explanation | test("^crash during op [0-9]+ \\(fsync"))
 		| select(.explanation | test("torn op"))] | length > 0' "$WORK/r.json" >/dev/null ||
 		fail "$mode: no torn meta write during its fsync"
 	explore 0 nocrc "--bug meta-nocrc" --model posix --mode "$mode" --tear old,new

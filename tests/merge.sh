@@ -72,7 +72,7 @@ jq -e '.states == {"generated": 40, "unique": 30, "checked": 29, "passed": 26,
 grep -q "^faultline: posix/omit-one on runs/wal.trace: 40 states generated, 30 unique, 29 checked: 26 passed, 3 failed, 1 skipped (coverage 96.6%, 3.5 s, reflink (xfs))$" \
 	"$WORK/summary" || fail "summary line: $(cat "$WORK/summary")"
 [ "$(grep -c '^FAIL ' "$WORK/summary")" -eq 3 ] || fail "summary failures: $(cat "$WORK/summary")"
-grep -A1 '^FAIL c5  crash after op 5: op 5 write wal@0+512 lost$' "$WORK/summary" | grep -q '^    checker exit 2: x$' || fail "summary of c5: $(cat "$WORK/summary")"
+grep -A1 '^FAIL c5  crash during op 5: op 5 write wal@0+512 lost$' "$WORK/summary" | grep -q '^    checker exit 2: x$' || fail "summary of c5: $(cat "$WORK/summary")"
 grep -q '<testsuite name="faultline posix omit-one" tests="8" failures="6"' "$WORK/m.xml" ||
 	fail "JUnit: $(cat "$WORK/m.xml")"
 grep -q 'bad crc &lt;7&gt;' "$WORK/m.xml" || fail "JUnit output not escaped"

@@ -25,7 +25,7 @@ for sc in "$top_srcdir"/scenarios/*.ini; do
 		bad="$bad $name(no-verdict)"
 	# A buggy engine must be caught with a reason, not just an exit code.
 	if grep -q "^scenario $name: FAIL" "$WORK/$name.out"; then
-		grep -q "^  first failure: crash after op" "$WORK/$name.out" ||
+		grep -q "^  first failure: crash during op" "$WORK/$name.out" ||
 			bad="$bad $name(no-explanation)"
 	fi
 done

@@ -26,10 +26,9 @@
  * which the recorder records like any other).  Beyond those, at
  * most TG_FOREVER ops stay in flight to the end: data ops on the
  * "neglected" file that nothing ever fsyncs (about a third of traces have
- * one) and attribute changes of directories (src/model.c covers a
- * directory's own data ops only with an FSYNC of it, which the recorder
- * never writes: fsync(2) of a directory arrives as FSYNCDIR, and posix
- * lets FSYNCDIR cover namespace ops only).
+ * one) and attribute changes of directories, which this estimate counts
+ * as never covered (src/model.c does cover them, with a FSYNCDIR of the
+ * directory without datasync: the estimate only errs towards syncing).
  *
  * Records are made here (tg_emit) but go wherever g->sink says; this
  * file does no I/O.
