@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -282,6 +283,83 @@ START_TEST(created_inode_without_its_name)
 }
 END_TEST
 
+/* A file growing past its old, short last block: that block's hash is redone. */
+START_TEST(growth_rehashes_the_old_last_block)
+{
+	struct tb b;
+	struct ops_trace *t;
+	char dir[700];
+
+	fill_bufs();
+	tb_start(&b, "t");
+	tb_base(&b, 2, 1, "f", "f", bufA, 100, 0644);
+	tb_rec(&b, TB_WRITE(2, 0, "zzzz", 4));
+	tb_rec(&b, TB_WRITE(2, 70000, "tail", 4));
+	t = tb_finish(&b);
+	snprintf(dir, sizeof(dir), "%s/s", b.dir);
+	build(t, "c3", dir); /* build() asserts the key is what the disk holds */
+	snprintf(dir, sizeof(dir), "%s/s2", b.dir);
+	build(t, "c3-d2", dir);
+	ops_free(t);
+}
+END_TEST
+
+/* A state of more files than the process may hold open at once. */
+START_TEST(many_files_few_descriptors)
+{
+	struct rlimit rl = {.rlim_cur = 64, .rlim_max = 64};
+	struct tb b;
+	struct ops_trace *t;
+	char dir[700], name[32];
+	uint64_t k;
+
+	tb_start(&b, "t");
+	for (k = 0; k < 300; k++) {
+		snprintf(name, sizeof(name), "f%03u", (unsigned)k);
+		tb_base(&b, 2 + k, 1, name, name, name, strlen(name), 0644);
+	}
+	tb_rec(&b, TB_WRITE(2, 0, "new", 3));
+	t = tb_finish(&b);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0); /* this test's fork only */
+	snprintf(dir, sizeof(dir), "%s/s", b.dir);
+	build(t, "c301", dir);
+	ops_free(t);
+}
+END_TEST
+
+/* COLLAPSE_RANGE and INSERT_RANGE where the scratch file system lacks them (tmpfs). */
+START_TEST(collapse_and_insert_without_support)
+{
+	static char data[16384];
+	struct tb b;
+	struct ops_trace *t;
+	char dir[700], got[16384], want[16384];
+	size_t k;
+
+	for (k = 0; k < sizeof(data); k++)
+		data[k] = (char)('a' + k / 4096);
+	tb_start(&b, "t");
+	tb_base(&b, 2, 1, "f", "f", data, 16384, 0644);
+	tb_rec(&b, (struct trace_rec){.op = TRACE_OP_FALLOCATE, .id = 2, .off = 4096, .len = 4096,
+				      .mode = 0x08 /* COLLAPSE_RANGE */, .id2 = 16384});
+	tb_rec(&b, (struct trace_rec){.op = TRACE_OP_FALLOCATE, .id = 2, .off = 0, .len = 4096,
+				      .mode = 0x20 /* INSERT_RANGE */, .id2 = 12288});
+	t = tb_finish(&b);
+	if (access("/dev/shm", W_OK) == 0) /* tmpfs refuses both: the emulation runs */
+		snprintf(dir, sizeof(dir), "/dev/shm/check-mat-%d", (int)getpid());
+	else
+		snprintf(dir, sizeof(dir), "%s/s", b.dir);
+	build(t, "c3", dir);
+	ck_assert_uint_eq(slurp(dir, "f", got, sizeof(got)), 16384);
+	memset(want, 0, 4096);                 /* inserted */
+	memcpy(want + 4096, data, 4096);       /* a */
+	memcpy(want + 8192, data + 8192, 8192); /* c, d: b was collapsed */
+	mat_remove(dir);
+	ck_assert(!memcmp(got, want, sizeof(want)));
+	ops_free(t);
+}
+END_TEST
+
 Suite *make_mat_suite(void)
 {
 	Suite *s = suite_create("mat");
@@ -294,6 +372,9 @@ Suite *make_mat_suite(void)
 	tcase_add_test(tc, attributes_follow_their_ops);
 	tcase_add_test(tc, names_apply_in_recorded_order);
 	tcase_add_test(tc, created_inode_without_its_name);
+	tcase_add_test(tc, growth_rehashes_the_old_last_block);
+	tcase_add_test(tc, many_files_few_descriptors);
+	tcase_add_test(tc, collapse_and_insert_without_support);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -379,6 +379,34 @@ START_TEST(tear_rules_per_model)
 }
 END_TEST
 
+/* --block damage to clean sectors below the old end of file is an overwrite's: ext4 allows it. */
+START_TEST(block_damage_below_the_old_size)
+{
+	static char big[2048];
+	struct trace_rec r[] = {CREATE(1, 2, "f"),
+				{.op = TRACE_OP_WRITE, .id = 2, .len = 2048, .data = big, .data_len = 2048},
+				WRITE(2, 0, "x")};
+	struct ops_trace *t = build(r, 3);
+	struct tear_geom g = {.sector = 512, .block = 4096, .kinds = "ozg"};
+	struct tear_set fam = {0};
+	struct model_plan *p = plan("ext4-ordered", t);
+	size_t i;
+	bool collateral = false;
+
+	ck_assert_int_eq(tear_family(&g, &t->v[2], &fam), 0);
+	for (i = 0; i < fam.n; i++)
+		if (fam.v[i].rle && !strcmp(fam.v[i].rle, "1n7g")) {
+			ck_assert_uint_eq(fam.v[i].dmg_end, 2048); /* damage stops at the old size */
+			ck_assert(model_tear_allows(p, 2, &fam.v[i]));
+			collateral = true;
+		}
+	ck_assert(collateral);
+	tear_set_free(&fam);
+	model_plan_free(p);
+	ops_free(t);
+}
+END_TEST
+
 Suite *make_model_suite(void)
 {
 	Suite *s = suite_create("model");
@@ -399,6 +427,7 @@ Suite *make_model_suite(void)
 	tcase_add_test(tc, ext4_metadata_is_the_journal);
 	tcase_add_test(tc, split_sync_write_completes_as_one);
 	tcase_add_test(tc, tear_rules_per_model);
+	tcase_add_test(tc, block_damage_below_the_old_size);
 	suite_add_tcase(s, tc);
 	return s;
 }

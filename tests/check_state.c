@@ -3,6 +3,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check_suites.h"
@@ -25,6 +26,30 @@ START_TEST(id_round_trip)
 	ck_assert_ptr_nonnull(state_find(&p, 805));
 	ck_assert(state_find(&p, 805)->size_lost);
 	ck_assert_ptr_null(state_find(&p, 806));
+	state_free(&s);
+	state_free(&p);
+}
+END_TEST
+
+/* Ids have no length limit: a random draw over a thousand ops tears hundreds. */
+START_TEST(long_ids_are_whole)
+{
+	struct state s = {.crash = 5000, .sector = 512}, p = {0};
+	char err[128], *id, *id2;
+	uint64_t k;
+
+	for (k = 1; k <= 1000; k++)
+		ck_assert_int_eq(state_add(&s, k, k % 2 ? STATE_DROP : STATE_TEAR,
+					   k % 2 ? NULL : "3n5o", false), 0);
+	id = state_id_new(&s);
+	ck_assert_ptr_nonnull(id);
+	ck_assert_uint_gt(strlen(id), STATE_ID_MAX); /* past the old fixed buffers */
+	ck_assert_int_eq(state_parse(id, &p, err, sizeof(err)), 0);
+	ck_assert_uint_eq(p.n, 1000);
+	id2 = state_id_new(&p);
+	ck_assert_str_eq(id, id2);
+	free(id);
+	free(id2);
 	state_free(&s);
 	state_free(&p);
 }
@@ -92,6 +117,7 @@ Suite *make_state_suite(void)
 
 	tcase_add_test(tc, id_round_trip);
 	tcase_add_test(tc, id_with_sector_and_block);
+	tcase_add_test(tc, long_ids_are_whole);
 	tcase_add_loop_test(tc, bad_ids_are_refused, 0, sizeof(bad_ids) / sizeof(bad_ids[0]));
 	tcase_add_test(tc, rle_expand_and_encode);
 	tcase_add_test(tc, garbage_is_deterministic);
