@@ -320,7 +320,17 @@ START_TEST(many_files_few_descriptors)
 	}
 	tb_rec(&b, TB_WRITE(2, 0, "new", 3));
 	t = tb_finish(&b);
-	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0); /* this test's fork only */
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0) { /* (this test's fork only) */
+		int fd, n = 0; /* valgrind refuses: leave 40 descriptors free instead */
+
+		ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+		ck_assert_uint_le(rl.rlim_cur, 65536);
+		while ((fd = dup(0)) >= 0)
+			n++;
+		ck_assert_int_eq(errno, EMFILE);
+		for (fd = 0; fd < 40 && n > 0; fd++, n--)
+			close((int)rl.rlim_cur - 1 - fd);
+	}
 	snprintf(dir, sizeof(dir), "%s/s", b.dir);
 	build(t, "c301", dir);
 	ops_free(t);
