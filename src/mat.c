@@ -133,7 +133,7 @@ static struct mat_entry *ns_find(struct mat_ns *ns, uint64_t parent,
 	size_t i;
 
 	for (i = 0; i < ns->n; i++)
-		if (ns->e[i].parent == parent && strlen(ns->e[i].name) == len &&
+		if (ns->e[i].parent == parent && ns->e[i].len == len &&
 		    memcmp(ns->e[i].name, name, len) == 0)
 			return &ns->e[i];
 	return NULL;
@@ -170,6 +170,7 @@ static int ns_set(struct mat_ns *ns, uint64_t parent, const char *name,
 			len = 255;
 		memcpy(e->name, name, len);
 		e->name[len] = 0;
+		e->len = (uint16_t)len;
 	}
 	e->child = child;
 	return 0;

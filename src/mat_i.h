@@ -40,6 +40,7 @@ struct mat_inode {
 struct mat_entry {
 	uint64_t parent;   /* directory id */
 	uint64_t child;    /* inode id */
+	uint16_t len;      /* strlen(name) */
 	char name[256];    /* NUL-terminated */
 };
 
