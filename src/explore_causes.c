@@ -21,8 +21,6 @@
 
 struct ex_cz {
 	struct mat *m;       /* a materializer whose image is the bare base */
-	size_t *extra;       /* state-changing op indices, ascending */
-	size_t nextra;
 	char dir[4300];      /* where test states are built */
 	char **seen_id;      /* ids tested, and ... */
 	int *seen_fail;      /* ... whether they failed, ... */
@@ -61,8 +59,8 @@ static int cz_test(struct ex *ex, struct ex_cz *z, const struct state *s)
 {
 	char err[512], marks[4300], *id = state_id_new(s);
 	struct check_result res;
-	size_t n = 0, i;
 	uint64_t key;
+	size_t i;
 	void *tok;
 	int rc;
 
@@ -76,11 +74,9 @@ static int cz_test(struct ex *ex, struct ex_cz *z, const struct state *s)
 		}
 	rc = z->tests++ >= EX_CAUSE_TESTS ||
 	     (ex->o->budget > 0 && ex_elapsed(ex) > ex->o->budget) ? -EAGAIN : 0;
-	while (n < z->nextra && ex->t->v[z->extra[n]].seq <= s->crash)
-		n++;
 	mat_remove(z->dir);
 	snprintf(marks, sizeof(marks), "%s/cause-marks", ex->workdir);
-	if (rc < 0 || (rc = mat_build(z->m, s, z->extra, n, z->dir, &key, err, sizeof(err))) < 0 ||
+	if (rc < 0 || (rc = mat_build_all(z->m, s, z->dir, &key, err, sizeof(err))) < 0 ||
 	    (rc = ops_write_marks(ex->t, s->crash, marks)) < 0 ||
 	    (rc = check_start(ex->run, z->dir, id, marks, NULL)) < 0 ||
 	    (rc = check_wait(ex->run, &tok, &res)) < 0) {
@@ -338,11 +334,7 @@ void ex_causes(struct ex *ex)
 	if (mat_new(ex->t, wd, MAT_SCRATCH_DIR, &z.m, err, sizeof(err)) < 0)
 		return;
 	snprintf(z.dir, sizeof(z.dir), "%s/state", wd);
-	z.extra = malloc((ex->t->n + 1) * sizeof(*z.extra));
-	for (i = 0; z.extra && i < ex->t->n; i++)
-		if (ops_changes_state(&ex->t->v[i]))
-			z.extra[z.nextra++] = i;
-	for (i = 0; z.extra && i < ex->rep->nfailures; i++)
+	for (i = 0; i < ex->rep->nfailures; i++)
 		cz_one(ex, &z, &ex->rep->failures[i], i < EX_CAUSE_MAX, &g, &ng);
 	for (i = 0; i < ng; i++) {
 		free(g[i].id);
@@ -356,7 +348,6 @@ void ex_causes(struct ex *ex)
 	free(z.seen_id);
 	free(z.seen_line);
 	free(z.seen_fail);
-	free(z.extra);
 	mat_free(z.m);
 	mat_remove(wd);
 }

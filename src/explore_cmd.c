@@ -21,7 +21,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include "check.h"
 #include "cli.h"
@@ -357,26 +356,19 @@ static int replay_build(const struct replay_opts *o, const struct ops_trace *t,
 			const struct state *s, const char *work, char *err, size_t errlen)
 {
 	struct mat *m;
-	size_t *extra = malloc((t->n + 1) * sizeof(*extra)), n = 0, i;
 	uint64_t key;
-	int rc = extra ? mat_new(t, work, MAT_SCRATCH_DIR, &m, err, errlen) : -ENOMEM;
-
 	size_t last;
 	uint64_t nmarks = ops_marks_before(t, s->crash, &last);
+	int rc = mat_new(t, work, MAT_SCRATCH_DIR, &m, err, errlen);
 
-	for (i = 0; !rc && i < t->n && t->v[i].seq <= s->crash; i++)
-		if (t->v[i].kind == OPS_DATA || t->v[i].kind == OPS_NS)
-			extra[n++] = i;
-	if (!rc) {
-		rc = mat_build(m, s, extra, n, o->into, &key, err, errlen);
-		/* The key explore reports: content and acknowledged marks together. */
-		key = fskey_state(key, nmarks);
-		if (!rc)
-			printf("faultline: replay: state %s built in %s (content %016" PRIx64 ", %s)\n",
-			       o->id, o->into, key, mat_mechanism(m));
-		mat_free(m);
-	}
-	free(extra);
+	if (rc)
+		return rc;
+	rc = mat_build_all(m, s, o->into, &key, err, errlen);
+	/* The key explore reports: content and acknowledged marks together. */
+	if (!rc)
+		printf("faultline: replay: state %s built in %s (content %016" PRIx64 ", %s)\n",
+		       o->id, o->into, fskey_state(key, nmarks), mat_mechanism(m));
+	mat_free(m);
 	return rc;
 }
 

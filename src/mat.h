@@ -60,6 +60,14 @@ int mat_image_apply(struct mat *m, size_t idx);
 int mat_build(struct mat *m, const struct state *s, const size_t *extra,
 	      size_t n, const char *dir, uint64_t *key, char *err, size_t errlen);
 
+/*
+ * Builds state s in dir from the image plus every state-changing op up to
+ * s's crash point: with an image that is the bare base, exactly what
+ * `faultline replay` of s's id builds.  Returns as mat_build does.
+ */
+int mat_build_all(struct mat *m, const struct state *s, const char *dir, uint64_t *key,
+		  char *err, size_t errlen);
+
 /* Removes a state directory built by mat_build (or anything below dir). */
 int mat_remove(const char *dir);
 

@@ -449,3 +449,21 @@ int mat_build(struct mat *m, const struct state *s, const size_t *extra,
 	free(id);
 	return rc;
 }
+
+int mat_build_all(struct mat *m, const struct state *s, const char *dir, uint64_t *key,
+		  char *err, size_t errlen)
+{
+	size_t *extra = malloc((m->t->n + 1) * sizeof(*extra)), n = 0, i;
+	int rc;
+
+	if (!extra) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (i = 0; i < m->t->n && m->t->v[i].seq <= s->crash; i++)
+		if (ops_changes_state(&m->t->v[i]))
+			extra[n++] = i;
+	rc = mat_build(m, s, extra, n, dir, key, err, errlen);
+	free(extra);
+	return rc;
+}

@@ -35,17 +35,13 @@ static uint64_t build(const struct ops_trace *t, const char *id, const char *dir
 {
 	char err[512], work[700];
 	struct state s = {0};
-	size_t extra[64], n = 0, i;
 	struct mat *m;
 	uint64_t key, disk;
 
 	ck_assert_msg(state_parse(id, &s, err, sizeof(err)) == 0, "%s", err);
-	for (i = 0; i < t->n && t->v[i].seq <= s.crash; i++)
-		if (ops_changes_state(&t->v[i]))
-			extra[n++] = i;
 	snprintf(work, sizeof(work), "%s.work", dir);
 	ck_assert_msg(mat_new(t, work, MAT_SCRATCH_DIR, &m, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_msg(mat_build(m, &s, extra, n, dir, &key, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(mat_build_all(m, &s, dir, &key, err, sizeof(err)) == 0, "%s", err);
 	mat_free(m);
 	mat_remove(work);
 	state_free(&s);

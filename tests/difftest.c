@@ -269,48 +269,39 @@ static void against_reference(struct run *r, const struct set *ex, const struct 
 	set_free(&want);
 }
 
-/* Replays every state of s from a fresh image and keys the result. */
+/* Replays every (replay_every-th) state of s from a fresh image and keys the result. */
 static void replay_all(struct run *r, const struct ops_trace *t, const struct set *s,
 		       const char *workdir)
 {
-	size_t *extra = malloc((t->n + 1) * sizeof(*extra)), i, n;
 	char dir[4200], err[512];
 	struct mat *m;
+	size_t i;
 
-	if (!extra || mat_new(t, workdir, MAT_SCRATCH_DIR, &m, err, sizeof(err)) < 0) {
+	if (mat_new(t, workdir, MAT_SCRATCH_DIR, &m, err, sizeof(err)) < 0) {
 		printf("ERROR %s: replay: %s\n", r->trace, err);
-		free(extra);
 		return;
 	}
 	snprintf(dir, sizeof(dir), "%s/replayed", workdir);
 	for (i = 0; i < s->n; i += replay_every) {
 		struct state st = {0};
 		uint64_t key, disk;
-		size_t k;
+		size_t last;
 
 		if (state_parse(s->v[i].id, &st, err, sizeof(err)) < 0) {
 			violation(r, "%s: does not parse: %s", s->v[i].id, err);
 			continue;
 		}
-		for (n = 0, k = 0; k < t->n && t->v[k].seq <= st.crash; k++)
-			if (ops_changes_state(&t->v[k]))
-				extra[n++] = k;
-		if (mat_build(m, &st, extra, n, dir, &key, err, sizeof(err)) < 0 ||
-		    fskey_dir(dir, &disk, err, sizeof(err)) < 0) {
+		if (mat_build_all(m, &st, dir, &key, err, sizeof(err)) < 0 ||
+		    fskey_dir(dir, &disk, err, sizeof(err)) < 0)
 			violation(r, "%s: replay fails: %s", s->v[i].id, err);
-		} else {
-			size_t last;
-			uint64_t nm = ops_marks_before(t, st.crash, &last);
-
-			if (fskey_state(key, nm) != s->v[i].key || disk != key)
-				violation(r, "%s: replay builds another state", s->v[i].id);
-		}
+		else if (fskey_state(key, ops_marks_before(t, st.crash, &last)) != s->v[i].key ||
+			 disk != key)
+			violation(r, "%s: replay builds another state", s->v[i].id);
 		mat_remove(dir);
 		state_free(&st);
 	}
 	mat_free(m);
 	mat_remove(workdir);
-	free(extra);
 }
 
 /* ---- one trace ---- */

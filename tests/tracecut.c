@@ -152,26 +152,21 @@ static int write_base(struct trace_writer *w, struct entries *en, const char *ba
 static int build_base(const struct ops_trace *t, uint64_t from, const char *out)
 {
 	char work[4200], base[4200], err[512];
-	size_t *extra = malloc((t->n + 1) * sizeof(*extra)), n = 0, i;
-	struct state s = {.crash = from ? from - 1 : 0, .sector = STATE_SECTOR_DEFAULT};
+	struct state s = {.crash = from - 1, .sector = STATE_SECTOR_DEFAULT}; /* ops before from */
 	struct mat *m;
 	uint64_t key;
 	int rc;
 
 	snprintf(work, sizeof(work), "%s/.work", out);
 	snprintf(base, sizeof(base), "%s/%s", out, TRACE_BASE_DIR);
-	for (i = 0; i < t->n && t->v[i].seq < from; i++)
-		if (ops_changes_state(&t->v[i]))
-			extra[n++] = i;
 	rc = mat_new(t, work, MAT_SCRATCH_DIR, &m, err, sizeof(err));
 	if (!rc) {
-		rc = mat_build(m, &s, extra, n, base, &key, err, sizeof(err));
+		rc = mat_build_all(m, &s, base, &key, err, sizeof(err));
 		mat_free(m);
 	}
 	if (rc)
 		fprintf(stderr, "tracecut: %s\n", err);
 	mat_remove(work);
-	free(extra);
 	return rc;
 }
 
