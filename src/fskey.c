@@ -90,6 +90,67 @@ uint64_t fskey_block(const void *buf, size_t len)
 	return XXH3_64bits(buf, len);
 }
 
+static void *dup_mem(const void *p, size_t len)
+{
+	void *q = malloc(len ? len : 1);
+
+	if (q && len)
+		memcpy(q, p, len);
+	return q;
+}
+
+/* Index of name in xa, or n. */
+static size_t xattr_find(const struct fskey_xattr *xa, size_t n, const char *name, size_t nlen)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strlen(xa[i].name) == nlen && !memcmp(xa[i].name, name, nlen))
+			return i;
+	return n;
+}
+
+int fskey_xattr_put(struct fskey_xattr **xa, size_t *n, const char *name, size_t nlen,
+		    const void *v, size_t len)
+{
+	size_t i = xattr_find(*xa, *n, name, nlen);
+	struct fskey_xattr *x;
+	void *val = dup_mem(v, len);
+
+	if (!val)
+		return -ENOMEM;
+	if (i < *n) {
+		free((*xa)[i].value);
+		(*xa)[i].value = val;
+		(*xa)[i].len = len;
+		return 0;
+	}
+	if (!(x = realloc(*xa, (*n + 1) * sizeof(*x))) || !(x[*n].name = strndup(name, nlen))) {
+		if (x)
+			*xa = x;
+		free(val);
+		return -ENOMEM;
+	}
+	*xa = x;
+	x[*n].value = val;
+	x[*n].len = len;
+	(*n)++;
+	qsort(x, *n, sizeof(*x), fskey_xattr_cmp);
+	return 0;
+}
+
+void fskey_xattr_del(struct fskey_xattr *xa, size_t *n, const char *name, size_t nlen)
+{
+	size_t i = xattr_find(xa, *n, name, nlen);
+
+	if (i == *n)
+		return;
+	free(xa[i].name);
+	free(xa[i].value);
+	memmove(&xa[i], &xa[i + 1], (*n - i - 1) * sizeof(*xa));
+	(*n)--;
+}
+
 int fskey_xattr_cmp(const void *a, const void *b)
 {
 	const struct fskey_xattr *x = a, *y = b;

@@ -67,6 +67,16 @@ void fskey_abort(struct fskey *k);
 /* Hash of one block of file bytes. */
 uint64_t fskey_block(const void *buf, size_t len);
 
+/*
+ * Sets xattr name (nlen bytes) to value v (len bytes) in the sorted array
+ * *xa of *n entries, replacing or inserting.  0 or -ENOMEM.
+ */
+int fskey_xattr_put(struct fskey_xattr **xa, size_t *n, const char *name, size_t nlen,
+		    const void *v, size_t len);
+
+/* Removes xattr name (nlen bytes) from the array, if it is there. */
+void fskey_xattr_del(struct fskey_xattr *xa, size_t *n, const char *name, size_t nlen);
+
 /* qsort comparator for struct fskey_xattr by name. */
 int fskey_xattr_cmp(const void *a, const void *b);
 

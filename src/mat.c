@@ -229,60 +229,20 @@ int mat_ns_apply(struct mat_ns *ns, const struct ops_trace *t, const struct ops_
 
 /* ---- attributes ---- */
 
-static int xattr_set(struct mat_inode *i, const char *name, size_t nlen, const void *v,
-		     size_t len)
-{
-	struct fskey_xattr *x;
-	size_t k;
-
-	for (k = 0; k < i->nxa; k++)
-		if (strlen(i->xa[k].name) == nlen && !memcmp(i->xa[k].name, name, nlen)) {
-			free(i->xa[k].value);
-			i->xa[k].value = dup_mem(v, len);
-			i->xa[k].len = len;
-			return i->xa[k].value ? 0 : -ENOMEM;
-		}
-	if (!(x = realloc(i->xa, (i->nxa + 1) * sizeof(*x))))
-		return -ENOMEM;
-	i->xa = x;
-	x[i->nxa].name = strndup(name, nlen);
-	x[i->nxa].value = dup_mem(v, len);
-	x[i->nxa].len = len;
-	if (!x[i->nxa].name || !x[i->nxa].value)
-		return -ENOMEM;
-	i->nxa++;
-	qsort(i->xa, i->nxa, sizeof(*i->xa), fskey_xattr_cmp);
-	return 0;
-}
-
-static void xattr_remove(struct mat_inode *i, const char *name, size_t nlen)
-{
-	size_t k;
-
-	for (k = 0; k < i->nxa; k++)
-		if (strlen(i->xa[k].name) == nlen && !memcmp(i->xa[k].name, name, nlen)) {
-			free(i->xa[k].name);
-			free(i->xa[k].value);
-			memmove(&i->xa[k], &i->xa[k + 1], (i->nxa - k - 1) * sizeof(*i->xa));
-			i->nxa--;
-			return;
-		}
-}
-
 int mat_attr_apply(struct mat *m, struct mat_inode *i, const struct ops_op *op)
 {
 	int err;
 
 	if (op->op == TRACE_OP_REMOVEXATTR) {
-		xattr_remove(i, ops_name(m->t, op), op->name_len);
+		fskey_xattr_del(i->xa, &i->nxa, ops_name(m->t, op), op->name_len);
 		return 0;
 	}
 	if (op->op == TRACE_OP_SETXATTR) {
 		if (op->data_len > MAT_IO)
 			return -E2BIG;
 		err = ops_read_data(m->t, op, 0, m->buf, op->data_len);
-		return err ? err : xattr_set(i, ops_name(m->t, op), op->name_len, m->buf,
-					     op->data_len);
+		return err ? err : fskey_xattr_put(&i->xa, &i->nxa, ops_name(m->t, op),
+						   op->name_len, m->buf, op->data_len);
 	}
 	if (op->flags & TRACE_SA_MODE)
 		i->mode = (i->mode & S_IFMT) | (op->mode & 07777);

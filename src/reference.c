@@ -340,52 +340,13 @@ static int do_fallocate(struct rnode *n, const struct ops_op *op)
 
 /* ---- attributes ---- */
 
-static int xattr_set(struct rnode *n, const char *name, size_t nlen, const void *v, size_t len)
-{
-	struct fskey_xattr *x;
-	size_t i;
-
-	for (i = 0; i < n->nxa; i++)
-		if (strlen(n->xa[i].name) == nlen && !memcmp(n->xa[i].name, name, nlen)) {
-			free(n->xa[i].value);
-			n->xa[i].value = dup_mem(v, len);
-			n->xa[i].len = len;
-			return n->xa[i].value ? 0 : -ENOMEM;
-		}
-	if (!(x = realloc(n->xa, (n->nxa + 1) * sizeof(*x))))
-		return -ENOMEM;
-	n->xa = x;
-	x[n->nxa].name = strndup(name, nlen);
-	x[n->nxa].value = dup_mem(v, len);
-	x[n->nxa].len = len;
-	if (!x[n->nxa].name || !x[n->nxa].value)
-		return -ENOMEM;
-	n->nxa++;
-	qsort(n->xa, n->nxa, sizeof(*n->xa), fskey_xattr_cmp);
-	return 0;
-}
-
-static void xattr_remove(struct rnode *n, const char *name, size_t nlen)
-{
-	size_t i;
-
-	for (i = 0; i < n->nxa; i++)
-		if (strlen(n->xa[i].name) == nlen && !memcmp(n->xa[i].name, name, nlen)) {
-			free(n->xa[i].name);
-			free(n->xa[i].value);
-			memmove(&n->xa[i], &n->xa[i + 1], (n->nxa - i - 1) * sizeof(*n->xa));
-			n->nxa--;
-			return;
-		}
-}
-
 static int do_attr(const struct ref *r, struct rnode *n, const struct ops_op *op)
 {
 	uint8_t *v;
 	int err;
 
 	if (op->op == TRACE_OP_REMOVEXATTR) {
-		xattr_remove(n, ops_name(r->t, op), op->name_len);
+		fskey_xattr_del(n->xa, &n->nxa, ops_name(r->t, op), op->name_len);
 		return 0;
 	}
 	if (op->op == TRACE_OP_SETXATTR) {
@@ -393,7 +354,8 @@ static int do_attr(const struct ref *r, struct rnode *n, const struct ops_op *op
 			return -ENOMEM;
 		err = ops_read_data(r->t, op, 0, v, op->data_len);
 		if (!err)
-			err = xattr_set(n, ops_name(r->t, op), op->name_len, v, op->data_len);
+			err = fskey_xattr_put(&n->xa, &n->nxa, ops_name(r->t, op), op->name_len,
+					      v, op->data_len);
 		free(v);
 		return err;
 	}
