@@ -407,6 +407,31 @@ START_TEST(block_damage_below_the_old_size)
 }
 END_TEST
 
+/* A write of more than 4096 sectors once got no tear variants at all. */
+START_TEST(large_writes_tear_too)
+{
+	static char big[4 << 20];
+	struct trace_rec r[] = {CREATE(1, 2, "f"),
+				{.op = TRACE_OP_WRITE, .id = 2, .len = sizeof(big), .data = big,
+				 .data_len = sizeof(big)},
+				{.op = TRACE_OP_WRITE, .id = 2, .len = sizeof(big), .data = big,
+				 .data_len = sizeof(big)}};
+	struct ops_trace *t = build(r, 3);
+	struct tear_geom g = {.sector = 512, .kinds = "ozg"};
+	struct tear_set fam = {0};
+	size_t i;
+	bool cut = false;
+
+	ck_assert_int_eq(tear_family(&g, &t->v[2], &fam), 0); /* 8192 sectors, an overwrite */
+	ck_assert_uint_ge(fam.n, 8);
+	for (i = 0; i < fam.n; i++)
+		cut |= fam.v[i].rle && !strcmp(fam.v[i].rle, "4096n4096o");
+	ck_assert(cut); /* the first half reached the disk, the rest did not */
+	tear_set_free(&fam);
+	ops_free(t);
+}
+END_TEST
+
 Suite *make_model_suite(void)
 {
 	Suite *s = suite_create("model");
@@ -428,6 +453,7 @@ Suite *make_model_suite(void)
 	tcase_add_test(tc, split_sync_write_completes_as_one);
 	tcase_add_test(tc, tear_rules_per_model);
 	tcase_add_test(tc, block_damage_below_the_old_size);
+	tcase_add_test(tc, large_writes_tear_too);
 	suite_add_tcase(s, tc);
 	return s;
 }
