@@ -27,7 +27,7 @@ REAL=${FAULTLINE_DIFF_REAL:-16}
 [ -d /dev/shm ] && [ -w /dev/shm ] && SCRATCH=$(mktemp -d /dev/shm/faultline-diff.XXXXXX) ||
 	SCRATCH="$WORK/scratch"
 mkdir -p "$SCRATCH"
-trap 'rm -rf "$SCRATCH"; lib_cleanup' EXIT
+LIB_EXTRA_DIRS="$SCRATCH"
 
 # difftest NAME TRACE...: starts the comparison in the background (its
 # pid in $PIDS/NAME, so an early failure ends it), output in $WORK/NAME.out.

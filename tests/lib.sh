@@ -56,12 +56,30 @@ kill_ours() {
 	done
 }
 
+# gone PID...: waits (up to 10 s) until each PID has exited, so nothing
+# still writes into a directory about to be removed.
+gone() {
+	for pid in "$@"; do
+		n=0
+		while kill -0 "$pid" 2>/dev/null && [ "$n" -lt 100 ]; do
+			wait "$pid" 2>/dev/null || sleep 0.1
+			n=$((n + 1))
+		done
+	done
+}
+
+# Extra directories (outside $WORK) a test made; removed on exit after its
+# processes are gone.
+LIB_EXTRA_DIRS=""
+
 lib_cleanup() {
 	rc=$?
 	kill_ours "$PIDS"/*
 	if [ -n "$killed" ]; then
 		echo "FAIL: still running at exit (killed):$killed" >&2
 		[ "$rc" -eq 0 ] && rc=1
+		# shellcheck disable=SC2086
+		gone $killed
 	fi
 	left=$(leftover_mounts)
 	if [ -n "$left" ]; then
@@ -69,6 +87,8 @@ lib_cleanup() {
 		for m in $left; do umount -l "$m" 2>/dev/null || fusermount3 -uz "$m"; done
 		[ "$rc" -eq 0 ] && rc=1
 	fi
+	# shellcheck disable=SC2086
+	[ -z "$LIB_EXTRA_DIRS" ] || rm -rf $LIB_EXTRA_DIRS
 	rm -rf "$WORK"
 	exit "$rc"
 }

@@ -71,6 +71,15 @@ static void unset(struct entries *t, uint64_t parent, const char *name, size_t l
 	}
 }
 
+static void entries_free(struct entries *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		free(t->e[i].name);
+	free(t->e);
+}
+
 /* The entries as they stand before seq from (the materializer's rules). */
 static void entries_at(const struct ops_trace *t, uint64_t from, struct entries *out)
 {
@@ -213,18 +222,26 @@ int main(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/%s", argv[4], TRACE_RECORDS_FILE);
 	snprintf(base, sizeof(base), "%s/%s", argv[4], TRACE_BASE_DIR);
 	rc = trace_writer_open(path, &w);
-	if (!rc && !(rc = write_base(w, &en, base)))
-		rc = copy_records(argv[1], from, to, w);
-	snprintf(path, sizeof(path), "%s/%s", argv[4], TRACE_META_FILE);
-	meta = fopen(path, "w");
-	if (meta)
-		fprintf(meta, "{\"faultline\": \"0.1.0\", \"format\": %d, \"status\": \"complete\", "
-			"\"records\": %" PRIu64 ", \"start_ns\": %" PRId64 "}\n",
-			TRACE_FORMAT_VERSION, trace_writer_count(w), t->start_ns);
-	if (!rc)
-		rc = trace_writer_close(w);
-	if (!meta || fclose(meta) != 0)
-		rc = -EIO;
+	if (!rc) {
+		uint64_t count;
+		int crc;
+
+		if (!(rc = write_base(w, &en, base)))
+			rc = copy_records(argv[1], from, to, w);
+		count = trace_writer_count(w);
+		crc = trace_writer_close(w);
+		rc = rc ? rc : crc;
+		snprintf(path, sizeof(path), "%s/%s", argv[4], TRACE_META_FILE);
+		meta = rc ? NULL : fopen(path, "w");
+		if (meta)
+			fprintf(meta, "{\"faultline\": \"0.1.0\", \"format\": %d, "
+				"\"status\": \"complete\", \"records\": %" PRIu64
+				", \"start_ns\": %" PRId64 "}\n",
+				TRACE_FORMAT_VERSION, count, t->start_ns);
+		if (!rc && (!meta || fclose(meta) != 0))
+			rc = -EIO;
+	}
+	entries_free(&en);
 	ops_free(t);
 	if (rc)
 		fprintf(stderr, "tracecut: %s\n", strerror(-rc));
