@@ -12,11 +12,13 @@ clang $CFLAGS -include "$top_builddir/config.h" -o "$WORK/fuzz_trace" "$top_srcd
 	"$S/trace.c" "$S/names.c" "$S/fl_error.c" -lxxhash 2>"$WORK/cc.err" ||
 	skip "clang cannot build a libFuzzer target here: $(head -3 "$WORK/cc.err")"
 # shellcheck disable=SC2086
+# The scenario parser links the whole library: its sources, as Makefile.am lists them.
 LIB=""
-for f in scenario explore explore_choose explore_causes explore_words model tear fskey ops names \
-	state mat mat_data mat_build mat_scratch check report trace fl_error; do
-	LIB="$LIB $S/$f.c"
+for f in $(sed -n '/^src_libfaultline_a_SOURCES/,/NULL/p' "$top_srcdir/Makefile.am" |
+	grep -o 'src/[a-z_]*\.c'); do
+	LIB="$LIB $top_srcdir/$f"
 done
+[ -n "$LIB" ] || hard_error "no library sources found in Makefile.am"
 # shellcheck disable=SC2086
 clang $CFLAGS -include "$top_builddir/config.h" -o "$WORK/fuzz_scenario" "$top_srcdir/tests/fuzz/fuzz_scenario.c" \
 	$LIB -linih -ljson-c -lxxhash -lpthread 2>"$WORK/cc.err" || fail "fuzz_scenario does not build: $(head -5 "$WORK/cc.err")"
