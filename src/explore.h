@@ -78,4 +78,13 @@ int explore_parse_tear(const char *text, struct explore_opts *o);
 int explore_run(const struct explore_opts *o, struct report *rep, char *err,
 		size_t errlen);
 
+/*
+ * The kinds of cause the explorer names (report "causes"[].kind):
+ * acknowledged-commit-lost, unsynced-write-breaks-recovery, torn-write,
+ * size-without-bytes, name-not-durable, attribute-not-durable,
+ * fails-with-nothing-lost.  explore_cause_kinds() lists them, comma-separated.
+ */
+bool explore_cause_kind_known(const char *kind);
+const char *explore_cause_kinds(void);
+
 #endif

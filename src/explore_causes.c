@@ -1,12 +1,23 @@
 /*
- * explore_causes.c - causes, not hundreds of states: each failing state
- * is minimized (ddmin over its lost and torn ops, starting from
- * "everything in flight persisted"), and failures whose minimal states
- * lose or tear the same kinds of op on the same files are one cause.
+ * explore_causes.c - causes, not hundreds of states: one cause per defect.
+ *
+ * Each failing state, in crash order, is first tried against the causes
+ * found so far, most severe first: the part of it that loses or tears
+ * what a cause's minimal state does (same items, explore_defects.c) is
+ * built and checked, and if it still fails the state is that cause's.
+ * Otherwise it is minimized (ddmin over its lost and torn ops, starting
+ * from "everything in flight persisted") and its minimal state's
+ * signature names its cause, new or known.  A new cause's minimal state
+ * is checked once more with no marks: if the checker then accepts it, the
+ * state is consistent and only acknowledged data is missing (severity
+ * "acknowledged data lost"); if not, it is "corrupt or unopenable".
  *
  * Every state tried here is a legal state of the model (a dropped journal
  * suffix stays a suffix), built from the bare base as replay builds it,
- * so a cause's id replays to the state that failed.
+ * so a cause's id replays to the state that failed.  Checker runs are
+ * bounded (EX_CAUSE_TESTS, --budget); past the bound a failure goes,
+ * untested, to the most severe cause whose items it holds, or is its own
+ * cause of severity "unconfirmed".
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -14,10 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "explore_i.h"
+#include "explore_causes_i.h"
 
-#define EX_CAUSE_MAX 64      /* failures minimized; the rest are grouped as they are */
-#define EX_CAUSE_TESTS 2000  /* checker runs the minimization may spend in all */
+#define EX_CAUSE_TESTS 2000  /* checker runs the cause search may spend in all */
 
 struct ex_cz {
 	struct mat *m;       /* a materializer whose image is the bare base */
@@ -28,6 +38,8 @@ struct ex_cz {
 	size_t nseen;
 	size_t tests;        /* checker runs so far */
 	char line[256];      /* first output line of the last failing test */
+	bool no_marks;       /* test with an empty marks file */
+	struct cz d;         /* defects: regions and paths */
 };
 
 /* Remembers that state id failed (or not) with the checker's first line. */
@@ -52,37 +64,47 @@ static int cz_remember(struct ex_cz *z, char *id, int failed)
 }
 
 /*
- * Builds and checks s; 1 fails, 0 passes, < 0 error or out of budget
- * (--budget, or EX_CAUSE_TESTS checker runs).  Results are cached by id.
+ * Builds and checks s (with an empty marks file when z->no_marks); 1
+ * fails, 0 passes, < 0 error or out of budget (--budget, or
+ * EX_CAUSE_TESTS checker runs).  Results are cached.
  */
 static int cz_test(struct ex *ex, struct ex_cz *z, const struct state *s)
 {
-	char err[512], marks[4300], *id = state_id_new(s);
+	char err[512], marks[4300], *id = state_id_new(s), *key = NULL;
 	struct check_result res;
-	uint64_t key;
+	uint64_t ckey;
 	size_t i;
 	void *tok;
 	int rc;
 
-	if (!id)
+	if (id && (key = malloc(strlen(id) + 16)))
+		sprintf(key, "%s%s", id, z->no_marks ? "#no-marks" : "");
+	if (!id || !key) {
+		free(id);
+		free(key);
 		return -ENOMEM;
+	}
 	for (i = 0; i < z->nseen; i++)
-		if (!strcmp(z->seen_id[i], id)) {
+		if (!strcmp(z->seen_id[i], key)) {
 			snprintf(z->line, sizeof(z->line), "%s", z->seen_line[i]);
 			free(id);
+			free(key);
 			return z->seen_fail[i];
 		}
-	rc = z->tests++ >= EX_CAUSE_TESTS ||
+	rc = z->tests >= EX_CAUSE_TESTS ||
 	     (ex->o->budget > 0 && ex_elapsed(ex) > ex->o->budget) ? -EAGAIN : 0;
+	z->tests++;
 	mat_remove(z->dir);
 	snprintf(marks, sizeof(marks), "%s/cause-marks", ex->workdir);
-	if (rc < 0 || (rc = mat_build_all(z->m, s, z->dir, &key, err, sizeof(err))) < 0 ||
-	    (rc = ops_write_marks(ex->t, s->crash, marks)) < 0 ||
+	if (rc < 0 || (rc = mat_build_all(z->m, s, z->dir, &ckey, err, sizeof(err))) < 0 ||
+	    (rc = ops_write_marks(ex->t, z->no_marks ? 0 : s->crash, marks)) < 0 ||
 	    (rc = check_start(ex->run, z->dir, id, marks, NULL)) < 0 ||
 	    (rc = check_wait(ex->run, &tok, &res)) < 0) {
 		free(id);
+		free(key);
 		return rc;
 	}
+	free(id);
 	rc = !res.passed;
 	snprintf(z->line, sizeof(z->line), "%.*s", (int)strcspn(res.output, "\n"), res.output);
 	if (rc && !z->line[0])
@@ -90,8 +112,8 @@ static int cz_test(struct ex *ex, struct ex_cz *z, const struct state *s)
 			 : res.signal ? "checker killed by a signal" : "checker failed");
 	check_result_free(&res);
 	mat_remove(z->dir);
-	if (cz_remember(z, id, rc) < 0) {
-		free(id);
+	if (cz_remember(z, key, rc) < 0) {
+		free(key);
 		return -ENOMEM;
 	}
 	return rc;
@@ -179,45 +201,6 @@ static void cz_ddmin(struct ex *ex, struct ex_cz *z, const struct state *full, b
 	free(trial);
 }
 
-/*
- * A cause's grouping key: which kinds of op on which files did not fully
- * persist (lost or torn), regardless of when: one missing barrier makes
- * many states fail, at every crash point, and they are one cause.
- */
-static void cz_signature(const struct ex *ex, const struct state *s, const char *line,
-			 char *buf, size_t cap)
-{
-	size_t i, len;
-
-	buf[0] = 0;
-	for (i = 0; i < s->n; i++) {
-		long idx = ops_index(ex->t, s->ch[i].seq);
-		const struct ops_op *op = idx >= 0 ? &ex->t->v[idx] : NULL;
-		char path[512] = "?";
-
-		if (op)
-			names_path(ex->names, op->kind == OPS_NS ? op->parent : op->id, path,
-				   sizeof(path));
-		char item[600];
-
-		/* Lost or torn alike: the op did not fully persist.  Each kind once. */
-		snprintf(item, sizeof(item), "%s %s;", op ? trace_op_name(op->op) : "?", path);
-		if (!strstr(buf, item)) {
-			len = strlen(buf);
-			snprintf(buf + len, cap - len, "%s", item);
-		}
-	}
-	if (!s->n) { /* nothing lost: the checker's complaint, numbers left out */
-		len = strlen(buf);
-		snprintf(buf + len, cap - len, "persisted:");
-		len = strlen(buf);
-		for (; *line && len + 1 < cap; line++)
-			if (*line < '0' || *line > '9')
-				buf[len++] = *line;
-		buf[len] = 0;
-	}
-}
-
 /* The paths of every id just after the record with seq crash; NULL without memory. */
 static struct names *names_at(struct ex *ex, uint64_t crash)
 {
@@ -234,21 +217,72 @@ static struct names *names_at(struct ex *ex, uint64_t crash)
 }
 
 struct ex_group {
-	char sig[1024];  /* cz_signature */
-	char *id;        /* representative minimal state */
-	char *words;     /* its explanation */
+	char sig[2048];          /* cz_signature */
+	struct cz_items items;   /* its minimal state's items */
+	char *id;                /* the minimal state */
+	char *words;             /* the cause in words */
+	const char *kind;        /* cz_kind */
+	int severity;            /* CZ_SEV_* */
 };
 
-/* A new group for minimal state min, named in words with the checker's line.  0 or -ENOMEM. */
-static int cz_new_group(struct ex *ex, const struct state *min, const char *sig,
-			const char *line, struct ex_group **g, size_t *ng)
+/*
+ * The state of full keeping only the choices whose items are want's
+ * (legalized); false when some item of want is not in full.  acked: the
+ * items are compared as cz_items(acked) makes them.
+ */
+static bool cz_project(struct ex *ex, struct ex_cz *z, const struct state *full,
+		       const struct cz_items *want, bool acked, bool *keep, struct state *out)
+{
+	size_t i, k, hit = 0;
+	bool *seen = calloc(want->n + 1, 1);
+
+	if (!seen)
+		return false;
+	for (i = 0; i < full->n; i++) {
+		struct cz_item it;
+
+		keep[i] = false;
+		if (cz_item(ex, &z->d, &full->ch[i], &it) < 0)
+			continue;
+		for (k = 0; k < want->n; k++)
+			if (!strcmp(want->v[k].text, acked ? it.alt : it.text)) {
+				keep[i] = true;
+				hit += !seen[k];
+				seen[k] = true;
+			}
+	}
+	free(seen);
+	if (hit != want->n)
+		return false;
+	cz_subset(ex, full, keep, out);
+	return true;
+}
+
+/* How severe minimal state min is: consistent without its marks, or not. */
+static int cz_severity(struct ex *ex, struct ex_cz *z, const struct state *min)
+{
+	size_t last;
+	int rc;
+
+	if (!min->n || !ops_marks_before(ex->t, min->crash, &last))
+		return CZ_SEV_CORRUPT; /* fails with nothing lost, or with nothing acknowledged */
+	z->no_marks = true;
+	rc = cz_test(ex, z, min);
+	z->no_marks = false;
+	return rc == 0 ? CZ_SEV_ACKED : rc == 1 ? CZ_SEV_CORRUPT : CZ_SEV_UNCONFIRMED;
+}
+
+/* A new cause for minimal state min of severity sev; 0 or -ENOMEM.  Takes items. */
+static int cz_new_group(struct ex *ex, struct ex_cz *z, const struct state *min,
+			struct cz_items *items, const char *sig, const char *line, int sev,
+			bool confirmed, struct ex_group **g, size_t *ng)
 {
 	struct ex_group *v = realloc(*g, (*ng + 1) * sizeof(**g)), *n;
 	struct names *end = ex->names, *at = names_at(ex, min->crash);
 	size_t last;
 	uint64_t nm = ops_marks_before(ex->t, min->crash, &last);
 	long x = ops_index(ex->t, min->crash);
-	char *why;
+	char head[2600], *why;
 
 	if (!v || !at) {
 		names_free(at);
@@ -258,67 +292,153 @@ static int cz_new_group(struct ex *ex, const struct state *min, const char *sig,
 	}
 	*g = v;
 	n = &v[*ng];
+	memset(n, 0, sizeof(*n));
 	snprintf(n->sig, sizeof(n->sig), "%s", sig);
+	n->severity = sev;
+	n->kind = cz_kind(items, n->severity);
+	cz_headline(ex, &z->d, items, min->crash, n->severity, head, sizeof(head));
 	ex->names = at; /* paths as they were at the crash, as the state lines say them */
 	why = ex_explain_at(ex, min, x >= 0 ? (size_t)x : 0, nm, last);
 	ex->names = end;
 	names_free(at);
 	n->id = state_id_new(min);
-	n->words = why ? malloc(strlen(why) + strlen(line) + 64) : NULL;
+	n->words = why ? malloc(strlen(head) + strlen(why) + strlen(line) + 128) : NULL;
 	if (n->words)
-		sprintf(n->words, "%s%s%s; %s", line, line[0] ? ": " : "", why,
-			min->n ? "nothing else needed" : "with everything in flight persisted");
+		sprintf(n->words, "%s%s%s%s; minimal state: %s; %s", head, line[0] ? " (checker: " : "",
+			line, line[0] ? ")" : "", why,
+			!confirmed ? "not minimized (no checker runs left)"
+			: min->n ? "nothing else needed" : "with everything in flight persisted");
 	free(why);
 	if (!n->id || !n->words) {
 		free(n->id);
 		free(n->words);
 		return -ENOMEM;
 	}
+	n->items = *items;
+	items->v = NULL;
+	items->n = 0;
 	(*ng)++;
 	return 0;
 }
 
-/* The cause of failure f: minimized (the first EX_CAUSE_MAX), then named. */
-static int cz_one(struct ex *ex, struct ex_cz *z, struct report_failure *f, bool minimize,
+/* Puts failure f under cause g. */
+static void cz_assign(struct report_failure *f, const struct ex_group *g)
+{
+	f->cause = strdup(g->id);
+	f->cause_words = strdup(g->words);
+	f->cause_kind = strdup(g->kind);
+	f->cause_sig = strdup(g->sig);
+	f->cause_severity = g->severity;
+}
+
+/* The groups' indices, most severe first (then oldest). */
+static void cz_order(const struct ex_group *g, size_t ng, size_t *ord)
+{
+	size_t i, j, t;
+
+	for (i = 0; i < ng; i++)
+		ord[i] = i;
+	for (i = 1; i < ng; i++) /* insertion sort: stable, few groups */
+		for (j = i; j > 0 && g[ord[j - 1]].severity > g[ord[j]].severity; j--) {
+			t = ord[j];
+			ord[j] = ord[j - 1];
+			ord[j - 1] = t;
+		}
+}
+
+/*
+ * The cause of failure f: a known cause it reproduces, else its minimal
+ * state's (new or known); past the checker-run bound, a known cause whose
+ * items it holds, else itself unminimized.
+ */
+static int cz_one(struct ex *ex, struct ex_cz *z, struct report_failure *f,
 		  struct ex_group **g, size_t *ng)
 {
 	struct state full = {0}, min = {0};
-	char err[256], sig[1024], line[256];
-	bool *keep = NULL;
-	size_t i;
-	int rc = state_parse(f->id, &full, err, sizeof(err));
+	struct cz_items fi = {0}, fa = {0}, mi = {0};
+	char err[256], sig[2048], line[256];
+	size_t i, *ord = NULL;
+	bool *keep = NULL, confirmed = true;
+	int sev = CZ_SEV_UNCONFIRMED, rc = state_parse(f->id, &full, err, sizeof(err));
 
-	if (rc < 0 || !(keep = malloc(full.n + 1))) {
+	if (rc < 0 || !(keep = malloc(full.n + 1)) || !(ord = malloc((*ng + 1) * sizeof(*ord))) ||
+	    (rc = cz_items(ex, &z->d, &full, false, &fi)) < 0 ||
+	    (rc = cz_items(ex, &z->d, &full, true, &fa)) < 0) {
 		rc = rc < 0 ? rc : -ENOMEM;
 		goto out;
 	}
-	memset(keep, 1, full.n + 1);
-	if (minimize)
+	/* a known cause, most severe first, reproduced by the matching part of f */
+	cz_order(*g, *ng, ord);
+	for (i = 0; i < *ng; i++) {
+		struct ex_group *k = &(*g)[ord[i]];
+
+		if (!k->items.n || k->severity == CZ_SEV_UNCONFIRMED ||
+		    !cz_project(ex, z, &full, &k->items, k->severity == CZ_SEV_ACKED, keep, &min))
+			continue;
+		rc = cz_test(ex, z, &min);
+		if (rc == 1) {
+			cz_assign(f, k);
+			rc = 0;
+			goto out;
+		}
+		if (rc < 0)
+			break; /* out of checker runs */
+	}
+	if (rc >= 0) {
+		memset(keep, 1, full.n + 1);
 		cz_ddmin(ex, z, &full, keep);
-	cz_subset(ex, &full, keep, &min);
-	snprintf(line, sizeof(line), "%.*s", (int)strcspn(f->output ? f->output : "", "\n"),
-		 f->output ? f->output : "");
-	if (min.n < full.n && cz_test(ex, z, &min) == 1)
-		snprintf(line, sizeof(line), "%s", z->line);
-	cz_signature(ex, &min, line, sig, sizeof(sig));
+		cz_subset(ex, &full, keep, &min);
+		rc = cz_test(ex, z, &min);
+	}
+	if (rc != 1) { /* out of runs: a known cause whose items f holds, else f itself */
+		confirmed = false;
+		for (i = 0; i < *ng; i++) {
+			struct ex_group *k = &(*g)[ord[i]];
+			size_t j;
+
+			for (j = 0; j < k->items.n &&
+				    cz_items_has(k->severity == CZ_SEV_ACKED ? &fa : &fi,
+						 k->items.v[j].text);
+			     j++)
+				;
+			if (k->items.n && j == k->items.n) {
+				cz_assign(f, k);
+				rc = 0;
+				goto out;
+			}
+		}
+		state_free(&min);
+		memset(keep, 1, full.n + 1);
+		cz_subset(ex, &full, keep, &min);
+		snprintf(z->line, sizeof(z->line), "%.*s",
+			 (int)strcspn(f->output ? f->output : "", "\n"), f->output ? f->output : "");
+	}
+	snprintf(line, sizeof(line), "%s", z->line);
+	if (confirmed)
+		sev = cz_severity(ex, z, &min);
+	if ((rc = cz_items(ex, &z->d, &min, sev == CZ_SEV_ACKED, &mi)) < 0)
+		goto out;
+	cz_signature(&mi, line, sig, sizeof(sig));
 	for (i = 0; i < *ng && strcmp((*g)[i].sig, sig); i++)
 		;
-	if (i == *ng && (rc = cz_new_group(ex, &min, sig, line, g, ng)) < 0)
+	if (i == *ng && (rc = cz_new_group(ex, z, &min, &mi, sig, line, sev, confirmed, g, ng)) < 0)
 		goto out;
-	f->cause = strdup((*g)[i].id);
-	f->cause_words = strdup((*g)[i].words);
+	cz_assign(f, &(*g)[i]);
+	rc = 0;
 out:
 	free(keep);
+	free(ord);
+	free(fi.v);
+	free(fa.v);
+	free(mi.v);
 	state_free(&full);
 	state_free(&min);
 	return rc;
 }
 
 /*
- * Finds each failure's cause: the smallest set of its lost and torn ops
- * that still fails (ddmin, from "everything in flight persisted"), then
- * groups failures whose causes lose or tear the same kind of op on the
- * same file.  Runs after every state has been checked.
+ * Finds each failure's cause (see the top of this file).  Runs after
+ * every state has been checked, over the failures in crash order.
  */
 void ex_causes(struct ex *ex)
 {
@@ -331,19 +451,26 @@ void ex_causes(struct ex *ex)
 		return;
 	report_sort(ex->rep);
 	snprintf(wd, sizeof(wd), "%s/causes", ex->workdir);
-	if (mat_new(ex->t, wd, MAT_SCRATCH_DIR, &z.m, err, sizeof(err)) < 0)
-		return;
+	if (cz_regions(&z.d, ex->t) < 0 ||
+	    mat_new(ex->t, wd, MAT_SCRATCH_DIR, &z.m, err, sizeof(err)) < 0)
+		goto out;
 	snprintf(z.dir, sizeof(z.dir), "%s/state", wd);
 	for (i = 0; i < ex->rep->nfailures; i++)
-		cz_one(ex, &z, &ex->rep->failures[i], i < EX_CAUSE_MAX, &g, &ng);
+		cz_one(ex, &z, &ex->rep->failures[i], &g, &ng);
+out:
 	for (i = 0; i < ng; i++) {
 		free(g[i].id);
 		free(g[i].words);
+		free(g[i].items.v);
 	}
 	for (i = 0; i < z.nseen; i++) {
 		free(z.seen_id[i]);
 		free(z.seen_line[i]);
 	}
+	for (i = 0; z.d.path && i < ex->t->n; i++)
+		free(z.d.path[i]);
+	free(z.d.path);
+	free(z.d.slot);
 	free(g);
 	free(z.seen_id);
 	free(z.seen_line);
@@ -351,4 +478,3 @@ void ex_causes(struct ex *ex)
 	mat_free(z.m);
 	mat_remove(wd);
 }
-

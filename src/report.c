@@ -84,6 +84,8 @@ void failure_free(struct report_failure *f)
 	free(f->output);
 	free(f->cause);
 	free(f->cause_words);
+	free(f->cause_kind);
+	free(f->cause_sig);
 }
 
 int report_add_failure(struct report *r, const struct report_failure *f)
@@ -107,6 +109,8 @@ int report_add_failure(struct report *r, const struct report_failure *f)
 	slot->output = dup_or_null(f->output, &oom);
 	slot->cause = dup_or_null(f->cause, &oom);
 	slot->cause_words = dup_or_null(f->cause_words, &oom);
+	slot->cause_kind = dup_or_null(f->cause_kind, &oom);
+	slot->cause_sig = dup_or_null(f->cause_sig, &oom);
 	if (oom) {
 		failure_free(slot);
 		return -ENOMEM;
@@ -395,6 +399,9 @@ static json_object *failure_json(const struct report_failure *f, bool *oom)
 	jadd(o, "content_key", json_object_new_string(key));
 	jadd(o, "cause", jtext(f->cause, true, oom));
 	jadd(o, "cause_words", jtext(f->cause_words, true, oom));
+	jadd(o, "cause_kind", jtext(f->cause_kind, true, oom));
+	jadd(o, "cause_signature", jtext(f->cause_sig, true, oom));
+	jadd(o, "cause_severity", jtext(report_severity_name(f->cause_severity), true, oom));
 	return o;
 }
 
@@ -405,10 +412,39 @@ static const char *cause_id(const struct report_failure *f)
 	return f->cause ? f->cause : f->id;
 }
 
+static const char *const severity_names[] = {
+	[REPORT_SEV_ACKED] = "acknowledged data lost",
+	[REPORT_SEV_CORRUPT] = "corrupt or unopenable",
+	[REPORT_SEV_UNCONFIRMED] = "unconfirmed",
+};
+
+const char *report_severity_name(int severity)
+{
+	return severity >= REPORT_SEV_ACKED && severity <= REPORT_SEV_UNCONFIRMED
+		   ? severity_names[severity]
+		   : NULL;
+}
+
+int report_severity_of(const char *name)
+{
+	int i;
+
+	for (i = REPORT_SEV_ACKED; name && i <= REPORT_SEV_UNCONFIRMED; i++)
+		if (!strcmp(name, severity_names[i]))
+			return i;
+	return 0;
+}
+
+/* Most severe first (unknown last), then earliest crash, most states, id. */
 static int cause_cmp(const void *a, const void *b)
 {
 	const struct report_cause *x = a, *y = b;
+	int sx = x->severity ? x->severity : 99, sy = y->severity ? y->severity : 99;
 
+	if (sx != sy)
+		return sx < sy ? -1 : 1;
+	if (x->crash != y->crash)
+		return x->crash < y->crash ? -1 : 1;
 	if (x->n != y->n)
 		return x->n > y->n ? -1 : 1;
 	return strcmp(x->id, y->id);
@@ -432,11 +468,17 @@ int report_causes(const struct report *r, struct report_cause **out, size_t *n)
 			c[k].id = cause_id(f);
 			c[k].words =
 			    f->cause_words ? f->cause_words : f->explanation;
+			c[k].kind = f->cause_kind;
+			c[k].sig = f->cause_sig;
+			c[k].severity = f->cause_severity;
+			c[k].crash = f->crash_after;
 			c[k].members = malloc(r->nfailures * sizeof(size_t));
 			if (!c[k].members)
 				return -ENOMEM;
 			(*n)++;
 		}
+		if (f->crash_after < c[k].crash)
+			c[k].crash = f->crash_after;
 		c[k].members[c[k].n++] = i;
 	}
 	qsort(c, *n, sizeof(*c), cause_cmp);
@@ -467,6 +509,10 @@ static json_object *causes_json(const struct report *r, bool *oom)
 			    *st = json_object_new_array();
 
 		jadd(o, "id", jtext(c[i].id, false, oom));
+		jadd(o, "kind", jtext(c[i].kind, true, oom));
+		jadd(o, "severity",
+		     jtext(report_severity_name(c[i].severity), true, oom));
+		jadd(o, "signature", jtext(c[i].sig, true, oom));
 		jadd(o, "words", jtext(c[i].words, false, oom));
 		for (k = 0; k < c[i].n; k++)
 			json_object_array_add(

@@ -25,7 +25,20 @@ struct report_failure {
 	uint64_t content_key;/* dedup key of the state's content (merge uses it) */
 	char *cause;         /* id of the minimal state that still fails, or NULL */
 	char *cause_words;   /* the cause in words, or NULL */
+	char *cause_kind;    /* the defect, e.g. "torn-write" (see DESIGN), or NULL */
+	char *cause_sig;     /* what the cause's minimal state lost or tore, or NULL */
+	int cause_severity;  /* REPORT_SEV_*, 0 when there is no cause */
 };
+
+/* Severities of a cause, most severe first. */
+#define REPORT_SEV_ACKED 1       /* the state is consistent, acknowledged data is missing */
+#define REPORT_SEV_CORRUPT 2     /* the checker rejects the state even with no marks */
+#define REPORT_SEV_UNCONFIRMED 3 /* not told apart (no checker run to spare) */
+
+/* "acknowledged data lost", "corrupt or unopenable", "unconfirmed"; NULL for 0. */
+const char *report_severity_name(int severity);
+/* The severity a name stands for, 0 if none. */
+int report_severity_of(const char *name);
 
 struct report {
 	char *trace;         /* trace path as given */
@@ -53,11 +66,16 @@ int report_add_failure(struct report *r, const struct report_failure *f);
 
 /*
  * Causes: failures grouped by their cause id (failures without one are
- * their own cause).  Every output lists causes first, most states first.
+ * their own cause).  Every output lists causes first: by severity, then
+ * earliest crash point, then most states.
  */
 struct report_cause {
 	const char *id;      /* the minimal state's id */
 	const char *words;   /* what went wrong, in words */
+	const char *kind;    /* the defect, or NULL */
+	const char *sig;     /* its signature, or NULL */
+	int severity;        /* REPORT_SEV_*, 0 unknown */
+	uint64_t crash;      /* earliest crash point of its states */
 	size_t *members;     /* indices into failures; owned */
 	size_t n;            /* entries in members */
 };

@@ -171,14 +171,29 @@ static void junit_causes(FILE *f, const struct report *r,
 		fputs("    <testcase classname=\"faultline.", f);
 		xml_escape(f, r->model, true, SIZE_MAX);
 		fputs(".causes\" name=\"cause ", f);
+		if (c[i].kind) {
+			xml_escape(f, c[i].kind, true, SIZE_MAX);
+			fputc(' ', f);
+		}
 		xml_escape(f, c[i].id, true, SIZE_MAX);
 		fprintf(
 		    f,
 		    " (%zu state%s)\" time=\"0\">\n      <failure message=\"",
 		    c[i].n, c[i].n == 1 ? "" : "s");
 		xml_escape(f, w, true, strcspn(w, "\n"));
-		fputs("\" type=\"cause\">", f);
+		fputs("\" type=\"", f);
+		xml_escape(f, c[i].kind ? c[i].kind : "cause", true, SIZE_MAX);
+		fputs("\">", f);
 		xml_escape(f, w, false, SIZE_MAX);
+		if (c[i].severity) {
+			fputs("\n\nseverity: ", f);
+			xml_escape(f, report_severity_name(c[i].severity), false,
+				   SIZE_MAX);
+		}
+		if (c[i].sig) {
+			fputs("\nsignature: ", f);
+			xml_escape(f, c[i].sig, false, SIZE_MAX);
+		}
 		fputs("\n\nstates:", f);
 		for (k = 0; k < c[i].n; k++) {
 			fputc(' ', f);

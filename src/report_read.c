@@ -159,6 +159,7 @@ static int read_failure(json_object *o, size_t idx, struct report *r, char *err,
 	char prefix[48];
 	struct jfield jf = {o, prefix, err, errlen};
 	struct report_failure f = {0};
+	char *sev = NULL;
 	int rc;
 
 	snprintf(prefix, sizeof(prefix), "failures[%zu].", idx);
@@ -177,10 +178,18 @@ static int read_failure(json_object *o, size_t idx, struct report *r, char *err,
 	    (rc = jget_str(&jf, "output", false, false, &f.output)) < 0 ||
 	    (rc = jget_key(&jf, &f.content_key)) < 0 ||
 	    (rc = jget_str(&jf, "cause", true, true, &f.cause)) < 0 ||
-	    (rc = jget_str(&jf, "cause_words", true, true, &f.cause_words)) < 0)
+	    (rc = jget_str(&jf, "cause_words", true, true, &f.cause_words)) < 0 ||
+	    (rc = jget_str(&jf, "cause_kind", true, true, &f.cause_kind)) < 0 ||
+	    (rc = jget_str(&jf, "cause_signature", true, true, &f.cause_sig)) < 0 ||
+	    (rc = jget_str(&jf, "cause_severity", true, true, &sev)) < 0)
 		goto out;
+	if (sev && !(f.cause_severity = report_severity_of(sev))) {
+		rc = jbad(&jf, "cause_severity", "a known severity");
+		goto out;
+	}
 	rc = report_add_failure(r, &f);
 out:
+	free(sev);
 	failure_free(&f);
 	return rc;
 }

@@ -128,7 +128,7 @@ static void coverage_text(double c, char *buf, size_t len)
 
 #define REPORT_SUMMARY_FAILURES 10
 
-/* "2 causes:" and one line each, most states first. */
+/* "2 causes:" and one block each, in report_causes order. */
 static void summary_causes(FILE *f, const struct report *r)
 {
 	struct report_cause *c;
@@ -138,8 +138,13 @@ static void summary_causes(FILE *f, const struct report *r)
 		return;
 	fprintf(f, "%zu cause%s:\n", n, n == 1 ? "" : "s");
 	for (i = 0; i < n && i < REPORT_SUMMARY_FAILURES; i++) {
-		fprintf(f, "CAUSE %s  (%zu state%s)  ", c[i].id, c[i].n,
-			c[i].n == 1 ? "" : "s");
+		fprintf(f, "CAUSE %s  ", c[i].id);
+		if (c[i].kind)
+			fprintf(f, "[%s%s%s] ", c[i].kind,
+				c[i].severity ? ", " : "",
+				c[i].severity ? report_severity_name(c[i].severity)
+					      : "");
+		fprintf(f, "(%zu state%s)  ", c[i].n, c[i].n == 1 ? "" : "s");
 		put_indented(f, c[i].words ? c[i].words : "", "    ");
 		fputc('\n', f);
 	}

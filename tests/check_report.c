@@ -416,6 +416,70 @@ START_TEST(failures_sort_by_crash_point_then_id)
 }
 END_TEST
 
+/* failure id at crash, under cause cid of kind and severity sev. */
+static void add_caused(struct report *r, const char *id, uint64_t crash, const char *cid,
+		       const char *kind, int sev)
+{
+	struct report_failure f = {
+	    .id = (char *)id, .crash_after = crash, .explanation = "e", .exit_status = 1,
+	    .output = "", .cause = (char *)cid, .cause_words = (char *)kind,
+	    .cause_kind = (char *)kind, .cause_sig = "lost write /db append",
+	    .cause_severity = sev,
+	};
+
+	ck_assert_int_eq(report_add_failure(r, &f), 0);
+}
+
+START_TEST(causes_by_severity_then_crash_point)
+{
+	struct report r = {0}, back;
+	struct report_cause *c;
+	size_t n;
+	char err[256];
+	const char *path = tmp_path("causes.json");
+
+	r.trace = strdup("t");
+	r.model = strdup("posix");
+	r.mode = strdup("omit-one");
+	r.mechanism = strdup("copy");
+	/* the corrupt cause has more states and an earlier crash point */
+	add_caused(&r, "c3-t2", 3, "c3-t2", "torn-write", REPORT_SEV_CORRUPT);
+	add_caused(&r, "c4-t2", 4, "c3-t2", "torn-write", REPORT_SEV_CORRUPT);
+	add_caused(&r, "c9-d8", 9, "c9-d8", "acknowledged-commit-lost", REPORT_SEV_ACKED);
+	add_caused(&r, "c7-d6", 7, "c7-d6", "unsynced-write-breaks-recovery",
+		   REPORT_SEV_CORRUPT);
+	add_caused(&r, "c5-d1", 5, NULL, NULL, 0); /* no cause: its own, last */
+	r.failed = r.checked = r.unique = r.generated = 5;
+	report_sort(&r);
+	ck_assert_int_eq(report_causes(&r, &c, &n), 0);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_str_eq(c[0].id, "c9-d8");
+	ck_assert_str_eq(c[0].kind, "acknowledged-commit-lost");
+	ck_assert_str_eq(c[1].id, "c3-t2");
+	ck_assert_uint_eq(c[1].n, 2);
+	ck_assert_uint_eq(c[1].crash, 3);
+	ck_assert_str_eq(c[2].id, "c7-d6");
+	ck_assert_str_eq(c[3].id, "c5-d1");
+	ck_assert_ptr_null(c[3].kind);
+	report_causes_free(c, n);
+	/* what a cause is survives the JSON (merge reads it back) */
+	ck_assert_int_eq(report_write_json(&r, path), 0);
+	ck_assert_int_eq(report_read_json(path, &back, err, sizeof(err)), 0);
+	ck_assert_int_eq(report_causes(&back, &c, &n), 0);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_str_eq(c[0].kind, "acknowledged-commit-lost");
+	ck_assert_int_eq(c[0].severity, REPORT_SEV_ACKED);
+	ck_assert_str_eq(c[1].sig, "lost write /db append");
+	ck_assert_int_eq(c[1].severity, REPORT_SEV_CORRUPT);
+	report_causes_free(c, n);
+	report_free(&back);
+	report_free(&r);
+	ck_assert_str_eq(report_severity_name(REPORT_SEV_ACKED), "acknowledged data lost");
+	ck_assert_int_eq(report_severity_of("corrupt or unopenable"), REPORT_SEV_CORRUPT);
+	ck_assert_int_eq(report_severity_of("bad"), 0);
+}
+END_TEST
+
 /* ---- JUnit ---- */
 
 /*
@@ -782,6 +846,7 @@ Suite *make_report_suite(void)
 	tcase_add_test(tc, json_reads_the_design_schema);
 	tcase_add_test(tc, read_rejects_bad_reports);
 	tcase_add_test(tc, failures_sort_by_crash_point_then_id);
+	tcase_add_test(tc, causes_by_severity_then_crash_point);
 	tcase_add_test(tc, junit_is_well_formed_and_escaped);
 	tcase_add_test(tc, junit_all_passing);
 	tcase_add_test(tc, summary_lines);

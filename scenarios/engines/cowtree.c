@@ -71,6 +71,11 @@
  *   meta-before-sync  no fdatasync between the pages and the meta page
  *                     (one at the end only): the meta page can reach the
  *                     disk before the pages it names
+ *   nosync            no fdatasync in a commit at all (an engine run
+ *                     without its sync option): commits are acknowledged
+ *                     with nothing durable, and the meta page can reach
+ *                     the disk before its pages
+ * --bug may be given more than once (e.g. nosync and meta-nocrc).
  *
  * The check's verification is the truth, whatever the variant: the keys
  * are those commit ack or ack + 1 wrote, each with the version and value
@@ -154,12 +159,19 @@ _Static_assert(LEAF_MAX <
 		   sizeof(((struct page *)0)->u.leaf) / sizeof(struct leaf_ent),
 	       "a leaf holds LEAF_MAX + 1 entries before it splits");
 
-static const char *bug = "";
+#define BUGS_MAX 4
+static const char *bugs[BUGS_MAX]; /* --bug names given */
+static int nbugs;
 static int meta_dsync; /* --meta-dsync: one O_DSYNC write per meta page */
 
 static int is_bug(const char *name)
 {
-	return !strcmp(bug, name);
+	int i;
+
+	for (i = 0; i < nbugs; i++)
+		if (!strcmp(bugs[i], name))
+			return 1;
+	return 0;
 }
 
 static void die(const char *what)
@@ -651,7 +663,7 @@ static void commit(struct txn *t)
 		write_page(t->fd, t->dirty[i], t->dirty[i]->h.pgno);
 	}
 	/* The pages must be durable before a meta page names them. */
-	if (!is_bug("meta-before-sync") && fdatasync(t->fd) < 0)
+	if (!is_bug("meta-before-sync") && !is_bug("nosync") && fdatasync(t->fd) < 0)
 		die("fdatasync pages");
 	m = (struct meta){.root = t->root, .gen = c, .pages = t->next};
 	meta_seal(&m);
@@ -660,7 +672,7 @@ static void commit(struct txn *t)
 	 * The meta page must be durable before the commit is acknowledged;
 	 * with --meta-dsync its O_DSYNC write already is (if it did not tear).
 	 */
-	if (!meta_dsync && fdatasync(t->fd) < 0)
+	if (!meta_dsync && !is_bug("nosync") && fdatasync(t->fd) < 0)
 		die("fdatasync meta");
 	for (i = 0; i < t->ndirty; i++)
 		free(t->dirty[i]);
@@ -831,8 +843,8 @@ static int parse_opts(int argc, char **argv)
 	int i, n = argc < 2 ? argc : 2;
 
 	for (i = n; i < argc; i++) {
-		if (!strcmp(argv[i], "--bug") && i + 1 < argc)
-			bug = argv[++i];
+		if (!strcmp(argv[i], "--bug") && i + 1 < argc && nbugs < BUGS_MAX)
+			bugs[nbugs++] = argv[++i];
 		else if (!strcmp(argv[i], "--meta-dsync"))
 			meta_dsync = 1;
 		else if (!strncmp(argv[i], "--", 2))
@@ -845,13 +857,16 @@ static int parse_opts(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	int args = parse_opts(argc, argv);
+	int args = parse_opts(argc, argv), i;
 	char *end;
 	long n;
 
-	if (args < 0 ||
-	    (*bug && !is_bug("meta-nocrc") && !is_bug("meta-before-sync")))
+	if (args < 0)
 		return usage();
+	for (i = 0; i < nbugs; i++)
+		if (strcmp(bugs[i], "meta-nocrc") && strcmp(bugs[i], "meta-before-sync") &&
+		    strcmp(bugs[i], "nosync"))
+			return usage();
 	if (args == 2 && !strcmp(argv[1], "init"))
 		return cmd_init();
 	if (args == 2 && !strcmp(argv[1], "check"))
