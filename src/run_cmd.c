@@ -7,7 +7,8 @@
  * its own signal handling and cleanup, and the contract is the one users
  * see.  Explore options given after SCENARIO override the file's.
  *
- * Exit: 0 the verdict matches expect; 1 it does not; 2 bad scenario or
+ * Exit: 0 the verdict matches expect (and, when the scenario names them,
+ * its cause kinds are exactly the scenario's causes); 1 it does not; 2 bad scenario or
  * options, or the setup or workload failed; 3 environment.
  */
 #include <errno.h>
@@ -104,11 +105,53 @@ static int run_explore(const struct scenario *s, const char *trace, const char *
 	return run_self(argv);
 }
 
-/* Prints the verdict line and the first failure's explanation. */
-static void run_verdict(const struct scenario *s, const char *json, int failed)
+/*
+ * The kinds of the report's causes, sorted, each once, ", "-joined (as
+ * scenario.causes is); "" when none.  Returns a malloc'ed string or NULL.
+ */
+static char *run_cause_kinds(json_object *r)
+{
+	json_object *cs, *k;
+	const char *v[64];
+	size_t n = 0, i, j, len = 1;
+	char *out;
+
+	if (r && json_object_object_get_ex(r, "causes", &cs))
+		for (i = 0; i < json_object_array_length(cs) && n < 64; i++)
+			if (json_object_object_get_ex(json_object_array_get_idx(cs, i), "kind",
+						      &k) &&
+			    json_object_get_string(k))
+				v[n++] = json_object_get_string(k);
+	for (i = 1; i < n; i++) /* insertion sort */
+		for (j = i; j > 0 && strcmp(v[j - 1], v[j]) > 0; j--) {
+			const char *t = v[j];
+
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	for (i = 0; i < n; i++)
+		len += strlen(v[i]) + 2;
+	if (!(out = malloc(len)))
+		return NULL;
+	out[0] = 0;
+	for (i = j = 0; i < n; i++)
+		if (!i || strcmp(v[i], v[i - 1]))
+			strcat(strcat(out, j++ ? ", " : ""), v[i]);
+	return out;
+}
+
+/*
+ * Prints the verdict line and the first failure's explanation.  Returns
+ * whether the verdict matches the scenario: expect, and its causes when
+ * it names them.
+ */
+static bool run_verdict(const struct scenario *s, const char *json, int failed)
 {
 	json_object *r = json_object_from_file(json), *f, *e, *o;
 	const char *expl = "", *out = "";
+	char *kinds = run_cause_kinds(r);
+	bool same = failed == s->expect_fail;
+	bool causes_ok = !s->causes || !failed || (kinds && !strcmp(kinds, s->causes));
 
 	if (r && json_object_object_get_ex(r, "failures", &f) &&
 	    json_object_array_length(f) > 0) {
@@ -119,13 +162,18 @@ static void run_verdict(const struct scenario *s, const char *json, int failed)
 		if (json_object_object_get_ex(first, "output", &o))
 			out = json_object_get_string(o);
 	}
-	printf("scenario %s: %s (expected %s)%s%s\n", s->name, failed ? "FAIL" : "PASS",
-	       s->expect_fail ? "fail" : "pass",
-	       failed == s->expect_fail ? "" : " -- VERDICT DIFFERS", "");
+	printf("scenario %s: %s (expected %s)%s\n", s->name, failed ? "FAIL" : "PASS",
+	       s->expect_fail ? "fail" : "pass", same ? "" : " -- VERDICT DIFFERS");
+	if (failed)
+		printf("  causes: %s\n", kinds && kinds[0] ? kinds : "(none)");
+	if (same && !causes_ok)
+		printf("  CAUSES DIFFER: expected %s\n", s->causes);
 	if (failed)
 		printf("  first failure: %s\n  checker said: %.*s\n", expl,
 		       (int)strcspn(out, "\n"), out);
+	free(kinds);
 	json_object_put(r);
+	return same && causes_ok;
 }
 
 /* --json FILE among the extra options: a copy of the report goes there. */
@@ -179,10 +227,11 @@ int cmd_run(int argc, char **argv)
 	if (rc == FL_EXIT_OK) {
 		rc = run_explore(&s, trace, json, argc - 2, argv + 2);
 		if (rc == FL_EXIT_OK || rc == FL_EXIT_FAIL) {
-			run_verdict(&s, json, rc == FL_EXIT_FAIL);
+			bool ok = run_verdict(&s, json, rc == FL_EXIT_FAIL);
+
+			rc = ok ? FL_EXIT_OK : FL_EXIT_FAIL;
 			if (run_copy_json(json, argc - 2, argv + 2) < 0)
 				rc = FL_EXIT_ENV;
-			rc = rc == FL_EXIT_FAIL ? !s.expect_fail : s.expect_fail;
 		}
 	}
 	mat_remove(work);

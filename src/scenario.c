@@ -62,6 +62,47 @@ static int set_once(struct parse *p, char **slot, const char *name, const char *
 	return *slot != NULL;
 }
 
+static int kind_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The kinds of a causes value (separated by commas or blanks), each
+ * known, sorted, each once, joined by ", ".  NULL with why set.
+ */
+static char *causes_value(struct parse *p, const char *value)
+{
+	char *copy = strdup(value), *w[32], *tok, *save = NULL, *out;
+	size_t n = 0, i, k, len = 1;
+
+	if (!copy)
+		return NULL;
+	for (tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		if (!explore_cause_kind_known(tok)) {
+			snprintf(p->why, sizeof(p->why), "unknown cause kind '%s' (%s)", tok,
+				 explore_cause_kinds());
+			free(copy);
+			return NULL;
+		}
+		if (n < 32)
+			w[n++] = tok;
+	}
+	qsort(w, n, sizeof(*w), kind_cmp);
+	for (i = 0; i < n; i++)
+		len += strlen(w[i]) + 2;
+	out = malloc(len);
+	if (out) {
+		out[0] = 0;
+		for (i = k = 0; i < n; i++)
+			if (!i || strcmp(w[i], w[i - 1])) {
+				strcat(strcat(out, k++ ? ", " : ""), w[i]);
+			}
+	}
+	free(copy);
+	return out;
+}
+
 static int check_value(struct parse *p, const char *name, const char *value)
 {
 	struct explore_opts o;
@@ -96,6 +137,15 @@ static int handler(void *user, const char *section, const char *name,
 	if (!strcmp(name, "check")) return set_once(p, &s->check, name, value);
 	if (!strcmp(name, "model")) return set_once(p, &s->model, name, value);
 	if (!strcmp(name, "mode")) return set_once(p, &s->mode, name, value);
+	if (!strcmp(name, "causes")) {
+		char *v = causes_value(p, value);
+		int ok = v && set_once(p, &s->causes, name, v);
+
+		free(v);
+		if (!v && !p->why[0])
+			snprintf(p->why, sizeof(p->why), "out of memory");
+		return ok;
+	}
 	if (!strcmp(name, "expect")) {
 		if (p->expect_set++) {
 			snprintf(p->why, sizeof(p->why), "'expect' given twice");
@@ -162,6 +212,10 @@ static int finish(struct scenario *s, char *err, size_t errlen)
 	if (!s->workload || !s->check) {
 		snprintf(err, errlen, "%s: missing '%s' (a scenario needs workload and check)",
 			 s->path, s->workload ? "check" : "workload");
+		return -EINVAL;
+	}
+	if (s->causes && !s->expect_fail) {
+		snprintf(err, errlen, "%s: 'causes' needs expect = fail", s->path);
 		return -EINVAL;
 	}
 	if ((!s->model && !(s->model = strdup("posix"))) ||
@@ -233,6 +287,7 @@ void scenario_free(struct scenario *s)
 	free(s->check);
 	free(s->model);
 	free(s->mode);
+	free(s->causes);
 	for (i = 0; i < SCENARIO_NOPTS; i++)
 		free(s->opt[i]);
 	memset(s, 0, sizeof(*s));

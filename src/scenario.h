@@ -9,6 +9,7 @@
  *   model    = posix
  *   mode     = omit-one
  *   expect   = pass        ; or fail
+ *   causes   = acknowledged-commit-lost, torn-write   ; with fail: the cause kinds
  *
  * Optional explore keys: sector, tear, block, atomic, window, seed, jobs,
  * timeout, budget.  Parsed with inih; every problem is reported as
@@ -36,6 +37,7 @@ struct scenario {
 	char *model;         /* default "posix" */
 	char *mode;          /* default "omit-one" */
 	int expect_fail;     /* expect = fail */
+	char *causes;        /* expected cause kinds, sorted, comma-separated; NULL if unset */
 	char *opt[SCENARIO_NOPTS]; /* explore option values, NULL when unset */
 };
 

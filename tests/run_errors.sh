@@ -64,6 +64,19 @@ workload = true
 workload = false
 check = true
 E
+bad bad-cause "bad-cause.ini:5: unknown cause kind 'torn'" <<'E'
+[scenario]
+workload = true
+check = true
+expect = fail
+causes = torn-write, torn
+E
+bad cause-pass "cause-pass.ini: 'causes' needs expect = fail" <<'E'
+[scenario]
+workload = true
+check = true
+causes = torn-write
+E
 bad not-ini "not-ini.ini:2: not an INI line" <<'E'
 [scenario]
 this is not a key value line

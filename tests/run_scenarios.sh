@@ -2,7 +2,8 @@
 # REQUIRES: fuse, sqlite3, jq
 # run_scenarios.sh - every bundled scenario (scenarios/*.ini) runs through
 # `faultline run` and its verdict equals its expect: each correct engine
-# passes, each buggy one is caught.
+# passes, each buggy one is caught, and caught for exactly the kinds of
+# cause its bug implies (each buggy scenario names them: causes = ...).
 . "$top_srcdir/tests/lib.sh"
 require_fuse
 require_cmd sqlite3 jq
@@ -23,10 +24,14 @@ for sc in "$top_srcdir"/scenarios/*.ini; do
 	fi
 	grep -q "^scenario $name: \(PASS\|FAIL\) (expected " "$WORK/$name.out" ||
 		bad="$bad $name(no-verdict)"
-	# A buggy engine must be caught with a reason, not just an exit code.
+	# A buggy engine must be caught with a reason, not just an exit code,
+	# and for the causes its scenario names (faultline run compares them).
 	if grep -q "^scenario $name: FAIL" "$WORK/$name.out"; then
 		grep -q "^  first failure: crash during op" "$WORK/$name.out" ||
 			bad="$bad $name(no-explanation)"
+		want=$(sed -n 's/^causes *= *//p' "$sc")
+		[ -n "$want" ] || bad="$bad $name(names-no-causes)"
+		grep -qxF "  causes: $want" "$WORK/$name.out" || bad="$bad $name(causes)"
 	fi
 done
 [ $n -ge 2 ] || hard_error "found only $n scenarios"
