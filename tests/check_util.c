@@ -42,6 +42,8 @@ void tb_base(struct tb *b, uint64_t id, uint64_t parent, const char *name, const
 		ck_assert_int_eq(fchmod(fd, mode & 07777), 0);
 		close(fd);
 		r.mode = S_IFREG | (mode & 07777);
+		r.len = len;
+		r.id2 = trace_content_hash(data, len);
 	}
 	ck_assert_int_eq(trace_append(b->w, &r), 0);
 }

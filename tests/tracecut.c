@@ -15,7 +15,9 @@
  * 3 when writing failed.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +120,30 @@ static void entries_at(const struct ops_trace *t, uint64_t from, struct entries 
 	}
 }
 
+/* A BASE record's size and content hash: the file at path's, or its target's. */
+static int base_hash(const char *path, const struct stat *st,
+		     struct trace_rec *r)
+{
+	char target[PATH_MAX];
+	ssize_t n;
+	int fd, rc;
+
+	if (S_ISLNK(st->st_mode)) {
+		if ((n = readlink(path, target, sizeof(target))) < 0)
+			return -errno;
+		r->len = (uint64_t)n;
+		r->id2 = trace_content_hash(target, r->len);
+		return 0;
+	}
+	if (!S_ISREG(st->st_mode))
+		return 0;
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return -errno;
+	rc = trace_content_hash_fd(fd, &r->id2, &r->len);
+	close(fd);
+	return rc;
+}
+
 /* BASE records for the tree in base/, breadth first from the root, by name. */
 static int write_base(struct trace_writer *w, struct entries *en, const char *base)
 {
@@ -142,7 +168,9 @@ static int write_base(struct trace_writer *w, struct entries *en, const char *ba
 			if (lstat(path, &st) < 0)
 				continue; /* not placed (a directory's second name) */
 			r.mode = st.st_mode;
-			rc = trace_append(w, &r);
+			rc = base_hash(path, &st, &r);
+			if (!rc)
+				rc = trace_append(w, &r);
 			if (!rc && S_ISDIR(st.st_mode)) {
 				dirs[nd] = e->child;
 				snprintf(path, sizeof(path), "%s/%s", paths[i], e->name);

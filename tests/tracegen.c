@@ -31,7 +31,8 @@
  * THE BASE is planned by tracegen_model.c and written by the walk here:
  * the recorder's walk, depth first, each directory's names in bytewise
  * order, ids 2, 3, ... in walk order (hard links share one), BASE records
- * with mode = the full st_mode, pid 0.  Files get their bytes, modes and
+ * with mode = the full st_mode, the size and trace_content_hash() of a
+ * file's bytes or a symlink's target, pid 0.  Files get their bytes, modes and
  * user.* xattrs; every entry, the root included, the seed's mtime (set
  * after a directory's children, which change it).  --run retraces the
  * walk without touching the disk, for the ids and the stream.
@@ -217,6 +218,13 @@ static void tg_tree_record(struct tg *g, const struct tg_entry *e)
 	r.id = i->id;
 	r.parent = g->ino[e->dir].id;
 	r.mode = i->mode;
+	if (S_ISREG(i->mode)) { /* size and content hash, as the recorder's walk gives them */
+		r.len = i->size;
+		r.id2 = trace_content_hash(i->data, i->size);
+	} else if (S_ISLNK(i->mode)) {
+		r.len = strlen(i->target);
+		r.id2 = trace_content_hash(i->target, r.len);
+	}
 	tg_name(&r, e->name);
 	tg_emit(g, &r, true);
 }
