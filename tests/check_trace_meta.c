@@ -200,6 +200,37 @@ START_TEST(unfinished_needs_partial)
 }
 END_TEST
 
+START_TEST(load_holds_the_trace_to_meta)
+{
+	const char *dir = sealed_trace();
+	struct ops_trace *t;
+	char err[400], path[700];
+
+	/* Cut one byte into the second record. */
+	snprintf(path, sizeof(path), "%s/records", dir);
+	ck_assert_int_eq(truncate(path, 16 + 44), 0);
+	ck_assert_int_eq(ops_load(dir, 0, &t, err, sizeof(err)), -FL_EBADTRACE);
+	ck_assert_ptr_null(t);
+	ck_assert_ptr_nonnull(strstr(err, "only 1 of its 3 records read"));
+	ck_assert_int_eq(ops_load(dir, OPS_LOAD_PARTIAL, &t, err, sizeof(err)),
+			 -FL_EBADTRACE);
+	/* The same bytes under an unfinished recording: a prefix, on request.
+	 */
+	put_meta(dir, "{\"status\": \"recording\", \"records\": 0}");
+	ck_assert_int_eq(ops_load(dir, 0, &t, err, sizeof(err)), -FL_EBADTRACE);
+	ck_assert_ptr_nonnull(
+	    strstr(err, "--partial explores its 1 valid records"));
+	ck_assert_int_eq(ops_load(dir, OPS_LOAD_PARTIAL, &t, err, sizeof(err)),
+			 0);
+	ck_assert(t->partial);
+	ck_assert_uint_eq(t->records_valid, 1);
+	ck_assert_uint_eq(t->n, 1);
+	ck_assert_ptr_nonnull(
+	    strstr(t->partial_reason, "file ends inside a record"));
+	ops_free(t);
+}
+END_TEST
+
 Suite *make_trace_meta_suite(void)
 {
 	Suite *s = suite_create("trace_meta");
@@ -209,6 +240,7 @@ Suite *make_trace_meta_suite(void)
 	tcase_add_test(tc, read_refuses_what_it_cannot_trust);
 	tcase_add_test(tc, complete_must_read_whole_and_match);
 	tcase_add_test(tc, unfinished_needs_partial);
+	tcase_add_test(tc, load_holds_the_trace_to_meta);
 	suite_add_tcase(s, tc);
 	return s;
 }

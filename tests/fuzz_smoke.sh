@@ -15,7 +15,7 @@ clang $CFLAGS -include "$top_builddir/config.h" -o "$WORK/fuzz_trace" "$top_srcd
 LIB=""
 for f in scenario explore explore_choose explore_causes explore_words model tear fskey ops names \
 	state mat mat_data mat_build mat_scratch check report report_junit report_summary report_read \
-	trace fl_error; do
+	trace trace_meta verify fl_error; do
 	LIB="$LIB $S/$f.c"
 done
 # shellcheck disable=SC2086
