@@ -309,6 +309,18 @@ static void print_text(const struct explain *x, FILE *out)
 	}
 }
 
+/* {"partial", "records_valid", "reason"}, as explore's report has it. */
+static json_object *status_json(const struct ops_trace *t)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "partial", json_object_new_boolean(t->partial));
+	json_object_object_add(o, "records_valid", json_object_new_uint64(t->records_valid));
+	json_object_object_add(o, "reason",
+			       t->partial ? json_object_new_string(t->partial_reason) : NULL);
+	return o;
+}
+
 static json_object *json_of(const struct explain *x)
 {
 	json_object *o = json_object_new_object(), *files = json_object_new_array();
@@ -316,6 +328,7 @@ static json_object *json_of(const struct explain *x)
 
 	json_object_object_add(o, "model", json_object_new_string(x->plan->m->name));
 	json_object_object_add(o, "page", json_object_new_int(x->page));
+	json_object_object_add(o, "trace_status", status_json(x->t));
 	for (i = 0; i < x->nf; i++) {
 		json_object *f = json_object_new_object(), *ms = json_object_new_array();
 

@@ -723,6 +723,19 @@ static void ex_close(struct ex *ex)
 	ops_free(ex->t);
 }
 
+/* What ops_load found of the trace (nothing when it refused it). */
+static void ex_fill_trace_status(struct ex *ex)
+{
+	struct report_trace_status *ts = &ex->rep->tstatus;
+
+	if (!ex->t)
+		return;
+	ts->known = true;
+	ts->partial = ex->t->partial;
+	ts->records_valid = ex->t->records_valid;
+	ts->reason = ex->t->partial ? strdup(ex->t->partial_reason) : NULL;
+}
+
 static void ex_fill_report(struct ex *ex)
 {
 	struct report *r = ex->rep;
@@ -745,11 +758,8 @@ static void ex_fill_report(struct ex *ex)
 		snprintf(note + strlen(note), sizeof(note) - strlen(note),
 			 "%s--budget %.0f s ran out after %" PRIu64 " of %.0f states",
 			 note[0] ? "; " : "", ex->o->budget, r->generated, ex->total);
-	if (ex->t && ex->t->partial)
-		snprintf(note + strlen(note), sizeof(note) - strlen(note),
-			 "%sexplored the trace's %" PRIu64 " valid records only (--partial): %s",
-			 note[0] ? "; " : "", ex->t->records_valid, ex->t->partial_reason);
 	r->note = note[0] ? strdup(note) : NULL;
+	ex_fill_trace_status(ex);
 	report_sort(r);
 }
 

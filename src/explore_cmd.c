@@ -564,6 +564,9 @@ int cmd_states(int argc, char **argv)
 			cli_err("states", "%s: %s", c.o.trace, err);
 		else if (rep.note)
 			fprintf(stderr, "note: %s\n", rep.note);
+		if (rc == 0)
+			partial_note(stderr, rep.tstatus.partial, rep.tstatus.records_valid,
+				     rep.tstatus.reason);
 		rc = rc == -FL_EBADTRACE || rc == -FL_EUSAGE ? FL_EXIT_USAGE
 		     : rc < 0 ? FL_EXIT_ENV : FL_EXIT_OK;
 		report_free(&rep);
