@@ -11,7 +11,8 @@
  * failed ones included (result = -errno).  Before mounting, the backing
  * tree is walked depth first, each directory's entries in bytewise name
  * order, and every entry gets a BASE record and a file id (2, 3, ... in
- * walk order; hard links share one id; the root is TRACE_ROOT_ID).
+ * walk order; hard links share one id; the root is TRACE_ROOT_ID), with
+ * its size and the content hash of its bytes or symlink target.
  *
  * FILE IDS.  The inode table maps a backing (st_dev, st_ino) to a file
  * id, and to a node (O_PATH fd + kernel lookup count) while the kernel
@@ -1609,6 +1610,37 @@ static bool base_has_caps(int dfd, const char *name)
 	       (errno != ENODATA && errno != ENOTSUP);
 }
 
+/*
+ * A base entry's size and content hash for its BASE record: a regular
+ * file's bytes, a symlink's target, nothing for other types.  Readers
+ * compare them with TRACE/base (a snapshot edited after recording is
+ * refused).  Returns 0 or a negative errno.
+ */
+static int base_hash(int dfd, const char *name, const struct stat *st,
+		     struct trace_rec *r)
+{
+	char target[PATH_MAX];
+	ssize_t n;
+	int fd, err;
+
+	if (S_ISLNK(st->st_mode)) {
+		n = readlinkat(dfd, name, target, sizeof(target));
+		if (n < 0)
+			return -errno;
+		r->len = (uint64_t)n;
+		r->id2 = trace_content_hash(target, (uint64_t)n);
+		return 0;
+	}
+	if (!S_ISREG(st->st_mode))
+		return 0;
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = trace_content_hash_fd(fd, &r->id2, &r->len);
+	close(fd);
+	return err;
+}
+
 /* Records one entry of the base and, for a directory, everything below it. */
 static int base_entry(struct fs *fs, int dfd, uint64_t parent,
 		      const char *dpath, const char *name)
@@ -1631,6 +1663,9 @@ static int base_entry(struct fs *fs, int dfd, uint64_t parent,
 	r.parent = parent;
 	r.mode = st.st_mode;
 	rec_name(&r, name);
+	err = base_hash(dfd, name, &st, &r);
+	if (err)
+		return fs_fail(err, "%s/%s", dpath, name);
 	err = trace_append(fs->trace, &r);
 	if (err)
 		return fs_fail(err, "writing the trace");

@@ -1,6 +1,7 @@
 /*
  * explain.c - `faultline explain TRACE [--model M] [--page N] [--block N]
- *             [--json FILE] [--html FILE]`: which pages a crash may damage.
+ *             [--json FILE] [--html FILE] [--partial]`: which pages a crash
+ *             may damage.
  *
  * For each file and each page, at each moment that matters (just before
  * every barrier completes, at every mark, and at the end of the trace),
@@ -293,6 +294,9 @@ static void print_text(const struct explain *x, FILE *out)
 
 	fprintf(out, "faultline explain: model %s, page %u bytes%s\n", x->plan->m->name, x->page,
 		x->block ? ", with --block" : "");
+	if (x->t->partial)
+		fprintf(out, "PARTIAL TRACE: only its %" PRIu64 " valid records are explained "
+			"(--partial): %s\n", x->t->records_valid, x->t->partial_reason);
 	for (i = 0; i < x->nf; i++) {
 		const struct xfile *f = &x->f[i];
 
@@ -305,6 +309,18 @@ static void print_text(const struct explain *x, FILE *out)
 	}
 }
 
+/* {"partial", "records_valid", "reason"}, as explore's report has it. */
+static json_object *status_json(const struct ops_trace *t)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "partial", json_object_new_boolean(t->partial));
+	json_object_object_add(o, "records_valid", json_object_new_uint64(t->records_valid));
+	json_object_object_add(o, "reason",
+			       t->partial ? json_object_new_string(t->partial_reason) : NULL);
+	return o;
+}
+
 static json_object *json_of(const struct explain *x)
 {
 	json_object *o = json_object_new_object(), *files = json_object_new_array();
@@ -312,6 +328,7 @@ static json_object *json_of(const struct explain *x)
 
 	json_object_object_add(o, "model", json_object_new_string(x->plan->m->name));
 	json_object_object_add(o, "page", json_object_new_int(x->page));
+	json_object_object_add(o, "trace_status", status_json(x->t));
 	for (i = 0; i < x->nf; i++) {
 		json_object *f = json_object_new_object(), *ms = json_object_new_array();
 
@@ -421,6 +438,7 @@ static int write_html(const struct explain *x, const char *path)
 struct explain_opts {
 	const char *trace, *model, *json, *html;
 	double page, block;
+	bool partial; /* --partial: an unfinished recording's valid prefix */
 };
 
 static int explain_parse(int argc, char **argv, struct explain_opts *o)
@@ -428,7 +446,7 @@ static int explain_parse(int argc, char **argv, struct explain_opts *o)
 	static const struct option lopts[] = {
 		{"model", 1, NULL, 'm'}, {"page", 1, NULL, 'p'}, {"block", 1, NULL, 'b'},
 		{"json", 1, NULL, 'J'}, {"html", 1, NULL, 'H'}, {"help", 0, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{"partial", 0, NULL, 'P'}, {NULL, 0, NULL, 0},
 	};
 	char *end;
 	int c;
@@ -439,11 +457,12 @@ static int explain_parse(int argc, char **argv, struct explain_opts *o)
 		case 'm': o->model = optarg; break;
 		case 'J': o->json = optarg; break;
 		case 'H': o->html = optarg; break;
+		case 'P': o->partial = true; break;
 		case 'p': o->page = strtod(optarg, &end); if (*end || o->page < 512 || o->page > (1 << 24)) return -1; break;
 		case 'b': o->block = strtod(optarg, &end); if (*end || o->block < 0 || o->block > (1 << 24)) return -1; break;
 		case 'h':
 			printf("usage: faultline explain TRACE [--model M] [--page N] [--block N] "
-			       "[--json FILE] [--html FILE]\n");
+			       "[--json FILE] [--html FILE] [--partial]\n");
 			exit(0);
 		default: return -1;
 		}
@@ -505,11 +524,11 @@ int cmd_explain(int argc, char **argv)
 
 	if (rc < 0) {
 		cli_err("explain", rc == -2 ? "unknown model (%s)" : "usage: faultline explain TRACE "
-			"[--model M] [--page N] [--block N] [--json FILE] [--html FILE]%s",
+			"[--model M] [--page N] [--block N] [--json FILE] [--html FILE] [--partial]%s",
 			rc == -2 ? model_list() : "");
 		return FL_EXIT_USAGE;
 	}
-	if (ops_load(o.trace, true, &t, err, sizeof(err)) < 0) {
+	if (ops_load(o.trace, o.partial ? OPS_LOAD_PARTIAL : 0, &t, err, sizeof(err)) < 0) {
 		cli_err("explain", "%s: %s", o.trace, err);
 		return FL_EXIT_USAGE;
 	}

@@ -165,8 +165,9 @@ static void ex_keep(struct ex *ex, struct ex_slot *sl)
 	if (!f)
 		return;
 	fprintf(f, "#!/bin/sh\n# Rebuilds crash state %s of %s and runs the checker on it.\n"
-		   "exec faultline replay '%s' '%s' --into \"${1:-./%s.replayed}\" --check '%s'\n",
-		sl->id, ex->o->trace, ex->o->trace, sl->id, name, ex->o->check);
+		   "exec faultline replay '%s' '%s'%s --into \"${1:-./%s.replayed}\" --check '%s'\n",
+		sl->id, ex->o->trace, ex->o->trace, sl->id, ex->o->partial ? " --partial" : "",
+		name, ex->o->check);
 	fclose(f);
 	chmod(script, 0755);
 }
@@ -651,7 +652,8 @@ static int ex_open(struct ex *ex, char *err, size_t errlen)
 	size_t i, n;
 	int rc;
 
-	if ((rc = ops_load(ex->o->trace, true, &ex->t, err, errlen)) < 0)
+	if ((rc = ops_load(ex->o->trace, ex->o->partial ? OPS_LOAD_PARTIAL : 0,
+			   &ex->t, err, errlen)) < 0)
 		return rc == -ENOMEM ? rc : -FL_EBADTRACE;
 	n = ex->t->n + 1;
 	ex->geom = (struct tear_geom){.sector = ex->o->sector, .block = ex->o->block,
@@ -721,6 +723,19 @@ static void ex_close(struct ex *ex)
 	ops_free(ex->t);
 }
 
+/* What ops_load found of the trace (nothing when it refused it). */
+static void ex_fill_trace_status(struct ex *ex)
+{
+	struct report_trace_status *ts = &ex->rep->tstatus;
+
+	if (!ex->t)
+		return;
+	ts->known = true;
+	ts->partial = ex->t->partial;
+	ts->records_valid = ex->t->records_valid;
+	ts->reason = ex->t->partial ? strdup(ex->t->partial_reason) : NULL;
+}
+
 static void ex_fill_report(struct ex *ex)
 {
 	struct report *r = ex->rep;
@@ -743,11 +758,8 @@ static void ex_fill_report(struct ex *ex)
 		snprintf(note + strlen(note), sizeof(note) - strlen(note),
 			 "%s--budget %.0f s ran out after %" PRIu64 " of %.0f states",
 			 note[0] ? "; " : "", ex->o->budget, r->generated, ex->total);
-	if (ex->t && ex->t->truncated)
-		snprintf(note + strlen(note), sizeof(note) - strlen(note),
-			 "%sexplored the trace's valid prefix only (%s)", note[0] ? "; " : "",
-			 ex->t->stop_reason);
 	r->note = note[0] ? strdup(note) : NULL;
+	ex_fill_trace_status(ex);
 	report_sort(r);
 }
 

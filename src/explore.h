@@ -40,6 +40,7 @@ struct explore_state {
 
 struct explore_opts {
 	const char *trace;          /* trace directory */
+	bool partial;               /* --partial: an unfinished recording's prefix */
 	const char *check;          /* checker command (sh -c), NULL to only build and list */
 	const struct model *model;  /* persistence model */
 	enum explore_mode mode;

@@ -4,13 +4,16 @@
  *   faultline explore TRACE --check CMD [--model M] [--mode MODE] [--sector N]
  *       [--tear KINDS] [--atomic N] [--block N] [--window N] [--seed S] [-j N]
  *       [--shard K/N] [--timeout SEC] [--budget SEC] [--json FILE]
- *       [--junit FILE] [--keep-failures DIR] [--workdir DIR]
+ *       [--junit FILE] [--keep-failures DIR] [--workdir DIR] [--partial]
  *   faultline replay TRACE STATE_ID [--into DIR] [--check CMD] [--timeout SEC]
+ *       [--partial]
  *   faultline states TRACE [--reference] [--crash SEQ] [explore's model, mode
- *       and tear options] [-o FILE]
+ *       and tear options] [-o FILE] [--partial]
  *
  * This file parses and validates; explore.c, reference.c, mat.c and
- * check.c do the work.
+ * check.c do the work.  Every command here loads its trace with ops_load,
+ * which refuses a damaged trace or base and, unless --partial is given,
+ * a trace whose recording did not finish.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -37,18 +40,28 @@
 	"         [--sector N] [--tear KINDS] [--atomic N] [--block N] [--window N]\n"    \
 	"         [--seed S] [-j N] [--shard K/N] [--timeout SEC] [--budget SEC]\n"        \
 	"         [--json FILE] [--junit FILE] [--keep-failures DIR] [--workdir DIR]\n"    \
-	"         [--scratch auto|dir|xfs] [--no-progress] [--list-states FILE]\n"          \
+	"         [--scratch auto|dir|xfs] [--no-progress] [--list-states FILE] [--partial]\n" \
 	"  models: strict, posix (default), ext4-ordered\n"                                \
-	"  modes:  prefix, omit-one (default), bounded:K, random:N, exhaustive\n"
+	"  modes:  prefix, omit-one (default), bounded:K, random:N, exhaustive\n"          \
+	"  --partial: explore the valid prefix of a trace whose recording did not\n"      \
+	"  finish (else refused, exit 2); the reports say the trace is partial\n"
 
 #define STATES_USAGE                                                                      \
 	"usage: faultline states TRACE [--reference] [--crash SEQ] [--model M] [--mode MODE]\n" \
 	"         [--sector N] [--tear KINDS] [--atomic N] [--block N] [--window N]\n"    \
-	"         [--seed S] [-o FILE]\n"                                                 \
+	"         [--seed S] [-o FILE] [--partial]\n"                                     \
 	"  Lists every crash state the mode generates, one per line: id, key (content\n"  \
 	"  and marks, hex), marks acknowledged, status (unique or duplicate).  Without\n" \
 	"  --reference the explorer builds each state; with it, the reference\n"         \
 	"  enumerator computes the mode's set in memory (small traces only).\n"
+
+/* For a trace loaded with --partial: a line saying only its prefix was used. */
+static void partial_note(FILE *f, bool partial, uint64_t nvalid, const char *reason)
+{
+	if (partial)
+		fprintf(f, "PARTIAL TRACE: only its %" PRIu64 " valid records were explored "
+			   "(--partial): %s\n", nvalid, reason ? reason : "");
+}
 
 /* Parses a number in [lo, hi]; false on junk. */
 static bool num_arg(const char *s, double lo, double hi, double *out)
@@ -158,7 +171,8 @@ static int explore_parse(int argc, char **argv, struct explore_cli *c)
 		{"keep-failures", 1, NULL, 'K'}, {"workdir", 1, NULL, 'W'},
 		{"scratch", 1, NULL, 'X'}, {"list-states", 1, NULL, 'L'},
 		{"reference", 0, NULL, 'R'}, {"crash", 1, NULL, 'C'}, {"output", 1, NULL, 'L'},
-		{"no-progress", 0, NULL, 'P'}, {"help", 0, NULL, 'h'}, {NULL, 0, NULL, 0},
+		{"no-progress", 0, NULL, 'P'}, {"help", 0, NULL, 'h'}, {"partial", 0, NULL, 'p'},
+		{NULL, 0, NULL, 0},
 	};
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int opt;
@@ -174,8 +188,9 @@ static int explore_parse(int argc, char **argv, struct explore_cli *c)
 			fputs(c->states ? STATES_USAGE : EXPLORE_USAGE, stdout);
 			exit(0);
 		}
-		if (opt == 'P' || (opt == 'R' && c->states)) {
+		if (opt == 'P' || opt == 'p' || (opt == 'R' && c->states)) {
 			c->o.progress &= opt != 'P';
+			c->o.partial |= opt == 'p';
 			c->reference |= opt == 'R';
 			continue;
 		}
@@ -285,6 +300,7 @@ static int replay_validate(const struct ops_trace *t, const struct state *s,
 
 struct replay_opts {
 	const char *trace; /* trace directory */
+	bool partial;      /* --partial */
 	const char *id;    /* state id */
 	const char *into;  /* --into DIR */
 	const char *check; /* --check CMD or NULL */
@@ -295,7 +311,7 @@ static int replay_parse(int argc, char **argv, struct replay_opts *o)
 {
 	static const struct option lopts[] = {
 		{"into", 1, NULL, 'i'}, {"check", 1, NULL, 'c'}, {"timeout", 1, NULL, 'T'},
-		{"help", 0, NULL, 'h'}, {NULL, 0, NULL, 0},
+		{"partial", 0, NULL, 'p'}, {"help", 0, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
 	int opt;
 
@@ -305,16 +321,20 @@ static int replay_parse(int argc, char **argv, struct replay_opts *o)
 			o->into = optarg;
 		else if (opt == 'c')
 			o->check = optarg;
+		else if (opt == 'p')
+			o->partial = true;
 		else if (opt == 'T' && num_arg(optarg, 0, 1e6, &o->timeout))
 			continue;
 		else if (opt == 'h') {
-			printf("usage: faultline replay TRACE STATE_ID [--into DIR] [--check CMD] [--timeout SEC]\n");
+			printf("usage: faultline replay TRACE STATE_ID [--into DIR] [--check CMD] "
+			       "[--timeout SEC] [--partial]\n");
 			exit(0);
 		} else
 			return -FL_EUSAGE;
 	}
 	if (optind != argc - 2) {
-		cli_err("replay", "usage: faultline replay TRACE STATE_ID [--into DIR] [--check CMD]");
+		cli_err("replay", "usage: faultline replay TRACE STATE_ID [--into DIR] [--check CMD] "
+			"[--partial]");
 		return -FL_EUSAGE;
 	}
 	o->trace = argv[optind];
@@ -384,12 +404,13 @@ int cmd_replay(int argc, char **argv)
 	if (replay_parse(argc, argv, &o) < 0)
 		return FL_EXIT_USAGE;
 	if (state_parse(o.id, &s, err, sizeof(err)) < 0 ||
-	    ops_load(o.trace, true, &t, err, sizeof(err)) < 0 ||
+	    ops_load(o.trace, o.partial ? OPS_LOAD_PARTIAL : 0, &t, err, sizeof(err)) < 0 ||
 	    replay_validate(t, &s, err, sizeof(err)) < 0) {
 		cli_err("replay", "%s", err);
 		rc = FL_EXIT_USAGE;
 		goto out;
 	}
+	partial_note(stderr, t->partial, t->records_valid, t->partial_reason);
 	if (access(o.into, F_OK) == 0) {
 		cli_err("replay", "%s exists; give --into a new directory", o.into);
 		rc = FL_EXIT_USAGE;
@@ -491,12 +512,14 @@ static int states_reference(const struct explore_cli *c, struct states_out *so)
 	int rc;
 
 	memcpy(g.kinds, c->o.kinds, sizeof(g.kinds) - 1);
-	if ((rc = ops_load(c->o.trace, true, &t, err, sizeof(err))) < 0 ||
+	if ((rc = ops_load(c->o.trace, c->o.partial ? OPS_LOAD_PARTIAL : 0, &t, err,
+			   sizeof(err))) < 0 ||
 	    (rc = ref_new(t, &r, err, sizeof(err))) < 0) {
 		cli_err("states", "%s: %s", c->o.trace, err);
 		ops_free(t);
 		return rc == -ENOMEM ? FL_EXIT_ENV : FL_EXIT_USAGE;
 	}
+	partial_note(stderr, t->partial, t->records_valid, t->partial_reason);
 	for (i = 0; !rc && i < t->n; i++)
 		if (t->v[i].kind != OPS_NONE && (!c->crash || t->v[i].seq == c->crash))
 			rc = ref_states(r, c->o.model, &g, t->v[i].seq, 1000000,
@@ -541,12 +564,16 @@ int cmd_states(int argc, char **argv)
 			cli_err("states", "%s: %s", c.o.trace, err);
 		else if (rep.note)
 			fprintf(stderr, "note: %s\n", rep.note);
+		if (rc == 0)
+			partial_note(stderr, rep.tstatus.partial, rep.tstatus.records_valid,
+				     rep.tstatus.reason);
 		rc = rc == -FL_EBADTRACE || rc == -FL_EUSAGE ? FL_EXIT_USAGE
 		     : rc < 0 ? FL_EXIT_ENV : FL_EXIT_OK;
 		report_free(&rep);
 	}
-	fprintf(stderr, "faultline: states: %" PRIu64 " states, %" PRIu64 " unique\n", so.n,
-		so.unique);
+	if (rc == FL_EXIT_OK) /* a refused trace has its one line of reason only */
+		fprintf(stderr, "faultline: states: %" PRIu64 " states, %" PRIu64 " unique\n", so.n,
+			so.unique);
 	if (so.f != stdout && fclose(so.f) != 0 && rc == FL_EXIT_OK)
 		rc = FL_EXIT_ENV;
 	tdestroy(so.seen, free);

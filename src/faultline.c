@@ -21,14 +21,16 @@ static const struct {
 	{"explore", cmd_explore,
 	 "explore TRACE --check CMD [--model M] [--mode MODE] [--sector N] [--tear KINDS]\n"
 	 "                  [--atomic N] [--block N] [--seed S] [-j N] [--shard K/N] [--timeout SEC]\n"
-	 "                  [--budget SEC] [--json FILE] [--junit FILE] [--keep-failures DIR]"},
-	{"replay", cmd_replay, "replay  TRACE STATE_ID [--into DIR] [--check CMD]"},
+	 "                  [--budget SEC] [--json FILE] [--junit FILE] [--keep-failures DIR]\n"
+	 "                  [--partial]"},
+	{"replay", cmd_replay, "replay  TRACE STATE_ID [--into DIR] [--check CMD] [--partial]"},
 	{"merge", cmd_merge, "merge   RESULT.json... [--json FILE] [--junit FILE]"},
 	{"run", cmd_run, "run     SCENARIO [explore options override the scenario's]"},
 	{"states", cmd_states,
-	 "states  TRACE [--reference] [--crash SEQ] [--model M] [--mode MODE] [tear options] [-o FILE]"},
+	 "states  TRACE [--reference] [--crash SEQ] [--model M] [--mode MODE] [tear options] [-o FILE]\n"
+	 "                  [--partial]"},
 	{"explain", cmd_explain,
-	 "explain TRACE [--model M] [--page N] [--block N] [--json FILE] [--html FILE]"},
+	 "explain TRACE [--model M] [--page N] [--block N] [--json FILE] [--html FILE] [--partial]"},
 };
 
 void cli_err(const char *cmd, const char *fmt, ...)
@@ -49,6 +51,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  faultline %s\n", commands[i].synopsis);
+	fprintf(f, "--partial: use the valid prefix of a trace whose recording did not finish\n"
+		   "  (without it, exit 2; a damaged complete trace is refused either way)\n");
 	fprintf(f, "exit codes: 0 ok, 1 failure found, 2 usage or bad input, "
 		   "3 environment error\n");
 }

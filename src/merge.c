@@ -4,18 +4,21 @@
  * unsharded run would have written.
  *
  * The shards must describe the same exploration: the same trace, model,
- * mode, shard count N and the same generated and unique counts (every
- * shard enumerates all states, then checks its own 1/N of the unique
- * ones).  Together they must hold each shard K = 1..N exactly once, and no
- * state may be reported failing by two shards.  Anything else is bad input
- * (exit 2) with a one-line reason that names the file.
+ * mode, shard count N, trace status (whether the trace was partial, and
+ * how many of its records were read) and the same generated and unique
+ * counts (every shard enumerates all states, then checks its own 1/N of
+ * the unique ones).  Together they must hold each shard K = 1..N
+ * exactly once, and no state may be reported failing by two shards.
+ * Anything else is bad input (exit 2) with a one-line reason that names
+ * the file.
  *
  * The merged report: generated and unique as the shards say; checked,
  * passed, failed and skipped summed; coverage = checked / unique (1 when
  * there is nothing to check); elapsed_s the longest shard's (shards run
  * side by side); failures the union, sorted by (crash_after, id); shard
- * null.  mechanism and note are kept when the shards agree, else the
- * distinct values are joined with "; ".
+ * null; trace_status as the shards give it (a partial trace stays
+ * partial in every output).  mechanism and note are kept when the shards
+ * agree, else the distinct values are joined with "; ".
  *
  * A single unsharded report is accepted too and comes out unchanged
  * (re-printed, re-written): merging one run is that run.
@@ -124,6 +127,28 @@ static int same_count(const struct merge_opts *o, int i, const char *what,
 	return FL_EXIT_USAGE;
 }
 
+/* "partial, 41 records read", "whole, 27 records read", or "not recorded". */
+static void status_text(const struct report *r, char *buf, size_t len)
+{
+	if (!r->tstatus.known)
+		snprintf(buf, len, "not recorded");
+	else
+		snprintf(buf, len, "%s, %" PRIu64 " records read",
+			 r->tstatus.partial ? "partial" : "whole",
+			 r->tstatus.records_valid);
+}
+
+/* File i read the trace as file 0 did. */
+static int same_status(const struct merge_opts *o, int i,
+		       const struct report *a, const struct report *b)
+{
+	char sa[64], sb[64];
+
+	status_text(a, sa, sizeof(sa));
+	status_text(b, sb, sizeof(sb));
+	return same_text(o, i, "trace status", sa, sb);
+}
+
 /* Every report describes the exploration in[0] describes. */
 static int merge_agree(const struct merge_opts *o, const struct report *in)
 {
@@ -143,6 +168,7 @@ static int merge_agree(const struct merge_opts *o, const struct report *in)
 		if (same_text(o, i, "trace", a->trace, b->trace) ||
 		    same_text(o, i, "model", a->model, b->model) ||
 		    same_text(o, i, "mode", a->mode, b->mode) ||
+		    same_status(o, i, a, b) ||
 		    same_count(o, i, "shard count", a->shard_n, b->shard_n) ||
 		    same_count(o, i, "states generated", a->generated,
 			       b->generated) ||
@@ -305,6 +331,11 @@ static int merge_sum(const struct report *in, int n, struct report *out)
 	int i;
 
 	out->trace = strdup(in[0].trace);
+	out->tstatus = in[0].tstatus;
+	out->tstatus.reason = NULL;
+	if (in[0].tstatus.reason &&
+	    !(out->tstatus.reason = strdup(in[0].tstatus.reason)))
+		oom = true;
 	out->model = strdup(in[0].model);
 	out->mode = strdup(in[0].mode);
 	out->mechanism =

@@ -18,6 +18,11 @@
  * WRITE ends it.  (Two separate O_DIRECT|O_DSYNC calls writing one after
  * the other look the same, and are taken as one: a weaker reading, never
  * a stronger one.)
+ *
+ * Before anything is built from it, a trace is held to its promises:
+ * meta.json's status and digest of the records file (trace_meta.c), and
+ * the BASE records' sizes and hashes against TRACE/base (verify.c).  A
+ * BASE record's len is the entry's recorded size, used as is.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,11 +35,12 @@
 #include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <json-c/json.h>
 
 #include "fl_error.h"
 #include "names.h"
 #include "ops.h"
+#include "trace_meta.h"
+#include "verify.h"
 
 static const uint8_t op_kinds[TRACE_OP_COUNT] = {
 	[TRACE_OP_WRITE] = OPS_DATA,     [TRACE_OP_TRUNCATE] = OPS_DATA,
@@ -55,7 +61,7 @@ struct loader {
 	size_t bcap;       /* allocated entries of t->base */
 	size_t ncap;       /* allocated bytes of t->names */
 	void *sizes;       /* tsearch tree of struct size_ent: id -> size */
-	struct names *names; /* paths of BASE entries, to find their snapshot */
+	char stop[200];    /* why reading stopped early, "" if it did not */
 };
 
 struct size_ent {
@@ -126,7 +132,8 @@ static int track_size(struct loader *l, struct ops_op *op)
 {
 	struct size_ent *e;
 
-	if (op->kind != OPS_DATA && !(op->op == TRACE_OP_BASE && op->len))
+	if (op->kind != OPS_DATA &&
+	    !(op->op == TRACE_OP_BASE && S_ISREG(op->mode) && op->len))
 		return 0;
 	e = size_of(l, op->id);
 	if (!e)
@@ -141,24 +148,6 @@ static int track_size(struct loader *l, struct ops_op *op)
 	else if (op->op == TRACE_OP_FALLOCATE && !(op->mode & 0x01 /* KEEP_SIZE */) &&
 		 op->off + op->len > e->size)
 		e->size = op->off + op->len;
-	return 0;
-}
-
-/* Size of a BASE regular file, from the snapshot in TRACE/base. */
-static int base_size(struct loader *l, const struct trace_rec *r, uint64_t *size)
-{
-	char rel[4096], path[8192];
-	struct stat st;
-	int err = names_apply(l->names, r);
-
-	*size = 0;
-	if (err < 0)
-		return err;
-	if (!S_ISREG(r->mode) || names_path(l->names, r->id, rel, sizeof(rel)) < 0)
-		return 0;
-	snprintf(path, sizeof(path), "%s/%s%s", l->t->dir, TRACE_BASE_DIR, rel);
-	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
-		*size = (uint64_t)st.st_size;
 	return 0;
 }
 
@@ -186,8 +175,8 @@ static int add_record(struct loader *l, const struct trace_rec *r)
 		return err;
 	op.name_len = r->name_len;
 	op.name2_len = r->name2_len;
-	if (r->op == TRACE_OP_BASE) {
-		if ((err = base_size(l, r, &op.len)) < 0 || (err = track_size(l, &op)) < 0)
+	if (r->op == TRACE_OP_BASE) { /* len: its recorded size (verify.c) */
+		if ((err = track_size(l, &op)) < 0)
 			return err;
 		if (grow((void **)&t->base, &l->bcap, t->nbase + 1, sizeof(op)))
 			return -ENOMEM;
@@ -202,8 +191,9 @@ static int add_record(struct loader *l, const struct trace_rec *r)
 	return 0;
 }
 
-static int read_all(struct loader *l, struct trace_reader *r, bool allow_prefix,
-		    char *err, size_t errlen)
+/* Reads every valid record; l->stop gets why reading stopped early. */
+static int read_all(struct loader *l, struct trace_reader *r, char *err,
+		    size_t errlen)
 {
 	struct trace_rec rec;
 	int rc;
@@ -216,16 +206,9 @@ static int read_all(struct loader *l, struct trace_reader *r, bool allow_prefix,
 			return rc;
 		}
 	}
-	if (rc == 0)
-		return 0;
-	snprintf(l->t->stop_reason, sizeof(l->t->stop_reason), "%s",
-		 trace_reader_error(r));
-	l->t->truncated = true;
-	if (allow_prefix)
-		return 0;
-	snprintf(err, errlen, "%llu valid records, then %s",
-		 (unsigned long long)trace_reader_valid(r), trace_reader_error(r));
-	return rc;
+	if (rc < 0)
+		snprintf(l->stop, sizeof(l->stop), "%s", trace_reader_error(r));
+	return 0;
 }
 
 /* True when sync write b continues sync write a: one call the kernel split (max_write, pages). */
@@ -287,22 +270,14 @@ static int mark_sync_self(struct ops_trace *t)
 }
 
 /*
- * start_ns from meta.json, when the recorder wrote it (0 otherwise); then
- * gives a SETATTR's "now" timestamps recorded without a value (older
- * recorders) the record's own wall-clock time.
+ * Gives a SETATTR's "now" timestamps recorded without a value (older
+ * recorders) the record's own wall-clock time (t->start_ns, from
+ * meta.json, is the origin).
  */
-static void read_start(struct ops_trace *t)
+static void fill_now_times(struct ops_trace *t)
 {
-	char path[4200];
-	json_object *m, *v;
 	size_t i;
 
-	snprintf(path, sizeof(path), "%s/%s", t->dir, TRACE_META_FILE);
-	m = json_object_from_file(path);
-	if (m && json_object_object_get_ex(m, "start_ns", &v) &&
-	    json_object_is_type(v, json_type_int))
-		t->start_ns = json_object_get_int64(v);
-	json_object_put(m);
 	for (i = 0; i < t->n; i++) {
 		struct ops_op *op = &t->v[i];
 
@@ -315,16 +290,70 @@ static void read_start(struct ops_trace *t)
 	}
 }
 
-int ops_load(const char *dir, bool allow_prefix, struct ops_trace **out,
-	     char *err, size_t errlen)
+/*
+ * Holds what was read to what meta.json promises (trace_meta_check), then
+ * the base snapshot to the BASE records (verify_base).  0 or a negative
+ * code with the reason in err.
+ */
+static int check_trace(struct loader *l, struct trace_reader *r,
+		       const struct trace_meta *m, unsigned flags, char *err,
+		       size_t errlen)
+{
+	struct ops_trace *t = l->t;
+	struct trace_digest d;
+	int rc;
+
+	trace_reader_digest(r, &d);
+	t->records_valid = d.records;
+	rc = trace_meta_check(m, &d, l->stop[0] ? l->stop : NULL,
+			      flags & OPS_LOAD_PARTIAL, t->partial_reason,
+			      sizeof(t->partial_reason));
+	if (rc < 0) {
+		snprintf(err, errlen, "%s", t->partial_reason);
+		return rc;
+	}
+	t->partial = rc == 1;
+	if (!t->partial)
+		t->partial_reason[0] = 0;
+	return verify_base(t, err, errlen);
+}
+
+/* Opens the records of dir and its meta.json; refuses a format older than 3. */
+static int open_trace(const char *dir, struct trace_reader **r,
+		      struct trace_meta *m, char *err, size_t errlen)
+{
+	int rc = trace_reader_open(dir, r, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	if (trace_reader_version(*r) < 3) {
+		snprintf(err, errlen,
+			 "trace format version %u was recorded before faultline "
+			 "kept hashes of the base and the records; record it "
+			 "again (faultline show still reads it)",
+			 trace_reader_version(*r));
+		rc = -FL_EVERSION;
+	}
+	if (!rc)
+		rc = trace_meta_read(dir, m, err, errlen);
+	if (rc < 0) {
+		trace_reader_close(*r);
+		*r = NULL;
+	}
+	return rc < 0 && rc != -ENOMEM ? -FL_EBADTRACE : rc;
+}
+
+int ops_load(const char *dir, unsigned flags, struct ops_trace **out, char *err,
+	     size_t errlen)
 {
 	struct loader l = {0};
 	struct trace_reader *r;
+	struct trace_meta m;
 	char path[4096];
 	int rc;
 
 	*out = NULL;
-	rc = trace_reader_open(dir, &r, err, errlen);
+	rc = open_trace(dir, &r, &m, err, errlen);
 	if (rc < 0)
 		return rc;
 	l.t = calloc(1, sizeof(*l.t));
@@ -333,21 +362,22 @@ int ops_load(const char *dir, bool allow_prefix, struct ops_trace **out,
 		return -ENOMEM;
 	}
 	l.t->dir = strdup(dir);
-	l.names = names_new();
+	l.t->start_ns = m.start_ns;
 	snprintf(path, sizeof(path), "%s/%s", dir, TRACE_RECORDS_FILE);
 	l.t->data_fd = open(path, O_RDONLY | O_CLOEXEC);
 	rc = l.t->data_fd < 0 ? -errno
-	     : !l.names || !l.t->dir ? -ENOMEM
-	     : read_all(&l, r, allow_prefix, err, errlen);
+	     : !l.t->dir ? -ENOMEM
+	     : read_all(&l, r, err, errlen);
 	if (rc == -ENOENT || (rc < 0 && l.t->data_fd < 0))
 		snprintf(err, errlen, "cannot open %s", path);
+	if (rc == 0)
+		rc = check_trace(&l, r, &m, flags, err, errlen);
 	if (rc == 0 && (rc = mark_sync_self(l.t)) < 0)
 		snprintf(err, errlen, "loading the trace: out of memory");
 	if (rc == 0)
-		read_start(l.t);
+		fill_now_times(l.t);
 	trace_reader_close(r);
 	tdestroy(l.sizes, free);
-	names_free(l.names);
 	if (rc < 0) {
 		ops_free(l.t);
 		return rc;

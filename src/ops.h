@@ -70,18 +70,28 @@ struct ops_trace {
 	int data_fd;           /* records file, for payloads */
 	char *dir;             /* trace directory */
 	int64_t start_ns;      /* wall clock when recording began (meta.json start_ns), 0 if unknown */
-	bool truncated;        /* reading stopped at an invalid record */
-	char stop_reason[200]; /* why, when truncated */
+	uint64_t records_valid; /* records read, BASE records included */
+	bool partial;          /* the recording did not finish: its valid prefix */
+	char partial_reason[400]; /* why, when partial */
 };
 
+/* ops_load flags */
+#define OPS_LOAD_PARTIAL                                                       \
+	0x1u /* accept a trace whose recording did not finish (--partial) */
+
 /*
- * Loads the trace in directory dir.  A trace whose tail is invalid loads
- * its valid prefix only when allow_prefix is set (truncated is then true);
- * otherwise that is an error.  Returns 0 and *out, or a negative code with
- * a one-line reason in err.
+ * Loads the trace in directory dir, after holding it to what it promises
+ * (trace_meta.h, verify.h): a trace meta.json calls complete must read
+ * completely and match the digest kept there; a trace whose recording
+ * did not finish loads its valid prefix only with OPS_LOAD_PARTIAL
+ * (partial is then true); TRACE/base must hold what the BASE records
+ * say; traces of format version 2 are refused.  All this happens before
+ * any state can be built.  Returns 0 and *out, or a negative code
+ * (-FL_EBADTRACE for a trace that fails a check) with a one-line reason
+ * in err.
  */
-int ops_load(const char *dir, bool allow_prefix, struct ops_trace **out,
-	     char *err, size_t errlen);
+int ops_load(const char *dir, unsigned flags, struct ops_trace **out, char *err,
+	     size_t errlen);
 
 void ops_free(struct ops_trace *t);
 

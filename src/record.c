@@ -21,7 +21,8 @@
  *   5. When CMD exits, or on SIGINT/SIGTERM/SIGHUP: what is left of the
  *      workload is stopped, the mount is unmounted (lazily if it stays
  *      busy), faultline-fs closes the trace, and meta.json records how it
- *      ended and how many records are valid.
+ *      ended, how many records are valid and a digest of the records file
+ *      (trace_meta.h), which every later reader holds the trace to.
  *
  * faultline-fs runs in a process group of its own (a terminal's ^C must
  * reach us first, not unmount under the workload) and with a parent-death
@@ -56,6 +57,7 @@
 #include "cli.h"
 #include "fl_error.h"
 #include "trace.h"
+#include "trace_meta.h"
 
 #define RECORD_READY_TIMEOUT_MS 15000
 #define RECORD_FS_EXIT_TIMEOUT_MS 20000
@@ -225,34 +227,20 @@ static json_object *status_json(int status)
 	return o;
 }
 
-/* Counts the valid records of the trace; *error gets why reading stopped. */
-static uint64_t count_records(const char *trace, char *error, size_t len)
-{
-	struct trace_reader *r;
-	struct trace_rec rec;
-	uint64_t n;
-	int rc;
-
-	error[0] = 0;
-	rc = trace_reader_open(trace, &r, error, len);
-	if (rc < 0) {
-		if (rc == -ENOENT)
-			error[0] = 0; /* never got as far as recording */
-		return 0;
-	}
-	while ((rc = trace_next(r, &rec)) == 1)
-		;
-	if (rc < 0)
-		snprintf(error, len, "%s", trace_reader_error(r));
-	n = trace_reader_valid(r);
-	trace_reader_close(r);
-	return n;
-}
-
+/*
+ * Writes meta.json.  Once the recording has ended (sealed), the records
+ * file's digest goes in too (trace_meta_seal: records, records_bytes,
+ * records_xxh3, records_error), and *n and error (errlen bytes) get its
+ * valid records and why reading stopped early ("" if it did not).
+ * Returns 0 or -errno.
+ */
 static int write_meta(const struct record_opts *o, const struct record_run *run,
-		      const char *status, uint64_t records, const char *error)
+		      const char *status, bool sealed, uint64_t *n, char *error,
+		      size_t errlen)
 {
 	json_object *m = json_object_new_object(), *cmd = json_object_new_array();
+	struct trace_digest d = {0};
+	char why[256] = "";
 	int i, err;
 
 	for (i = 0; o->cmd[i]; i++)
@@ -264,10 +252,19 @@ static int write_meta(const struct record_opts *o, const struct record_run *run,
 	json_object_object_add(m, "setup", o->setup ? json_object_new_string(o->setup) : NULL);
 	json_object_object_add(m, "from", o->from ? json_object_new_string(o->from) : NULL);
 	json_object_object_add(m, "real_fsync", json_object_new_boolean(o->real_fsync));
-	json_object_object_add(m, "records", json_object_new_uint64(records));
+	if (sealed &&
+	    (err = trace_meta_seal(run->trace, m, &d, why, sizeof(why))) < 0 &&
+	    err == -ENOENT)
+		why[0] = 0; /* never got as far as recording */
+	if (!json_object_object_get_ex(m, "records", NULL)) {
+		json_object_object_add(m, "records", json_object_new_uint64(0));
+		json_object_object_add(m, "records_error",
+				       why[0] ? json_object_new_string(why)
+					      : NULL);
+	}
 	if (run->start_ns)
-		json_object_object_add(m, "start_ns", json_object_new_int64(run->start_ns));
-	json_object_object_add(m, "records_error", error && error[0] ? json_object_new_string(error) : NULL);
+		json_object_object_add(m, "start_ns",
+				       json_object_new_int64(run->start_ns));
 	json_object_object_add(m, "workload", status_json(run->wl_status));
 	json_object_object_add(m, "recorder", status_json(run->fs_status));
 	json_object_object_add(m, "elapsed_s",
@@ -276,6 +273,10 @@ static int write_meta(const struct record_opts *o, const struct record_run *run,
 				 json_object_to_json_string_ext(m, JSON_C_TO_STRING_PRETTY |
 									   JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(m);
+	if (n)
+		*n = d.records;
+	if (error)
+		snprintf(error, errlen, "%s", why);
 	return err;
 }
 
@@ -748,9 +749,11 @@ static const char *final_status(const struct record_run *run, int rc)
 static int record_finish(const struct record_opts *o, struct record_run *run, int rc)
 {
 	char error[256], final[PATH_MAX + 8], why[64];
-	uint64_t n = count_records(run->trace, error, sizeof(error));
+	uint64_t n;
 
-	if (write_meta(o, run, final_status(run, rc), n, error) < 0 && rc == FL_EXIT_OK)
+	if (write_meta(o, run, final_status(run, rc), true, &n, error,
+		       sizeof(error)) < 0 &&
+	    rc == FL_EXIT_OK)
 		rc = FL_EXIT_ENV;
 	if (run->mnt[0] && !is_mounted(run->mnt))
 		rmdir(run->mnt);
@@ -791,7 +794,7 @@ int cmd_record(int argc, char **argv)
 			: strerror(-err));
 		return FL_EXIT_USAGE;
 	}
-	write_meta(&o, &run, "recording", 0, NULL);
+	write_meta(&o, &run, "recording", false, NULL, NULL, 0);
 	err = make_base(&o, &run);
 	if (err) {
 		if (err != -FL_EUSAGE)

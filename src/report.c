@@ -7,11 +7,14 @@
  *
  *   - the human summary: one line of counts, one block per failing state;
  *   - JSON, the contract of DESIGN.md ("--json schema"), plus the fields
- *     added since: "mechanism", "note", "shard" and per failure
- *     "content_key" (16 hex digits).  Fields are added, never renamed;
+ *     added since: "mechanism", "note", "shard", "trace_status" and per
+ *     failure "content_key" (16 hex digits).  Fields are added, never
+ *     renamed ("trace" stays the path; what was read of it is
+ *     "trace_status");
  *   - JUnit XML, the shape GitHub/GitLab/Jenkins test reporters render: one
  *     testcase per failing state, one for all passing states, one skipped
- *     testcase for the states the budget left unchecked.
+ *     testcase for the states the budget left unchecked, and one skipped
+ *     testcase for the records a partial trace never read.
  *
  * Invariants of the output: every string is valid UTF-8 (checker output
  * is arbitrary bytes: each maximal invalid subsequence becomes U+FFFD, as
@@ -143,6 +146,7 @@ void report_free(struct report *r)
 		failure_free(&r->failures[i]);
 	free(r->failures);
 	free(r->trace);
+	free(r->tstatus.reason);
 	free(r->model);
 	free(r->mode);
 	free(r->mechanism);
@@ -539,6 +543,25 @@ static json_object *shard_json(const struct report *r)
 	return o;
 }
 
+/* "trace_status": {"partial", "records_valid", "reason"}; null if unknown. */
+static json_object *trace_status_json(const struct report *r, bool *oom)
+{
+	json_object *o;
+
+	if (!r->tstatus.known)
+		return NULL;
+	o = json_object_new_object();
+	if (!o) {
+		*oom = true;
+		return NULL;
+	}
+	jadd(o, "partial", json_object_new_boolean(r->tstatus.partial));
+	jadd(o, "records_valid",
+	     json_object_new_uint64(r->tstatus.records_valid));
+	jadd(o, "reason", jtext(r->tstatus.reason, true, oom));
+	return o;
+}
+
 static json_object *report_json(const struct report *r, bool *oom)
 {
 	json_object *o = json_object_new_object();
@@ -571,6 +594,7 @@ static json_object *report_json(const struct report *r, bool *oom)
 	jadd(o, "mechanism", jtext(r->mechanism, false, oom));
 	jadd(o, "note", jtext(r->note, true, oom));
 	jadd(o, "shard", shard_json(r));
+	jadd(o, "trace_status", trace_status_json(r, oom));
 	return o;
 }
 

@@ -40,8 +40,22 @@ const char *report_severity_name(int severity);
 /* The severity a name stands for, 0 if none. */
 int report_severity_of(const char *name);
 
+/*
+ * The trace an exploration read, as ops_load found it: JSON
+ * "trace_status" {"partial", "records_valid", "reason"} (null when not
+ * known).  A partial trace is the valid prefix of a recording that did
+ * not finish, explored because --partial asked for it.
+ */
+struct report_trace_status {
+	bool known;   /* false: read from a report written before the field */
+	bool partial; /* only the valid prefix was explored (--partial) */
+	uint64_t records_valid; /* records read, BASE records included */
+	char *reason; /* why the trace is partial; NULL when it is not */
+};
+
 struct report {
 	char *trace;         /* trace path as given */
+	struct report_trace_status tstatus; /* what was read of it */
 	char *model;         /* persistence model name */
 	char *mode;          /* exploration mode as given, e.g. "bounded:2" */
 	char *mechanism;     /* how states were materialized, e.g. "reflink (xfs)" */
@@ -111,7 +125,11 @@ extern struct report_syscalls report_sys;
  */
 int report_write_json(const struct report *r, const char *path);
 
-/* Writes JUnit XML (one testcase per failing state, one for the passing rest).  0 or -errno. */
+/*
+ * Writes JUnit XML (one testcase per failing state, one for the passing
+ * rest; a partial trace adds a skipped testcase for the records it never
+ * read).  0 or -errno.
+ */
 int report_write_junit(const struct report *r, const char *path);
 
 /* Prints the human summary: counts, coverage, each failure's id and explanation. */
@@ -120,10 +138,10 @@ void report_print_summary(const struct report *r, FILE *f);
 /*
  * Reads a JSON report written by report_write_json into *r (which it
  * initializes; free it with report_free).  Fields added after the design's
- * schema (mechanism, note, shard, content_key) may be absent; unknown
- * fields are ignored.  Returns 0, or -errno (cannot read) / -EBADMSG (not
- * a valid report) with a one-line reason in err that does not repeat
- * path; *r is then empty.
+ * schema (mechanism, note, shard, content_key, trace_status) may be absent;
+ * unknown fields are ignored.  Returns 0, or -errno (cannot read) / -EBADMSG
+ * (not a valid report) with a one-line reason in err that does not repeat path;
+ * *r is then empty.
  */
 int report_read_json(const char *path, struct report *r, char *err, size_t errlen);
 

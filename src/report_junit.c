@@ -126,6 +126,43 @@ static void junit_rest(FILE *f, const struct report *r)
 	}
 }
 
+/*
+ * A partial trace: one skipped testcase for the records never read, so a
+ * CI page shows that the exploration covered a prefix only, without
+ * turning a run the user asked for (--partial) red.
+ */
+static void junit_trace_status(FILE *f, const struct report *r)
+{
+	if (!r->tstatus.partial)
+		return;
+	fputs("    <testcase classname=\"faultline.", f);
+	xml_escape(f, r->model, true, SIZE_MAX);
+	fprintf(f,
+		".trace\" name=\"records after the %" PRIu64
+		" valid ones (partial trace)\" "
+		"time=\"0\">\n      <skipped message=\"partial trace: only its "
+		"%" PRIu64 " valid records were explored (--partial): ",
+		r->tstatus.records_valid, r->tstatus.records_valid);
+	xml_escape(f, r->tstatus.reason ? r->tstatus.reason : "", true,
+		   SIZE_MAX);
+	fputs("\"/>\n    </testcase>\n", f);
+}
+
+/* The trace's status as properties (none when the report does not know it). */
+static void junit_trace_properties(FILE *f, const struct report *r)
+{
+	char buf[32];
+
+	if (!r->tstatus.known)
+		return;
+	fprintf(f, "      <property name=\"trace.partial\" value=\"%s\"/>\n",
+		r->tstatus.partial ? "true" : "false");
+	snprintf(buf, sizeof(buf), "%" PRIu64, r->tstatus.records_valid);
+	fprintf(f,
+		"      <property name=\"trace.records_valid\" value=\"%s\"/>\n",
+		buf);
+}
+
 static void junit_property(FILE *f, const char *name, const char *value)
 {
 	fprintf(f, "      <property name=\"%s\" value=\"", name);
@@ -140,6 +177,7 @@ static void junit_properties(FILE *f, const struct report *r)
 
 	fputs("    <properties>\n", f);
 	junit_property(f, "trace", r->trace);
+	junit_trace_properties(f, r);
 	junit_property(f, "mechanism", r->mechanism);
 	if (r->note)
 		junit_property(f, "note", r->note);
@@ -210,11 +248,11 @@ static void junit_doc(FILE *f, const struct report *r)
 	struct report_cause *c = NULL;
 	size_t nc = 0;
 	size_t tests, fails;
-	size_t skipped = r->skipped > 0, i;
+	size_t skipped = (r->skipped > 0) + r->tstatus.partial, i;
 
 	if (report_causes(r, &c, &nc) < 0)
 		nc = 0;
-	tests = nc + r->nfailures + (r->passed > 0) + (r->skipped > 0);
+	tests = nc + r->nfailures + (r->passed > 0) + skipped;
 	fails = nc + r->nfailures;
 
 	fprintf(f,
@@ -238,6 +276,7 @@ static void junit_doc(FILE *f, const struct report *r)
 	for (i = 0; i < r->nfailures; i++)
 		junit_failure(f, r, &r->failures[i]);
 	junit_rest(f, r);
+	junit_trace_status(f, r);
 	fputs("  </testsuite>\n</testsuites>\n", f);
 }
 

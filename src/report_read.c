@@ -268,6 +268,36 @@ static int read_shard(json_object *top, struct report *r, char *err,
 	return 0;
 }
 
+/*
+ * Optional "trace_status": null, or {"partial": bool, "records_valid": N,
+ * "reason": string or null}, a reason exactly when partial.
+ */
+static int read_trace_status(json_object *top, struct report *r, char *err,
+			     size_t errlen)
+{
+	struct jfield jf = {top, "", err, errlen};
+	struct report_trace_status *ts = &r->tstatus;
+	json_object *s;
+	int rc = jget(&jf, "trace_status", true, &s);
+
+	if (rc <= 0 || !s)
+		return rc < 0 ? rc : 0;
+	if (!json_object_is_type(s, json_type_object))
+		return jbad(&jf, "trace_status", "an object or null");
+	jf.parent = s;
+	jf.prefix = "trace_status.";
+	if ((rc = jget_bool(&jf, "partial", &ts->partial)) < 0 ||
+	    (rc = jget_u64(&jf, "records_valid", &ts->records_valid)) < 0 ||
+	    (rc = jget_str(&jf, "reason", false, true, &ts->reason)) < 0)
+		return rc;
+	if (ts->partial != (ts->reason != NULL))
+		return jbad(&jf, "reason",
+			    ts->partial ? "a string (the trace is partial)"
+					: "null (the trace is not partial)");
+	ts->known = true;
+	return 0;
+}
+
 static int read_top(json_object *top, struct report *r, char *err,
 		    size_t errlen)
 {
@@ -290,7 +320,8 @@ static int read_top(json_object *top, struct report *r, char *err,
 	    (rc = read_failures(top, r, err, errlen)) < 0 ||
 	    (rc = jget_str(&jf, "mechanism", true, true, &r->mechanism)) < 0 ||
 	    (rc = jget_str(&jf, "note", true, true, &r->note)) < 0 ||
-	    (rc = read_shard(top, r, err, errlen)) < 0) {
+	    (rc = read_shard(top, r, err, errlen)) < 0 ||
+	    (rc = read_trace_status(top, r, err, errlen)) < 0) {
 		if (rc == -ENOMEM)
 			snprintf(err, errlen, "out of memory");
 	}

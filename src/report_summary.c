@@ -154,6 +154,20 @@ static void summary_causes(FILE *f, const struct report *r)
 	report_causes_free(c, n);
 }
 
+/* For a partial trace, a line saying so right under the counts. */
+static void summary_trace_status(FILE *f, const struct report *r)
+{
+	if (!r->tstatus.partial)
+		return;
+	fprintf(f,
+		"PARTIAL TRACE: only its %" PRIu64
+		" valid records were explored "
+		"(--partial): ",
+		r->tstatus.records_valid);
+	put_indented(f, r->tstatus.reason ? r->tstatus.reason : "", "    ");
+	fputc('\n', f);
+}
+
 void report_print_summary(const struct report *r, FILE *f)
 {
 	char cov[16];
@@ -175,6 +189,7 @@ void report_print_summary(const struct report *r, FILE *f)
 	fprintf(f, " (coverage %s, %.1f s%s%s)\n", cov, r->elapsed_s,
 		r->mechanism && r->mechanism[0] ? ", " : "",
 		r->mechanism ? r->mechanism : "");
+	summary_trace_status(f, r);
 	summary_causes(f, r);
 	/* The first few failures; every one is in the JSON and JUnit reports.
 	 */

@@ -5,9 +5,10 @@
  * that moment, and the op's arguments.  The JSON form is a contract that
  * tests and later commands rely on: fields are added, never renamed.
  *
- *   {"faultline": VERSION, "trace": PATH, "format": 1,
+ *   {"faultline": VERSION, "trace": PATH, "format": 3,
  *    "records": [{"seq", "op", "pid", "result", "errno"?, "time_ns",
- *                 ...op fields...}, ...],
+ *                 ...op fields...}, ...],   (a base entry: "size" and
+ *                                            "content_hash" since format 3)
  *    "valid_records": N, "error": null | "why reading stopped"}
  *
  * Records are streamed, so memory does not grow with the trace.  A trace
@@ -141,7 +142,12 @@ static void text_args(const struct trace_rec *rec, const struct show_paths *p,
 	char f[256] = "";
 
 	switch (rec->op) {
-	case TRACE_OP_BASE:
+	case TRACE_OP_BASE: /* format 2 traces have no size or hash (id2 0) */
+		snprintf(a, n,
+			 rec->id2 ? "mode=%o size=%" PRIu64 " hash=%016" PRIx64
+				  : "mode=%o",
+			 rec->mode, rec->len, rec->id2);
+		break;
 	case TRACE_OP_MKDIR:
 		snprintf(a, n, "mode=%o", rec->mode);
 		break;
@@ -279,6 +285,12 @@ static void json_ns(json_object *o, const struct trace_rec *rec,
 		if (rec->op != TRACE_OP_BASE) {
 			jadd(o, "uid", json_object_new_int64(rec->uid));
 			jadd(o, "gid", json_object_new_int64(rec->gid));
+		} else if (rec->id2) { /* format 3: size and content hash */
+			char hex[17];
+
+			snprintf(hex, sizeof(hex), "%016" PRIx64, rec->id2);
+			jadd(o, "size", json_object_new_uint64(rec->len));
+			jadd(o, "content_hash", json_object_new_string(hex));
 		}
 		break;
 	default:

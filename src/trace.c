@@ -1,12 +1,13 @@
 /*
  * trace.c - the trace's records file: format, writer and reader.
  *
- * FORMAT (version 2; version 1 lacked the owner on create-type records).
- * All integers are little-endian.
+ * FORMAT (version 3; version 2 lacked the size and content hash on BASE
+ * records, version 1 also the owner on create-type records).  All
+ * integers are little-endian.
  *
  * The file starts with a 16-byte header:
  *   0   8  magic "FLTRACE\0"
- *   8   4  format version (2)
+ *   8   4  format version (3)
  *   12  4  header size in bytes (16)
  *
  * Records follow back to back, each:
@@ -25,7 +26,9 @@
  *          data           the rest of the record (WRITE bytes, xattr value)
  *
  * A WRITE of n bytes therefore costs 64 + n bytes; its payload is stored
- * once, right in the record.
+ * once, right in the record.  A BASE record carries the entry's size in
+ * len and trace_content_hash() of its bytes in id2, so a reader can tell
+ * whether TRACE/base still holds what was recorded.
  *
  * A record is VALID when: its length field is in range and the whole
  * record is in the file, its checksum matches, its seq is one more than
@@ -36,7 +39,13 @@
  * path component (1..255 bytes, no '/', no NUL, not "." or "..").  A
  * reader stops at the first invalid record and reports how many were
  * valid: the valid records always form a prefix of what was recorded, so
- * a recorder killed at any instant leaves a usable trace.
+ * a recorder killed at any instant leaves a usable trace.  The reader
+ * also keeps an XXH3-64 of every byte it accepted (trace_reader_digest),
+ * which meta.json keeps for the whole file when recording ends.
+ *
+ * The reader decodes version 2 too (its BASE records have no len or
+ * id2), so `show` still prints old traces; commands that build states
+ * refuse them (ops.c).
  *
  * The writer serializes appends under its own mutex, so seq is the
  * completion order of appends; it writes each record with one writev and
@@ -91,7 +100,7 @@ static const struct {
 	const char *name; /* as shown by `faultline show` */
 	unsigned fields;  /* F_* */
 } trace_ops[TRACE_OP_COUNT] = {
-	[TRACE_OP_BASE] = {"base", F_ID | F_PARENT | F_MODE | F_NAME | F_NSNAME},
+	[TRACE_OP_BASE] = {"base", F_ID | F_PARENT | F_ID2 | F_LEN | F_MODE | F_NAME | F_NSNAME},
 	[TRACE_OP_WRITE] = {"write", F_ID | F_OFF | F_LEN | F_FLAGS | F_DATA},
 	[TRACE_OP_TRUNCATE] = {"truncate", F_ID | F_OFF | F_LEN | F_FLAGS},
 	[TRACE_OP_FALLOCATE] = {"fallocate", F_ID | F_ID2 | F_OFF | F_LEN | F_MODE},
@@ -119,6 +128,16 @@ static const struct {
 	[TRACE_OP_RELEASE] = {"release", F_ID},
 	[TRACE_OP_MARK] = {"mark", F_NAME},
 };
+
+/* The fields op's body holds in format version: BASE grew len and id2 in 3. */
+static unsigned op_fields(unsigned op, uint32_t version)
+{
+	unsigned f = trace_ops[op].fields;
+
+	if (op == TRACE_OP_BASE && version < 3)
+		f &= ~(unsigned)(F_ID2 | F_LEN);
+	return f;
+}
 
 const char *trace_op_name(unsigned op)
 {
@@ -192,14 +211,15 @@ uint32_t trace_checksum(const uint8_t *hdr, size_t hdr_len, const void *data,
 
 /* ---- encoding ---- */
 
-size_t trace_encoded_size(const struct trace_rec *rec)
+/* Bytes of header+body rec needs in format version; 0 for an unknown op. */
+static size_t encoded_size(const struct trace_rec *rec, uint32_t version)
 {
 	unsigned f;
 	size_t n = TRACE_REC_HDR;
 
 	if (rec->op == 0 || rec->op >= TRACE_OP_COUNT)
 		return 0;
-	f = trace_ops[rec->op].fields;
+	f = op_fields(rec->op, version);
 	n += 8 * (size_t)__builtin_popcount(f & 0xff);
 	n += 4 * (size_t)__builtin_popcount(f & 0xf00);
 	if (f & F_NAME)
@@ -207,6 +227,11 @@ size_t trace_encoded_size(const struct trace_rec *rec)
 	if (f & F_NAME2)
 		n += 4 + rec->name2_len;
 	return n;
+}
+
+size_t trace_encoded_size(const struct trace_rec *rec)
+{
+	return encoded_size(rec, TRACE_FORMAT_VERSION);
 }
 
 int trace_encode(const struct trace_rec *rec, uint8_t *buf, size_t cap)
@@ -303,10 +328,14 @@ static bool rec_is_sane(const struct trace_rec *rec, unsigned f)
 	if ((f & F_OFF) && (f & F_LEN) && rec->op != TRACE_OP_TRUNCATE &&
 	    (rec->off >= lim || rec->len >= lim || rec->off + rec->len >= lim))
 		return false;
+	if (rec->op == TRACE_OP_BASE && rec->len >= lim)
+		return false;
 	return rec->op != TRACE_OP_TRUNCATE || (rec->off < lim && rec->len < lim);
 }
 
-int trace_decode(const uint8_t *buf, size_t len, struct trace_rec *rec)
+/* trace_decode for a record of format version. */
+static int decode(const uint8_t *buf, size_t len, struct trace_rec *rec,
+		  uint32_t version)
 {
 	uint64_t *u64[8];
 	uint32_t *u32[4];
@@ -326,8 +355,8 @@ int trace_decode(const uint8_t *buf, size_t len, struct trace_rec *rec)
 	rec->pid = get32(buf + 20);
 	rec->result = (int32_t)get32(buf + 24);
 	rec->time_ns = get64(buf + 28);
-	f = trace_ops[op].fields;
-	if (len < trace_encoded_size(rec))
+	f = op_fields(op, version);
+	if (len < encoded_size(rec, version))
 		return -FL_EBADTRACE;
 	rec_u64_fields(rec, u64);
 	rec_u32_fields(rec, u32);
@@ -351,6 +380,11 @@ int trace_decode(const uint8_t *buf, size_t len, struct trace_rec *rec)
 	rec->data = buf + pos;
 	rec->data_len = (uint32_t)(len - pos);
 	return rec_is_sane(rec, f) ? 0 : -FL_EBADTRACE;
+}
+
+int trace_decode(const uint8_t *buf, size_t len, struct trace_rec *rec)
+{
+	return decode(buf, len, rec, TRACE_FORMAT_VERSION);
 }
 
 /* ---- writer ---- */
@@ -510,6 +544,8 @@ struct trace_reader {
 	size_t pos;        /* next record starts at buf[pos] */
 	uint64_t base;     /* file offset of buf[0] */
 	uint64_t valid;    /* records returned so far */
+	uint64_t done; /* bytes accepted: the header and the valid records */
+	XXH3_state_t *sum; /* XXH3-64 of those bytes (trace_reader_digest) */
 	char err[160];     /* why reading stopped, "" while it has not */
 };
 
@@ -559,16 +595,20 @@ static int reader_header(struct trace_reader *r, char *errbuf, size_t errlen)
 		return -FL_EBADTRACE;
 	}
 	r->version = get32(r->buf + 8);
-	if (r->version != TRACE_FORMAT_VERSION) {
+	if (r->version < TRACE_FORMAT_OLDEST ||
+	    r->version > TRACE_FORMAT_VERSION) {
 		snprintf(errbuf, errlen,
-			 "trace format version %u; this faultline reads version %u",
-			 r->version, TRACE_FORMAT_VERSION);
+			 "trace format version %u; this faultline reads "
+			 "versions %u to %u",
+			 r->version, TRACE_FORMAT_OLDEST, TRACE_FORMAT_VERSION);
 		return -FL_EVERSION;
 	}
 	if (get32(r->buf + 12) != TRACE_FILE_HDR) {
 		snprintf(errbuf, errlen, "bad trace header size %u", get32(r->buf + 12));
 		return -FL_EBADTRACE;
 	}
+	XXH3_64bits_update(r->sum, r->buf, TRACE_FILE_HDR);
+	r->done = TRACE_FILE_HDR;
 	r->pos = TRACE_FILE_HDR;
 	return 0;
 }
@@ -590,8 +630,11 @@ int trace_reader_open(const char *path, struct trace_reader **out,
 	isdir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 	snprintf(file, sizeof(file), isdir ? "%s/" TRACE_RECORDS_FILE : "%s", path);
 	r = calloc(1, sizeof(*r));
-	if (!r)
+	if (!r || !(r->sum = XXH3_createState())) {
+		free(r);
 		return -ENOMEM;
+	}
+	XXH3_64bits_reset(r->sum);
 	r->fd = open(file, O_RDONLY | O_CLOEXEC);
 	if (r->fd < 0) {
 		err = -errno;
@@ -608,6 +651,7 @@ int trace_reader_open(const char *path, struct trace_reader **out,
 out_close:
 	close(r->fd);
 out_free:
+	XXH3_freeState(r->sum);
 	free(r->buf);
 	free(r);
 	return err;
@@ -645,7 +689,7 @@ int trace_next(struct trace_reader *r, struct trace_rec *rec)
 		return reader_stop(r, (int)got, faultline_strerror((int)got));
 	if ((size_t)got < len)
 		return reader_stop(r, -FL_ETRUNCATED, "file ends inside a record");
-	err = trace_decode(r->buf + r->pos, len, rec);
+	err = decode(r->buf + r->pos, len, rec, r->version);
 	if (err == -FL_ECHECKSUM)
 		return reader_stop(r, err, "checksum mismatch");
 	if (err)
@@ -653,6 +697,8 @@ int trace_next(struct trace_reader *r, struct trace_rec *rec)
 	if (rec->seq != r->valid + 1)
 		return reader_stop(r, -FL_EBADTRACE, "sequence number out of order");
 	rec->data_off = r->base + r->pos + len - rec->data_len;
+	XXH3_64bits_update(r->sum, r->buf + r->pos, len);
+	r->done += len;
 	r->pos += len;
 	r->valid++;
 	return 1;
@@ -673,11 +719,139 @@ uint32_t trace_reader_version(const struct trace_reader *r)
 	return r->version;
 }
 
+void trace_reader_digest(const struct trace_reader *r, struct trace_digest *d)
+{
+	d->records = r->valid;
+	d->bytes = r->done;
+	d->xxh3 = XXH3_64bits_digest(r->sum);
+}
+
 void trace_reader_close(struct trace_reader *r)
 {
 	if (!r)
 		return;
 	close(r->fd);
+	XXH3_freeState(r->sum);
 	free(r->buf);
 	free(r);
+}
+
+/* ---- content hash ---- */
+
+#define HASH_BLOCK 4096u
+#define HASH_CHUNK (64u * HASH_BLOCK) /* bytes read at a time */
+
+/* Feeds the n-byte block at offset off to the hash, unless it is all zeros. */
+static void hash_block(XXH3_state_t *st, uint64_t off, const uint8_t *p,
+		       size_t n)
+{
+	uint8_t le[8];
+
+	if (n == 0 || (p[0] == 0 && !memcmp(p, p + 1, n - 1)))
+		return;
+	put64(le, off);
+	XXH3_64bits_update(st, le, 8);
+	XXH3_64bits_update(st, p, n);
+}
+
+static uint64_t hash_end(XXH3_state_t *st, uint64_t len)
+{
+	uint8_t le[8];
+
+	put64(le, len);
+	XXH3_64bits_update(st, le, 8);
+	return XXH3_64bits_digest(st);
+}
+
+uint64_t trace_content_hash(const void *buf, uint64_t len)
+{
+	XXH3_state_t st;
+	uint64_t off;
+
+	XXH3_64bits_reset(&st);
+	for (off = 0; off < len; off += HASH_BLOCK)
+		hash_block(
+		    &st, off, (const uint8_t *)buf + off,
+		    (size_t)(len - off < HASH_BLOCK ? len - off : HASH_BLOCK));
+	return hash_end(&st, len);
+}
+
+/* Hashes fd's bytes [from, to) (from block-aligned) into st; 0 or -errno. */
+static int hash_range(XXH3_state_t *st, int fd, uint8_t *buf, uint64_t from,
+		      uint64_t to)
+{
+	while (from < to) {
+		size_t want = to - from < HASH_CHUNK ? (size_t)(to - from)
+						     : HASH_CHUNK,
+		       i;
+		ssize_t got = pread(fd, buf, want, (off_t)from);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return -errno;
+		if (got == 0)
+			return -EIO; /* the file shrank under us */
+		for (i = 0; i < (size_t)got; i += HASH_BLOCK)
+			hash_block(st, from + i, buf + i,
+				   (size_t)got - i < HASH_BLOCK
+				       ? (size_t)got - i
+				       : HASH_BLOCK);
+		from += (uint64_t)got;
+	}
+	return 0;
+}
+
+/*
+ * The next data region at or after off (block-aligned): [*start, *end),
+ * both block-aligned or *end = size.  0, 1 when only holes remain, or -errno.
+ */
+static int next_data(int fd, uint64_t off, uint64_t size, uint64_t *start,
+		     uint64_t *end)
+{
+	off_t d = lseek(fd, (off_t)off, SEEK_DATA), h;
+
+	if (d < 0 && errno == ENXIO)
+		return 1;
+	if (d < 0 && errno != EINVAL)
+		return -errno;
+	*start = d < 0 ? off : (uint64_t)d / HASH_BLOCK * HASH_BLOCK;
+	if (*start < off)
+		*start = off;
+	h = d < 0 ? (off_t)size : lseek(fd, d, SEEK_HOLE);
+	if (h < 0)
+		return -errno;
+	*end = ((uint64_t)h + HASH_BLOCK - 1) / HASH_BLOCK * HASH_BLOCK;
+	if (*end > size)
+		*end = size;
+	return 0;
+}
+
+int trace_content_hash_fd(int fd, uint64_t *hash, uint64_t *size)
+{
+	XXH3_state_t *st = XXH3_createState();
+	uint8_t *buf = malloc(HASH_CHUNK);
+	uint64_t off = 0, start = 0, end = 0;
+	struct stat sb;
+	int err = st && buf ? 0 : -ENOMEM;
+
+	if (!err && fstat(fd, &sb) < 0)
+		err = -errno;
+	if (!err) {
+		*size = (uint64_t)sb.st_size;
+		XXH3_64bits_reset(st);
+	}
+	/* Only data regions are read: a hole hashes as the zeros it reads as. */
+	while (!err && off < *size &&
+	       (err = next_data(fd, off, *size, &start, &end)) == 0) {
+		err = hash_range(st, fd, buf, start, end);
+		off = end > start ? end : *size;
+	}
+	if (err >= 0) {
+		*hash = hash_end(st, *size);
+		err = 0;
+	}
+	free(buf);
+	XXH3_freeState(st);
+	return err;
 }

@@ -22,7 +22,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TRACE_FORMAT_VERSION 2
+#define TRACE_FORMAT_VERSION 3
+/* Oldest format the reader decodes (for `show`); exploring needs version 3. */
+#define TRACE_FORMAT_OLDEST 2
 #define TRACE_ROOT_ID 1
 #define TRACE_RECORDS_FILE "records"
 #define TRACE_BASE_DIR "base"
@@ -30,8 +32,13 @@
 /* Largest record a reader accepts; a bigger length field means corruption. */
 #define TRACE_MAX_RECORD (64u << 20)
 
+/*
+ * A BASE record (format 3) carries the entry's size in len (a symlink: its
+ * target's length) and trace_content_hash() of its bytes (the target) in
+ * id2; both are 0 for other types.
+ */
 enum trace_op {
-	TRACE_OP_BASE = 1,    /* id, parent, mode, name: entry present at start */
+	TRACE_OP_BASE = 1,    /* id, parent, mode, name, len, id2: entry present at start */
 	TRACE_OP_WRITE,       /* id, off, len, flags(TRACE_WF_*), data */
 	TRACE_OP_TRUNCATE,    /* id, off = new size, len = old size, flags(TRACE_TF_*) */
 	TRACE_OP_FALLOCATE,   /* id, off, len, mode = fallocate mode, id2 = old size */
@@ -153,8 +160,9 @@ struct trace_reader;
  * Opens a trace for reading.  path is a trace directory (its records
  * file is read) or a records file itself.  Validates the file header.
  * Returns 0 and a reader in *out, or -errno, -FL_EBADTRACE (bad magic),
- * -FL_EVERSION (unknown version).  On failure *out is NULL and errbuf
- * (when not NULL, errlen bytes) holds a one-line reason.
+ * -FL_EVERSION (a version outside TRACE_FORMAT_OLDEST..TRACE_FORMAT_VERSION).
+ * On failure *out is NULL and errbuf (when not NULL, errlen bytes) holds a
+ * one-line reason.
  */
 int trace_reader_open(const char *path, struct trace_reader **out,
 		      char *errbuf, size_t errlen);
@@ -176,6 +184,20 @@ const char *trace_reader_error(const struct trace_reader *r);
 
 /* Format version found in the file header. */
 uint32_t trace_reader_version(const struct trace_reader *r);
+
+/*
+ * What a reader has read so far, as meta.json keeps it for the whole
+ * file at the end of a recording (trace_meta.h): a reader that reached a
+ * clean end has the whole file's digest.
+ */
+struct trace_digest {
+	uint64_t records; /* valid records read */
+	uint64_t bytes;	  /* bytes of the file they and the header fill */
+	uint64_t xxh3;	  /* XXH3-64 (seed 0) of those bytes */
+};
+
+/* Fills *d with what r has read so far. */
+void trace_reader_digest(const struct trace_reader *r, struct trace_digest *d);
 
 void trace_reader_close(struct trace_reader *r);
 
@@ -207,5 +229,24 @@ int trace_decode(const uint8_t *buf, size_t len, struct trace_rec *rec);
  */
 uint32_t trace_checksum(const uint8_t *hdr, size_t hdr_len, const void *data,
 			size_t data_len);
+
+/* ---- content hash of BASE entries (recorder, trace writers, base check) */
+
+/*
+ * XXH3-64 (seed 0) over, for each 4096-byte block at offset o (o = 0,
+ * 4096, ...) of the bytes that is not all zeros, o as 8 bytes
+ * little-endian and then the block's bytes (the last block may be
+ * short); then the length as 8 bytes little-endian.  It depends on the
+ * bytes alone: holes and written zeros hash alike, so a sparse file and
+ * its dense copy agree, and hashing a file skips its holes.
+ */
+uint64_t trace_content_hash(const void *buf, uint64_t len);
+
+/*
+ * The same hash of the regular file open as fd (read with pread from its
+ * start, holes skipped with SEEK_DATA).  Stores it in *hash and the
+ * file's size in *size; returns 0 or -errno.
+ */
+int trace_content_hash_fd(int fd, uint64_t *hash, uint64_t *size);
 
 #endif

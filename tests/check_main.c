@@ -45,6 +45,8 @@ int main(void)
 {
 	Suite *(*const suites[])(void) = {
 		make_trace_suite,
+		make_trace_meta_suite,
+		make_verify_suite,
 		make_names_suite,
 		make_check_suite,
 		make_report_suite,

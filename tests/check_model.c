@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "check_suites.h"
+#include "check_util.h"
 #include "model.h"
 #include "ops.h"
 
@@ -35,7 +36,8 @@ static struct ops_trace *build(struct trace_rec *recs, size_t n)
 		ck_assert_int_eq(trace_append(w, &recs[i]), 0);
 	}
 	ck_assert_int_eq(trace_writer_close(w), 0);
-	ck_assert_int_eq(ops_load(dir, false, &t, err, sizeof(err)), 0);
+	tb_meta(dir);
+	ck_assert_int_eq(ops_load(dir, 0, &t, err, sizeof(err)), 0);
 	return t;
 }
 

@@ -144,6 +144,11 @@ static void assert_same(const struct report *a, const struct report *b)
 	ck_assert_uint_eq(a->skipped, b->skipped);
 	ck_assert(a->coverage == b->coverage); /* exact: shortest round trip */
 	ck_assert(a->elapsed_s == b->elapsed_s);
+	ck_assert_int_eq(a->tstatus.known, b->tstatus.known);
+	ck_assert_int_eq(a->tstatus.partial, b->tstatus.partial);
+	ck_assert_uint_eq(a->tstatus.records_valid, b->tstatus.records_valid);
+	ck_assert_str_eq(a->tstatus.reason ? a->tstatus.reason : "(null)",
+			 b->tstatus.reason ? b->tstatus.reason : "(null)");
 	ck_assert_uint_eq(a->nfailures, b->nfailures);
 	for (i = 0; i < a->nfailures; i++) {
 		const struct report_failure *x = &a->failures[i],
@@ -362,6 +367,17 @@ START_TEST(read_rejects_bad_reports)
 	     "\"shard\" is not an object or null"},
 	    {GOOD_HEAD GOOD_STATES GOOD_TAIL ", \"failures\": [], \"note\": 5}",
 	     "\"note\" is not a string or null"},
+	    {GOOD_HEAD GOOD_STATES GOOD_TAIL
+	     ", \"failures\": [], \"trace_status\": 5}",
+	     "\"trace_status\" is not an object or null"},
+	    {GOOD_HEAD GOOD_STATES GOOD_TAIL
+	     ", \"failures\": [], \"trace_status\": "
+	     "{\"partial\": true, \"records_valid\": 3, \"reason\": null}}",
+	     "\"trace_status.reason\" is not a string (the trace is partial)"},
+	    {GOOD_HEAD GOOD_STATES GOOD_TAIL
+	     ", \"failures\": [], \"trace_status\": "
+	     "{\"partial\": false, \"reason\": null}}",
+	     "missing field \"trace_status.records_valid\""},
 	};
 	const char *path = tmp_path("bad.json");
 	struct report r;
@@ -602,6 +618,61 @@ START_TEST(junit_all_passing)
 	ck_assert_ptr_null(strstr(x, "<failure"));
 	ck_assert_ptr_null(strstr(x, "<skipped"));
 	free(x);
+}
+END_TEST
+
+/* A partial trace: in the JSON and back, a skipped JUnit case, the summary. */
+START_TEST(partial_trace_in_every_form)
+{
+	const char *path = tmp_path("r.json"), *xml = tmp_path("r.xml");
+	struct report r = {.model = strdup("posix"),
+			   .mode = strdup("prefix"),
+			   .trace = strdup("t"),
+			   .mechanism = strdup("copy"),
+			   .unique = 4,
+			   .checked = 4,
+			   .passed = 4,
+			   .coverage = 1},
+		      back;
+	char err[256], *text = NULL, *x;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	json_object *o;
+
+	r.tstatus = (struct report_trace_status){
+	    .known = true,
+	    .partial = true,
+	    .records_valid = 41,
+	    .reason = strdup("the recorder died while recording (meta.json "
+			     "status \"recorder-failed\")")};
+	ck_assert_int_eq(report_write_json(&r, path), 0);
+	o = parse_strict(path);
+	ck_assert(json_object_get_boolean(jpath(o, "trace_status", "partial")));
+	ck_assert_int_eq(
+	    json_object_get_int(jpath(o, "trace_status", "records_valid")), 41);
+	ck_assert_str_eq(json_object_get_string(jpath(o, "trace", NULL)), "t");
+	json_object_put(o);
+	ck_assert_int_eq(report_read_json(path, &back, err, sizeof(err)), 0);
+	assert_same(&r, &back);
+	report_free(&back);
+	ck_assert_int_eq(report_write_junit(&r, xml), 0);
+	x = slurp(xml);
+	assert_well_formed(x);
+	ck_assert_ptr_nonnull(
+	    strstr(x, "tests=\"2\" failures=\"0\" errors=\"0\" skipped=\"1\""));
+	ck_assert_ptr_nonnull(
+	    strstr(x, "<skipped message=\"partial trace: only its 41 valid "
+		      "records were explored (--partial): the recorder died"));
+	ck_assert_ptr_nonnull(
+	    strstr(x, "<property name=\"trace.partial\" value=\"true\"/>"));
+	free(x);
+	report_print_summary(&r, f);
+	fclose(f);
+	ck_assert_ptr_nonnull(
+	    strstr(text, "\nPARTIAL TRACE: only its 41 valid records were "
+			 "explored (--partial): the recorder died"));
+	free(text);
+	report_free(&r);
 }
 END_TEST
 
@@ -849,6 +920,7 @@ Suite *make_report_suite(void)
 	tcase_add_test(tc, causes_by_severity_then_crash_point);
 	tcase_add_test(tc, junit_is_well_formed_and_escaped);
 	tcase_add_test(tc, junit_all_passing);
+	tcase_add_test(tc, partial_trace_in_every_form);
 	tcase_add_test(tc, summary_lines);
 	tcase_add_test(tc, summary_complete_run);
 	tcase_add_test(tc, failed_write_keeps_the_old_report);

@@ -5,6 +5,8 @@
 #include <check.h>
 
 Suite *make_trace_suite(void);
+Suite *make_trace_meta_suite(void);
+Suite *make_verify_suite(void);
 Suite *make_names_suite(void);
 Suite *make_check_suite(void);
 Suite *make_report_suite(void);

@@ -6,6 +6,8 @@
  * magic, seq gaps, impossible lengths, names that are not one path
  * component, lengths that overflow.  The expected field sets below are
  * written from the format comment in trace.c, independently of its table.
+ * Also the reader's digest of what it read, format 2's BASE records, and
+ * the content hash BASE records carry (holes and zeros alike).
  */
 #include <check.h>
 #include <endian.h>
@@ -19,6 +21,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 #include "check_suites.h"
 #include "fl_error.h"
@@ -30,7 +34,7 @@ enum { U_ID = 1, U_PARENT = 2, U_ID2 = 4, U_PARENT2 = 8, U_OFF = 16, U_LEN = 32,
 
 /* Which fields each op keeps, per the format specification. */
 static const unsigned expect_fields[TRACE_OP_COUNT] = {
-	[TRACE_OP_BASE] = U_ID | U_PARENT | U_MODE | U_NAME,
+	[TRACE_OP_BASE] = U_ID | U_PARENT | U_ID2 | U_LEN | U_MODE | U_NAME,
 	[TRACE_OP_WRITE] = U_ID | U_OFF | U_LEN | U_FLAGS | U_DATA,
 	[TRACE_OP_TRUNCATE] = U_ID | U_OFF | U_LEN | U_FLAGS,
 	[TRACE_OP_FALLOCATE] = U_ID | U_ID2 | U_OFF | U_LEN | U_MODE,
@@ -505,6 +509,156 @@ START_TEST(strerror_covers_own_codes)
 }
 END_TEST
 
+/* ---- the reader's digest, format 2, content hashes ---- */
+
+/* Reads the whole file at path into a malloc'd buffer; *len its size. */
+static uint8_t *slurp(const char *path, size_t *len)
+{
+	struct stat st;
+	uint8_t *b;
+	int fd = open(path, O_RDONLY);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	b = malloc((size_t)st.st_size + 1);
+	ck_assert_int_eq(pread(fd, b, (size_t)st.st_size, 0), st.st_size);
+	close(fd);
+	*len = (size_t)st.st_size;
+	return b;
+}
+
+START_TEST(digest_covers_exactly_the_valid_bytes)
+{
+	char *path = write_all_ops();
+	long cut = record_offset(path, 5);
+	struct trace_digest d;
+	struct trace_reader *r;
+	struct trace_rec rec;
+	size_t len;
+	uint8_t *b = slurp(path, &len);
+
+	ck_assert_int_eq(trace_reader_open(path, &r, NULL, 0), 0);
+	while (trace_next(r, &rec) == 1)
+		;
+	trace_reader_digest(r, &d);
+	trace_reader_close(r);
+	ck_assert_uint_eq(d.records, TRACE_OP_COUNT - 1);
+	ck_assert_uint_eq(d.bytes, len);
+	ck_assert_uint_eq(d.xxh3, XXH3_64bits(b, len));
+	/* Garbage inside record 5: the digest stops before it. */
+	patch(path, cut + 40, "GARBAGE!", 8);
+	ck_assert_int_eq(trace_reader_open(path, &r, NULL, 0), 0);
+	while (trace_next(r, &rec) == 1)
+		;
+	trace_reader_digest(r, &d);
+	trace_reader_close(r);
+	ck_assert_uint_eq(d.records, 4);
+	ck_assert_uint_eq(d.bytes, (uint64_t)cut);
+	ck_assert_uint_eq(d.xxh3, XXH3_64bits(b, (size_t)cut));
+	free(b);
+}
+END_TEST
+
+/* Appends a format-2 BASE record (no len, no id2) to f. */
+static void put_v2_base(FILE *f, uint64_t seq, uint64_t id, const char *name)
+{
+	uint8_t buf[128] = {0};
+	uint32_t n = (uint32_t)strlen(name), len = 36 + 8 + 8 + 4 + 4 + n, v;
+	uint64_t q;
+
+	v = htole32(len), memcpy(buf, &v, 4);
+	q = htole64(seq), memcpy(buf + 8, &q, 8);
+	buf[16] = TRACE_OP_BASE;
+	q = htole64(id), memcpy(buf + 36, &q, 8);
+	q = htole64(TRACE_ROOT_ID), memcpy(buf + 44, &q, 8);
+	v = htole32(0100644), memcpy(buf + 52, &v, 4);
+	v = htole32(n), memcpy(buf + 56, &v, 4);
+	memcpy(buf + 60, name, n);
+	v = htole32(trace_checksum(buf, len, NULL, 0)), memcpy(buf + 4, &v, 4);
+	ck_assert_uint_eq(fwrite(buf, 1, len, f), len);
+}
+
+START_TEST(format_2_base_records_still_read)
+{
+	uint8_t hdr[16] = "FLTRACE";
+	uint32_t v = htole32(2), hl = htole32(16);
+	struct trace_reader *r;
+	struct trace_rec rec;
+	char *path = records_path();
+	FILE *f = fopen(path, "wb");
+
+	memcpy(hdr + 8, &v, 4);
+	memcpy(hdr + 12, &hl, 4);
+	fwrite(hdr, 1, sizeof(hdr), f);
+	put_v2_base(f, 1, 2, "old");
+	fclose(f);
+	ck_assert_int_eq(trace_reader_open(path, &r, NULL, 0), 0);
+	ck_assert_uint_eq(trace_reader_version(r), 2);
+	ck_assert_int_eq(trace_next(r, &rec), 1);
+	ck_assert_uint_eq(rec.op, TRACE_OP_BASE);
+	ck_assert_uint_eq(rec.id, 2);
+	ck_assert_uint_eq(rec.len, 0);
+	ck_assert_uint_eq(rec.id2, 0);
+	ck_assert_mem_eq(rec.name, "old", 3);
+	ck_assert_int_eq(trace_next(r, &rec), 0);
+	trace_reader_close(r);
+}
+END_TEST
+
+/* The content hash of the file at path, through trace_content_hash_fd. */
+static uint64_t hash_file(const char *path, uint64_t want_size)
+{
+	uint64_t h, size;
+	int fd = open(path, O_RDONLY);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(trace_content_hash_fd(fd, &h, &size), 0);
+	ck_assert_uint_eq(size, want_size);
+	close(fd);
+	return h;
+}
+
+START_TEST(content_hash_sees_bytes_not_holes)
+{
+	enum { SIZE = 3 * 1024 * 1024 + 100 };
+	uint8_t *dense = calloc(1, SIZE);
+	char path[600];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/f", check_tmpdir());
+	dense[5000] = 'x';
+	dense[SIZE - 1] = 'y';
+	/* Sparse: holes everywhere but two bytes. */
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_eq(ftruncate(fd, SIZE), 0);
+	ck_assert_int_eq(pwrite(fd, "x", 1, 5000), 1);
+	ck_assert_int_eq(pwrite(fd, "y", 1, SIZE - 1), 1);
+	close(fd);
+	ck_assert_uint_eq(hash_file(path, SIZE),
+			  trace_content_hash(dense, SIZE));
+	/* Dense, written zeros and all: the same hash. */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	ck_assert_int_eq(write(fd, dense, SIZE), SIZE);
+	close(fd);
+	ck_assert_uint_eq(hash_file(path, SIZE),
+			  trace_content_hash(dense, SIZE));
+	/* One byte changed, or the length: another hash. */
+	dense[2000000] = 1;
+	ck_assert_uint_ne(hash_file(path, SIZE),
+			  trace_content_hash(dense, SIZE));
+	dense[2000000] = 0;
+	ck_assert_uint_ne(trace_content_hash(dense, SIZE - 1),
+			  trace_content_hash(dense, SIZE));
+	ck_assert_uint_ne(trace_content_hash("", 0),
+			  trace_content_hash(dense, 1));
+	/* An empty file. */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	close(fd);
+	ck_assert_uint_eq(hash_file(path, 0), trace_content_hash("", 0));
+	free(dense);
+}
+END_TEST
+
 Suite *make_trace_suite(void)
 {
 	Suite *s = suite_create("trace");
@@ -528,6 +682,9 @@ Suite *make_trace_suite(void)
 	tcase_add_test(tc, encode_refuses_data_on_dataless_op);
 	tcase_add_test(tc, concurrent_appends_stay_whole);
 	tcase_add_test(tc, failed_append_stops_the_writer);
+	tcase_add_test(tc, digest_covers_exactly_the_valid_bytes);
+	tcase_add_test(tc, format_2_base_records_still_read);
+	tcase_add_test(tc, content_hash_sees_bytes_not_holes);
 	tcase_add_test(tc, strerror_covers_own_codes);
 	suite_add_tcase(s, tc);
 	return s;

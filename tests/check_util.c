@@ -3,6 +3,7 @@
  */
 #include <check.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,6 +11,7 @@
 
 #include "check_suites.h"
 #include "check_util.h"
+#include "trace_meta.h"
 
 void tb_start(struct tb *b, const char *name)
 {
@@ -42,6 +44,8 @@ void tb_base(struct tb *b, uint64_t id, uint64_t parent, const char *name, const
 		ck_assert_int_eq(fchmod(fd, mode & 07777), 0);
 		close(fd);
 		r.mode = S_IFREG | (mode & 07777);
+		r.len = len;
+		r.id2 = trace_content_hash(data, len);
 	}
 	ck_assert_int_eq(trace_append(b->w, &r), 0);
 }
@@ -53,18 +57,27 @@ void tb_rec(struct tb *b, struct trace_rec r)
 	ck_assert_int_eq(trace_append(b->w, &r), 0);
 }
 
+void tb_meta(const char *dir)
+{
+	json_object *m = json_object_new_object();
+	char path[700];
+
+	json_object_object_add(m, "status", json_object_new_string("complete"));
+	json_object_object_add(m, "start_ns",
+			       json_object_new_int64(1700000000000000000));
+	ck_assert_int_eq(trace_meta_seal(dir, m, NULL, NULL, 0), 0);
+	snprintf(path, sizeof(path), "%s/meta.json", dir);
+	ck_assert_int_eq(json_object_to_file(path, m), 0);
+	json_object_put(m);
+}
+
 struct ops_trace *tb_finish(struct tb *b)
 {
 	struct ops_trace *t;
-	char path[700], err[256];
-	FILE *f;
+	char err[256];
 
 	ck_assert_int_eq(trace_writer_close(b->w), 0);
-	snprintf(path, sizeof(path), "%s/meta.json", b->dir);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "{\"status\": \"complete\", \"start_ns\": 1700000000000000000}\n");
-	fclose(f);
-	ck_assert_int_eq(ops_load(b->dir, false, &t, err, sizeof(err)), 0);
+	tb_meta(b->dir);
+	ck_assert_int_eq(ops_load(b->dir, 0, &t, err, sizeof(err)), 0);
 	return t;
 }

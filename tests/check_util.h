@@ -28,6 +28,9 @@ void tb_base(struct tb *b, uint64_t id, uint64_t parent, const char *name, const
 /* Appends r (a WRITE's result is its data length). */
 void tb_rec(struct tb *b, struct trace_rec r);
 
+/* Writes dir/meta.json of a complete trace: status, start_ns, records digest. */
+void tb_meta(const char *dir);
+
 /* Closes the trace, writes meta.json, and loads it. */
 struct ops_trace *tb_finish(struct tb *b);
 

@@ -368,7 +368,7 @@ static int one_trace(const char *trace, bool quiet, bool replay, struct totals *
 	memset(ex, 0, sizeof(ex));
 	models = model_all(&nm);
 	snprintf(work, sizeof(work), "%s/difftest.%d", tmp && *tmp ? tmp : "/tmp", (int)getpid());
-	if (ops_load(trace, false, &t, err, sizeof(err)) < 0 ||
+	if (ops_load(trace, 0, &t, err, sizeof(err)) < 0 ||
 	    ref_new(t, &ref, err, sizeof(err)) < 0) {
 		printf("ERROR %s: %s\n", trace, err);
 		ops_free(t);

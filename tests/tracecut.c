@@ -15,7 +15,10 @@
  * 3 when writing failed.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <json-c/json.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +29,7 @@
 #include "ops.h"
 #include "state.h"
 #include "trace.h"
+#include "trace_meta.h"
 
 struct entry {
 	uint64_t parent, child;
@@ -118,6 +122,30 @@ static void entries_at(const struct ops_trace *t, uint64_t from, struct entries 
 	}
 }
 
+/* A BASE record's size and content hash: the file at path's, or its target's. */
+static int base_hash(const char *path, const struct stat *st,
+		     struct trace_rec *r)
+{
+	char target[PATH_MAX];
+	ssize_t n;
+	int fd, rc;
+
+	if (S_ISLNK(st->st_mode)) {
+		if ((n = readlink(path, target, sizeof(target))) < 0)
+			return -errno;
+		r->len = (uint64_t)n;
+		r->id2 = trace_content_hash(target, r->len);
+		return 0;
+	}
+	if (!S_ISREG(st->st_mode))
+		return 0;
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return -errno;
+	rc = trace_content_hash_fd(fd, &r->id2, &r->len);
+	close(fd);
+	return rc;
+}
+
 /* BASE records for the tree in base/, breadth first from the root, by name. */
 static int write_base(struct trace_writer *w, struct entries *en, const char *base)
 {
@@ -142,7 +170,9 @@ static int write_base(struct trace_writer *w, struct entries *en, const char *ba
 			if (lstat(path, &st) < 0)
 				continue; /* not placed (a directory's second name) */
 			r.mode = st.st_mode;
-			rc = trace_append(w, &r);
+			rc = base_hash(path, &st, &r);
+			if (!rc)
+				rc = trace_append(w, &r);
 			if (!rc && S_ISDIR(st.st_mode)) {
 				dirs[nd] = e->child;
 				snprintf(path, sizeof(path), "%s/%s", paths[i], e->name);
@@ -197,6 +227,30 @@ static int copy_records(const char *trace, uint64_t from, uint64_t to, struct tr
 	return rc < 0 ? rc : 0;
 }
 
+/* OUT/meta.json: complete, with the records' digest, as `record` writes it. */
+static int write_meta(const char *out, int64_t start_ns)
+{
+	json_object *m = json_object_new_object();
+	char path[4200];
+	int rc;
+
+	if (!m)
+		return -ENOMEM;
+	json_object_object_add(m, "faultline",
+			       json_object_new_string(PACKAGE_VERSION));
+	json_object_object_add(m, "format",
+			       json_object_new_int(TRACE_FORMAT_VERSION));
+	json_object_object_add(m, "status", json_object_new_string("complete"));
+	json_object_object_add(m, "start_ns", json_object_new_int64(start_ns));
+	rc = trace_meta_seal(out, m, NULL, NULL, 0);
+	snprintf(path, sizeof(path), "%s/%s", out, TRACE_META_FILE);
+	if (!rc &&
+	    json_object_to_file_ext(path, m, JSON_C_TO_STRING_PRETTY) < 0)
+		rc = -EIO;
+	json_object_put(m);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct ops_trace *t;
@@ -204,7 +258,6 @@ int main(int argc, char **argv)
 	struct trace_writer *w;
 	char err[512], path[4200], base[4200];
 	uint64_t from, to;
-	FILE *meta;
 	int rc;
 
 	if (argc != 5 || !(from = strtoull(argv[2], NULL, 10)) ||
@@ -212,7 +265,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: tracecut TRACE FROM TO OUT\n");
 		return 2;
 	}
-	if (ops_load(argv[1], false, &t, err, sizeof(err)) < 0) {
+	if (ops_load(argv[1], 0, &t, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tracecut: %s: %s\n", argv[1], err);
 		return 2;
 	}
@@ -223,23 +276,14 @@ int main(int argc, char **argv)
 	snprintf(base, sizeof(base), "%s/%s", argv[4], TRACE_BASE_DIR);
 	rc = trace_writer_open(path, &w);
 	if (!rc) {
-		uint64_t count;
 		int crc;
 
 		if (!(rc = write_base(w, &en, base)))
 			rc = copy_records(argv[1], from, to, w);
-		count = trace_writer_count(w);
 		crc = trace_writer_close(w);
 		rc = rc ? rc : crc;
-		snprintf(path, sizeof(path), "%s/%s", argv[4], TRACE_META_FILE);
-		meta = rc ? NULL : fopen(path, "w");
-		if (meta)
-			fprintf(meta, "{\"faultline\": \"0.1.0\", \"format\": %d, "
-				"\"status\": \"complete\", \"records\": %" PRIu64
-				", \"start_ns\": %" PRId64 "}\n",
-				TRACE_FORMAT_VERSION, count, t->start_ns);
-		if (!rc && (!meta || fclose(meta) != 0))
-			rc = -EIO;
+		if (!rc)
+			rc = write_meta(argv[4], t->start_ns);
 	}
 	entries_free(&en);
 	ops_free(t);

@@ -31,10 +31,13 @@
  * THE BASE is planned by tracegen_model.c and written by the walk here:
  * the recorder's walk, depth first, each directory's names in bytewise
  * order, ids 2, 3, ... in walk order (hard links share one), BASE records
- * with mode = the full st_mode, pid 0.  Files get their bytes, modes and
- * user.* xattrs; every entry, the root included, the seed's mtime (set
- * after a directory's children, which change it).  --run retraces the
- * walk without touching the disk, for the ids and the stream.
+ * with mode = the full st_mode, the size and trace_content_hash() of a
+ * file's bytes or a symlink's target, pid 0.  meta.json gets the records
+ * file's digest from trace_meta_seal(), as `faultline record` does.
+ * Files get their bytes, modes and user.* xattrs; every entry, the root
+ * included, the seed's mtime (set after a directory's children, which
+ * change it).  --run retraces the walk without touching the disk, for the
+ * ids and the stream.
  *
  * --expect-final DIR writes the tree the simulation ended with (names,
  * file bytes, symlink targets, hard links, permissions; the root 0755 as
@@ -68,6 +71,7 @@
 #include "cli.h"
 #include "fl_error.h"
 #include "trace.h"
+#include "trace_meta.h"
 #include "tracegen_i.h"
 
 /* ---- the records file ---- */
@@ -217,6 +221,14 @@ static void tg_tree_record(struct tg *g, const struct tg_entry *e)
 	r.id = i->id;
 	r.parent = g->ino[e->dir].id;
 	r.mode = i->mode;
+	if (S_ISREG(i->mode)) { /* size and content hash, as the recorder's walk
+				   gives them */
+		r.len = i->size;
+		r.id2 = trace_content_hash(i->data, i->size);
+	} else if (S_ISLNK(i->mode)) {
+		r.len = strlen(i->target);
+		r.id2 = trace_content_hash(i->target, r.len);
+	}
 	tg_name(&r, e->name);
 	tg_emit(g, &r, true);
 }
@@ -311,8 +323,8 @@ static int tg_write_meta(const struct tg *g, const char *outdir, uint64_t seed)
 {
 	json_object *m = json_object_new_object();
 	char path[4096];
-	int err = 0;
-	FILE *f;
+	FILE *f = NULL;
+	int err;
 
 	if (!m)
 		return -ENOMEM;
@@ -321,20 +333,20 @@ static int tg_write_meta(const struct tg *g, const char *outdir, uint64_t seed)
 	json_object_object_add(m, "format",
 			       json_object_new_int(TRACE_FORMAT_VERSION));
 	json_object_object_add(m, "status", json_object_new_string("complete"));
-	json_object_object_add(m, "records", json_object_new_uint64(g->seq));
+	/* records and their digest, as `faultline record` keeps them */
+	err = trace_meta_seal(outdir, m, NULL, NULL, 0);
 	json_object_object_add(m, "start_ns",
 			       json_object_new_int64(g->start_ns));
 	json_object_object_add(m, "generator",
 			       json_object_new_string("tracegen"));
 	json_object_object_add(m, "seed", json_object_new_uint64(seed));
 	snprintf(path, sizeof(path), "%s/%s", outdir, TRACE_META_FILE);
-	f = fopen(path, "wxe");
-	if (!f)
+	if (!err && !(f = fopen(path, "wxe")))
 		err = -errno;
-	else if (fputs(json_object_to_json_string_ext(
-			   m, JSON_C_TO_STRING_PRETTY |
-				  JSON_C_TO_STRING_NOSLASHESCAPE),
-		       f) < 0)
+	else if (!err && fputs(json_object_to_json_string_ext(
+				   m, JSON_C_TO_STRING_PRETTY |
+					  JSON_C_TO_STRING_NOSLASHESCAPE),
+			       f) < 0)
 		err = -EIO;
 	if (f && fclose(f) != 0 && !err)
 		err = -errno;
