@@ -248,6 +248,12 @@ static int ex_seen(void **tree, uint64_t key)
 	return 0;
 }
 
+/* True when key was seen (without adding it). */
+static bool ex_known(void *tree, uint64_t key)
+{
+	return tfind(&key, &tree, key_cmp) != NULL;
+}
+
 /* One line of --list-states, and the caller's hook. */
 static void ex_tell(struct ex *ex, const struct state *s, const char *id, const char *dir,
 		    uint64_t content, uint64_t key, const char *status)
@@ -284,7 +290,8 @@ int ex_try(struct ex *ex, const struct state *s, size_t x)
 	char err[512], marks[4200], *id;
 	const char *status;
 	struct ex_slot *sl;
-	uint64_t content, key;
+	uint64_t content, key, mkey;
+	bool keyed;
 	int rc;
 
 	if (ex->o->budget > 0 && ex_elapsed(ex) > ex->o->budget)
@@ -294,12 +301,31 @@ int ex_try(struct ex *ex, const struct state *s, size_t x)
 	ex->rep->generated++;
 	if (!(id = state_id_new(s)))
 		return -ENOMEM;
-	if ((ex->o->mode == EXPLORE_RANDOM && (rc = ex_count_draw(ex, id)) < 0) ||
-	    !(sl = ex_free_slot(ex, &rc)))
+	if (ex->o->mode == EXPLORE_RANDOM && (rc = ex_count_draw(ex, id)) < 0)
+		goto out;
+	/* The key first, in memory: a duplicate is never built. */
+	rc = mat_key(ex->mat, s, ex->pending, ex->npend, &mkey, err, sizeof(err));
+	if (rc < 0 && rc != -EFBIG) {
+		fprintf(stderr, "faultline: explore: %s\n", err);
+		goto out;
+	}
+	keyed = rc == 0;
+	ex->keyed += keyed;
+	if (keyed && !ex->o->build_every && ex_known(ex->seen, fskey_state(mkey, ex->nmarks))) {
+		ex_tell(ex, s, id, NULL, mkey, fskey_state(mkey, ex->nmarks), "duplicate");
+		rc = 0;
+		goto out;
+	}
+	if (!(sl = ex_free_slot(ex, &rc)))
 		goto out;
 	rc = mat_build(ex->mat, s, ex->pending, ex->npend, sl->dir, &content, err, sizeof(err));
 	if (rc < 0)
 		fprintf(stderr, "faultline: explore: %s\n", err);
+	else if (keyed && content != mkey) {
+		fprintf(stderr, "faultline: explore: internal error: state %s keys as %016" PRIx64
+			" in memory and %016" PRIx64 " on disk\n", id, mkey, content);
+		rc = -EPROTO;
+	}
 	key = fskey_state(content, ex->nmarks);
 	if (rc < 0 || (rc = ex_seen(&ex->seen, key)) < 0)
 		goto out_remove;
@@ -745,7 +771,17 @@ static void ex_fill_report(struct ex *ex)
 	r->trace = strdup(ex->o->trace);
 	r->model = strdup(ex->o->model->name);
 	r->mode = strdup(ex->o->mode_text);
-	r->mechanism = strdup(ex->mat ? mat_mechanism(ex->mat) : "none");
+	if (ex->mat && ex->keyed) {
+		char mech[256];
+
+		if (ex->keyed >= r->generated)
+			snprintf(mech, sizeof(mech), "%s, keys in memory", mat_mechanism(ex->mat));
+		else
+			snprintf(mech, sizeof(mech), "%s, keys in memory for %" PRIu64 " of %" PRIu64
+				 " states", mat_mechanism(ex->mat), ex->keyed, r->generated);
+		r->mechanism = strdup(mech);
+	} else
+		r->mechanism = strdup(ex->mat ? mat_mechanism(ex->mat) : "none");
 	r->shard_k = ex->o->shard_k;
 	r->shard_n = ex->o->shard_n;
 	r->coverage = ex->total > 0 ? (got < ex->total ? got / ex->total : 1.0) : 1.0;

@@ -34,7 +34,8 @@ struct explore_state {
 	uint64_t content;    /* content key (fskey.h) */
 	uint64_t key;        /* dedup key: content and marks */
 	uint64_t nmarks;     /* marks acknowledged at the crash point */
-	const char *dir;     /* the built state (removed after the call unless checked) */
+	const char *dir;     /* the built state (removed after the call unless checked);
+				NULL for a duplicate known by its in-memory key */
 	const char *status;  /* "checked", "unique" (no checker), "duplicate" or "shard" */
 };
 
@@ -63,6 +64,8 @@ struct explore_opts {
 	const char *list_states;    /* --list-states FILE ("-" for stdout) or NULL */
 	void (*on_state)(void *arg, const struct explore_state *st); /* hook, or NULL */
 	void *on_state_arg;
+	bool build_every;           /* build even the states whose in-memory key is a duplicate,
+				       and fail if the built state's key differs (tests) */
 };
 
 /* Parses "prefix", "omit-one", "bounded:K", "random:N", "exhaustive" into o.  0 or -EINVAL. */

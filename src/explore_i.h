@@ -78,6 +78,7 @@ struct ex {
 	bool out_of_time;         /* --budget ran out */
 	size_t fallbacks;         /* exhaustive crash points that fell back */
 	uint64_t fallback_max;    /* most ops in flight at one of them */
+	uint64_t keyed;           /* states keyed in memory before (or instead of) building */
 };
 
 /* ---- explore.c ---- */

@@ -61,6 +61,15 @@ int mat_build(struct mat *m, const struct state *s, const size_t *extra,
 	      size_t n, const char *dir, uint64_t *key, char *err, size_t errlen);
 
 /*
+ * The content key mat_build would store for the same arguments, computed
+ * in memory with no directory built.  Returns 0, -EFBIG when the state
+ * changes a file too large to copy per state (MAT_KEY_FILE_MAX: build it
+ * instead), or another negative code (err says why).
+ */
+int mat_key(struct mat *m, const struct state *s, const size_t *extra, size_t n,
+	    uint64_t *key, char *err, size_t errlen);
+
+/*
  * Builds state s in dir from the image plus every state-changing op up to
  * s's crash point: with an image that is the bare base, exactly what
  * `faultline replay` of s's id builds.  Returns as mat_build does.

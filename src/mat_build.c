@@ -1,6 +1,10 @@
 /*
  * mat_build.c - building one crash state on disk (see mat.h).
  *
+ * mat_key() takes the same steps with nothing on disk: entries in memory,
+ * and each file the state changes copied into a memory file first, so a
+ * duplicate state costs no file-system work at all.
+ *
  * Four steps: (1) the state's entries (the image's, plus its own
  * namespace ops) and its own attribute ops, on this state's copies of the
  * inodes they touch; (2) the tree, breadth first from the root, each
@@ -16,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -29,6 +34,7 @@ struct bfile {
 	bool first;            /* the inode's first name here (a regular file's later
 				  names are hard links to it) */
 	uint32_t mode;         /* type and permissions */
+	int mfd;               /* key-only build: the file's bytes in memory, -1 if unchanged */
 };
 
 struct bplaced {
@@ -50,6 +56,7 @@ struct build {
 	size_t ndata, dcap;
 	uid_t made_uid;        /* owner of what this build creates */
 	gid_t made_gid;        /* its group (the state directory's when that is set-group-ID) */
+	bool dry;              /* key only: no directory, changed files in memory (mat_key) */
 };
 
 static struct mat_inode *b_inode(struct build *b, uint64_t id)
@@ -164,7 +171,8 @@ static int b_add(struct build *b, uint64_t id, const char *rel, uint32_t mode)
 		b->fcap = c;
 	}
 	f = &b->f[b->nf];
-	*f = (struct bfile){.id = id, .rel = strdup(rel), .first = !b_placed(b, id), .mode = mode};
+	*f = (struct bfile){.id = id, .rel = strdup(rel), .first = !b_placed(b, id), .mode = mode,
+			    .mfd = -1};
 	if (!f->rel)
 		return -ENOMEM;
 	if (f->first) {
@@ -212,6 +220,8 @@ static int b_place(struct build *b, const struct mat_entry *e, const char *dirre
 	if (snprintf(rel, sizeof(rel), "%s%s%s", dirrel, *dirrel ? "/" : "", e->name) >=
 	    (int)sizeof(rel))
 		return -ENAMETOOLONG;
+	if (b->dry) /* the same entries, nothing on disk */
+		return S_ISDIR(i->mode) && b_placed(b, i->id) ? 0 : b_add(b, i->id, rel, i->mode);
 	if (S_ISDIR(i->mode)) {
 		if (b_placed(b, i->id))
 			return 0; /* a directory reached twice: keep the first */
@@ -284,6 +294,29 @@ static int b_tree(struct build *b)
 	return err;
 }
 
+/*
+ * Key-only build: inode i's bytes (the image's) in a memory file for
+ * placed file f.  -EFBIG when the file is larger than MAT_KEY_FILE_MAX:
+ * copying it per state would cost more than building the state.
+ */
+static int b_memfile(struct build *b, struct bfile *f, const struct mat_inode *i)
+{
+	const struct mat_inode *img = mat_ino_find(&b->m->inodes, i->id);
+	int src, err = 0;
+
+	if (img && img->has_img && img->size > MAT_KEY_FILE_MAX)
+		return -EFBIG;
+	if ((f->mfd = memfd_create("faultline-key", MFD_CLOEXEC)) < 0)
+		return -errno;
+	if (img && img->has_img) {
+		src = mat_img_open(b->m, i->id, O_RDONLY);
+		err = src < 0 ? -errno : mat_clone_or_copy(b->m, src, f->mfd, img->size);
+		if (src >= 0)
+			close(src);
+	}
+	return err;
+}
+
 /* Step 3: the state's own data ops on the files it has (opened by name, one at a time). */
 static int b_data(struct build *b)
 {
@@ -300,6 +333,13 @@ static int b_data(struct build *b)
 			continue; /* no name reaches this inode in this state */
 		if (!(i = b_own(b, op->id)))
 			return -ENOMEM;
+		if (b->dry) {
+			if (f->mfd < 0 && (err = b_memfile(b, f, i)) < 0)
+				return err;
+			err = mat_data_apply(b->m, f->mfd, i, op, b->s, state_find(b->s, op->seq),
+					     b->key);
+			continue;
+		}
 		if (fd < 0 || open_id != op->id) {
 			if (fd >= 0)
 				close(fd);
@@ -325,6 +365,8 @@ static int b_key_file(struct build *b, const struct bfile *f, struct fskey *k)
 
 	if (S_ISREG(i->mode) && !f->first) { /* another name of a file placed before */
 		n.link_to = b_placed(b, f->id)->rel;
+	} else if (S_ISREG(i->mode) && mat_ino_find(&b->over, f->id) && b->dry) {
+		err = i->any_dirty ? (f->mfd < 0 ? -EIO : mat_blocks_rehash(b->m, i, f->mfd)) : 0;
 	} else if (S_ISREG(i->mode) && mat_ino_find(&b->over, f->id)) { /* changed here */
 		fd = openat(b->dirfd, f->rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		err = fd < 0 ? -errno : mat_blocks_rehash(b->m, i, fd);
@@ -390,7 +432,7 @@ static int b_finish(struct build *b, uint64_t *key)
 		return err;
 	}
 	*key = fskey_final(&k);
-	for (n = b->nf; !err && n-- > 0;)
+	for (n = b->nf; !err && !b->dry && n-- > 0;)
 		if (b->f[n].first || !S_ISREG(b->f[n].mode)) /* each inode once */
 			err = b_attrs(b, &b->f[n], b_inode(b, b->f[n].id));
 	return err;
@@ -400,8 +442,11 @@ static void b_free(struct build *b)
 {
 	size_t k;
 
-	for (k = 0; k < b->nf; k++)
+	for (k = 0; k < b->nf; k++) {
 		free(b->f[k].rel);
+		if (b->f[k].mfd >= 0)
+			close(b->f[k].mfd);
+	}
 	tdestroy(b->placed, free);
 	free(b->f);
 	free(b->data);
@@ -445,6 +490,32 @@ int mat_build(struct mat *m, const struct state *s, const size_t *extra,
 		rc = b_finish(&b, key);
 	if (rc)
 		snprintf(err, errlen, "building state %.200s: %s", id, strerror(-rc));
+	b_free(&b);
+	free(id);
+	return rc;
+}
+
+int mat_key(struct mat *m, const struct state *s, const size_t *extra, size_t n,
+	    uint64_t *key, char *err, size_t errlen)
+{
+	struct build b = {.m = m, .s = s, .dirfd = -1, .dry = true};
+	char *id = state_id_new(s);
+	int rc;
+
+	if (!id) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	b.key = XXH3_64bits(id, strlen(id));
+	rc = b_sort_ops(&b, extra, n);
+	if (!rc)
+		rc = b_tree(&b);
+	if (!rc)
+		rc = b_data(&b);
+	if (!rc)
+		rc = b_finish(&b, key);
+	if (rc && rc != -EFBIG)
+		snprintf(err, errlen, "keying state %.200s: %s", id, strerror(-rc));
 	b_free(&b);
 	free(id);
 	return rc;

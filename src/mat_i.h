@@ -15,6 +15,7 @@
 
 #define MAT_BLOCK FSKEY_BLOCK   /* bytes per content-hash block */
 #define MAT_IO (1u << 20)       /* bytes per payload read */
+#define MAT_KEY_FILE_MAX (16u << 20) /* mat_key copies changed files up to this size */
 
 /* Attributes that could not be given to some state's files. */
 #define MAT_LOST_OWNER 0x1u  /* chown refused (not root) */

@@ -181,6 +181,7 @@ static int explore_into(struct run *r, const struct model *m, const char *mode,
 		.trace = r->trace, .model = m, .sector = STATE_SECTOR_DEFAULT, .kinds = "ozg",
 		.jobs = 1, .timeout = 10, .window = 8, .seed = 7, .workdir = workdir,
 		.scratch = MAT_SCRATCH_DIR, .on_state = on_state, .on_state_arg = r,
+		.build_every = true,
 	};
 	struct report rep = {0};
 	char err[512];
