@@ -626,6 +626,20 @@ static struct ex_draw *ex_draws(const struct ex *ex, size_t ncp)
 }
 
 /*
+ * --max-causes: once checkers have failed, lets them all finish and gives
+ * the new failures their causes; true when there are enough.
+ */
+static bool ex_enough_causes(struct ex *ex)
+{
+	while (ex->run && check_running(ex->run) > 0 && ex_finish_one(ex) > 0)
+		;
+	if (ex->rep->nfailures == ex->causes_seen)
+		return false;
+	ex->causes_seen = ex->rep->nfailures;
+	return ex_causes_add(ex) >= ex->o->max_causes;
+}
+
+/*
  * Runs the sweep over the crash points cps[0..ncp): at each, counts the
  * states the mode has there (for coverage), then generates them; once
  * --budget runs out it only counts.
@@ -651,6 +665,8 @@ static int ex_sweep(struct ex *ex, const size_t *cps, size_t ncp)
 		if (ex->out_of_time || (nd && !n))
 			continue;
 		rc = ex_crash_point(ex, cps[i], seeds, n);
+		if (!rc && ex->o->max_causes && ex->rep->nfailures && ex_enough_causes(ex))
+			ex->out_of_time = ex->enough_causes = true; /* from here on, only count */
 	}
 	free(draws);
 	free(seeds);
@@ -725,6 +741,7 @@ static void ex_close(struct ex *ex)
 {
 	size_t i;
 
+	ex_causes_free(ex);
 	check_runner_free(ex->run);
 	for (i = 0; ex->slots && i <= ex->o->jobs; i++)
 		ex_slot_clear(&ex->slots[i]);
@@ -790,7 +807,13 @@ static void ex_fill_report(struct ex *ex)
 		snprintf(note, sizeof(note), "exhaustive: %zu crash points had more than %u ops "
 			 "in flight or %d states (up to %" PRIu64 " ops); those fell back to bounded:2",
 			 ex->fallbacks, ex->o->window, EX_EXHAUSTIVE_MAX, ex->fallback_max);
-	if (ex->out_of_time)
+	if (ex->enough_causes)
+		snprintf(note + strlen(note), sizeof(note) - strlen(note),
+			 "%s--max-causes %u: stopped once %u cause%s found, after %" PRIu64
+			 " of %.0f states", note[0] ? "; " : "", ex->o->max_causes,
+			 ex->o->max_causes, ex->o->max_causes == 1 ? " was" : "s were",
+			 r->generated, ex->total);
+	else if (ex->out_of_time)
 		snprintf(note + strlen(note), sizeof(note) - strlen(note),
 			 "%s--budget %.0f s ran out after %" PRIu64 " of %.0f states",
 			 note[0] ? "; " : "", ex->o->budget, r->generated, ex->total);

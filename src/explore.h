@@ -57,6 +57,7 @@ struct explore_opts {
 	unsigned shard_k, shard_n;  /* --shard K/N, 0/0 when not sharded */
 	double timeout;             /* --timeout, seconds */
 	double budget;              /* --budget, seconds, 0 for none */
+	unsigned max_causes;        /* --max-causes N: stop once N causes are found, 0 for none */
 	const char *keep_failures;  /* --keep-failures DIR or NULL */
 	const char *workdir;        /* --workdir or NULL for a temporary one */
 	enum mat_scratch scratch;   /* --scratch auto|dir|xfs */

@@ -436,45 +436,87 @@ out:
 	return rc;
 }
 
+/* The cause search across calls: ex_causes_add as failures come in. */
+struct ex_causes {
+	struct ex_cz z;
+	struct ex_group *g;
+	size_t ng;
+	size_t done;     /* failures given a cause so far */
+	bool broken;     /* could not start: failures keep no cause */
+	char wd[4200];
+};
+
+static struct ex_causes *cz_start(struct ex *ex)
+{
+	struct ex_causes *c = ex->causes;
+	char err[512];
+
+	if (c)
+		return c;
+	if (!(c = ex->causes = calloc(1, sizeof(*c))))
+		return NULL;
+	snprintf(c->wd, sizeof(c->wd), "%s/causes", ex->workdir);
+	if (cz_regions(&c->z.d, ex->t) < 0 ||
+	    mat_new(ex->t, c->wd, MAT_SCRATCH_DIR, &c->z.m, err, sizeof(err)) < 0)
+		c->broken = true;
+	snprintf(c->z.dir, sizeof(c->z.dir), "%s/state", c->wd);
+	return c;
+}
+
+size_t ex_causes_add(struct ex *ex)
+{
+	struct ex_causes *c = cz_start(ex);
+
+	if (!c)
+		return 0;
+	report_sort_from(ex->rep, c->done); /* in crash order, however checkers finished */
+	for (; !c->broken && c->done < ex->rep->nfailures; c->done++)
+		cz_one(ex, &c->z, &ex->rep->failures[c->done], &c->g, &c->ng);
+	return c->ng;
+}
+
+void ex_causes_free(struct ex *ex)
+{
+	struct ex_causes *c = ex->causes;
+	struct ex_cz *z;
+	size_t i;
+
+	if (!c)
+		return;
+	z = &c->z;
+	for (i = 0; i < c->ng; i++) {
+		free(c->g[i].id);
+		free(c->g[i].words);
+		free(c->g[i].items.v);
+	}
+	for (i = 0; i < z->nseen; i++) {
+		free(z->seen_id[i]);
+		free(z->seen_line[i]);
+	}
+	for (i = 0; z->d.path && i < ex->t->n; i++)
+		free(z->d.path[i]);
+	free(z->d.path);
+	free(z->d.slot);
+	free(c->g);
+	free(z->seen_id);
+	free(z->seen_line);
+	free(z->seen_fail);
+	mat_free(z->m);
+	mat_remove(c->wd);
+	free(c);
+	ex->causes = NULL;
+}
+
 /*
  * Finds each failure's cause (see the top of this file).  Runs after
- * every state has been checked, over the failures in crash order.
+ * every state has been checked, over the failures not yet given one
+ * (ex_causes_add may have taken the first ones during the sweep), in
+ * crash order.
  */
 void ex_causes(struct ex *ex)
 {
-	struct ex_cz z = {0};
-	struct ex_group *g = NULL;
-	char err[512], wd[4200];
-	size_t i, ng = 0;
-
 	if (!ex->rep->nfailures)
 		return;
-	report_sort(ex->rep);
-	snprintf(wd, sizeof(wd), "%s/causes", ex->workdir);
-	if (cz_regions(&z.d, ex->t) < 0 ||
-	    mat_new(ex->t, wd, MAT_SCRATCH_DIR, &z.m, err, sizeof(err)) < 0)
-		goto out;
-	snprintf(z.dir, sizeof(z.dir), "%s/state", wd);
-	for (i = 0; i < ex->rep->nfailures; i++)
-		cz_one(ex, &z, &ex->rep->failures[i], &g, &ng);
-out:
-	for (i = 0; i < ng; i++) {
-		free(g[i].id);
-		free(g[i].words);
-		free(g[i].items.v);
-	}
-	for (i = 0; i < z.nseen; i++) {
-		free(z.seen_id[i]);
-		free(z.seen_line[i]);
-	}
-	for (i = 0; z.d.path && i < ex->t->n; i++)
-		free(z.d.path[i]);
-	free(z.d.path);
-	free(z.d.slot);
-	free(g);
-	free(z.seen_id);
-	free(z.seen_line);
-	free(z.seen_fail);
-	mat_free(z.m);
-	mat_remove(wd);
+	ex_causes_add(ex);
+	ex_causes_free(ex);
 }

@@ -39,10 +39,13 @@
 	"usage: faultline explore TRACE --check CMD [--model M] [--mode MODE]\n"          \
 	"         [--sector N] [--tear KINDS] [--atomic N] [--block N] [--window N]\n"    \
 	"         [--seed S] [-j N] [--shard K/N] [--timeout SEC] [--budget SEC]\n"        \
+	"         [--max-causes N]\n"                                                      \
 	"         [--json FILE] [--junit FILE] [--keep-failures DIR] [--workdir DIR]\n"    \
 	"         [--scratch auto|dir|xfs] [--no-progress] [--list-states FILE] [--partial]\n" \
 	"  models: strict, posix (default), ext4-ordered\n"                                \
 	"  modes:  prefix, omit-one (default), bounded:K, random:N, exhaustive\n"          \
+	"  --max-causes N: stop exploring once N causes are found and confirmed\n"     \
+	"  (N = 1: does it fail at all?); coverage says how much was explored\n"      \
 	"  --partial: explore the valid prefix of a trace whose recording did not\n"      \
 	"  finish (else refused, exit 2); the reports say the trace is partial\n"
 
@@ -119,6 +122,7 @@ static bool explore_opt(struct explore_cli *c, int opt, const char *arg)
 	case 'j': if (!num_arg(arg, 1, 1024, &v)) break; o->jobs = (unsigned)v; return true;
 	case 'T': if (!num_arg(arg, 0, 1e6, &v)) break; o->timeout = v; return true;
 	case 'B': if (!num_arg(arg, 0, 1e7, &v)) break; o->budget = v; return true;
+	case 'N': if (!num_arg(arg, 1, 1e6, &v)) break; o->max_causes = (unsigned)v; return true;
 	case 'J': c->json = arg; return true;
 	case 'L': o->list_states = arg; return true;
 	case 'C': if (!num_arg(arg, 1, 1.8e19, &v)) break; c->crash = strtoull(arg, NULL, 10); return true;
@@ -168,6 +172,7 @@ static int explore_parse(int argc, char **argv, struct explore_cli *c)
 		{"block", 1, NULL, 'b'}, {"window", 1, NULL, 'w'}, {"seed", 1, NULL, 's'},
 		{"jobs", 1, NULL, 'j'}, {"shard", 1, NULL, 'S'}, {"timeout", 1, NULL, 'T'},
 		{"budget", 1, NULL, 'B'}, {"json", 1, NULL, 'J'}, {"junit", 1, NULL, 'U'},
+		{"max-causes", 1, NULL, 'N'},
 		{"keep-failures", 1, NULL, 'K'}, {"workdir", 1, NULL, 'W'},
 		{"scratch", 1, NULL, 'X'}, {"list-states", 1, NULL, 'L'},
 		{"reference", 0, NULL, 'R'}, {"crash", 1, NULL, 'C'}, {"output", 1, NULL, 'L'},
@@ -196,12 +201,13 @@ static int explore_parse(int argc, char **argv, struct explore_cli *c)
 		}
 		if (opt == 'o' && c->states)
 			opt = 'L';
-		if (opt == '?' || (c->states && strchr("cjSTBJUKR", opt)) ||
-		    (!c->states && strchr("RC", opt)) || !explore_opt(c, opt, optarg)) {
-			if (opt != '?')
-				cli_err(argv[0], "option not for this command (see --help)");
+		if (opt != '?' && ((c->states && strchr("cjSTBJUKRN", opt)) ||
+				   (!c->states && strchr("RC", opt)))) {
+			cli_err(argv[0], "option not for this command (see --help)");
 			return -FL_EUSAGE;
 		}
+		if (opt == '?' || !explore_opt(c, opt, optarg)) /* each says why */
+			return -FL_EUSAGE;
 	}
 	if (optind != argc - 1 || (!c->states && !c->o.check)) {
 		cli_err(argv[0], c->states ? "need one TRACE (see faultline states --help)"

@@ -79,6 +79,9 @@ struct ex {
 	size_t fallbacks;         /* exhaustive crash points that fell back */
 	uint64_t fallback_max;    /* most ops in flight at one of them */
 	uint64_t keyed;           /* states keyed in memory before (or instead of) building */
+	struct ex_causes *causes; /* the cause search, once started (explore_causes.c) */
+	bool enough_causes;       /* --max-causes reached: the sweep only counts */
+	size_t causes_seen;       /* failures when causes were last looked for */
 };
 
 /* ---- explore.c ---- */
@@ -102,5 +105,9 @@ char *ex_explain_at(const struct ex *ex, const struct state *s, size_t x,
 /* ---- explore_causes.c ---- */
 /* Minimizes and groups the failures (after every state was checked). */
 void ex_causes(struct ex *ex);
+/* Gives a cause to each failure that has none yet (no checker may be running); returns the causes found. */
+size_t ex_causes_add(struct ex *ex);
+/* Frees the cause search (ex_causes does). */
+void ex_causes_free(struct ex *ex);
 
 #endif

@@ -133,9 +133,14 @@ static int failure_cmp(const void *a, const void *b)
 
 void report_sort(struct report *r)
 {
-	if (r->nfailures > 1)
-		qsort(r->failures, r->nfailures, sizeof(*r->failures),
-		      failure_cmp);
+	report_sort_from(r, 0);
+}
+
+void report_sort_from(struct report *r, size_t from)
+{
+	if (r->nfailures > from + 1)
+		qsort(r->failures + from, r->nfailures - from,
+		      sizeof(*r->failures), failure_cmp);
 }
 
 void report_free(struct report *r)

@@ -100,6 +100,8 @@ void report_causes_free(struct report_cause *c, size_t n);
 
 /* Sorts failures by (crash_after, id), the order every output uses. */
 void report_sort(struct report *r);
+/* Sorts failures[from..] alone (those before stay where they are). */
+void report_sort_from(struct report *r, size_t from);
 
 /* Frees everything r points to (not r itself). */
 void report_free(struct report *r);

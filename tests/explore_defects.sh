@@ -9,7 +9,8 @@
 # its own cause, with its own kind and a minimal id that replays to a
 # failing state; causes are ordered by severity; every failing state is
 # counted under exactly one cause; the summary, JSON, JUnit and a merge of
-# the JSON agree.  The correct engine has no cause.
+# the JSON agree; --max-causes stops at the first one.  The correct engine
+# has no cause.
 . "$top_srcdir/tests/lib.sh"
 require_fuse
 require_cmd jq xmllint
@@ -78,6 +79,24 @@ sed -n 3p "$WORK/out" | grep -q '^CAUSE .* \[acknowledged-commit-lost, acknowled
 jq -e --slurpfile a "$WORK/r.json" '[.causes[] | [.id, .kind, .severity, .signature, (.states | length)]]
 	== [$a[0].causes[] | [.id, .kind, .severity, .signature, (.states | length)]]' \
 	"$WORK/m.json" >/dev/null || fail "merge changed the causes"
+
+# --max-causes 1: stop at the first confirmed cause, say so, and count honestly.
+"$FL" explore "$WORK/t" --check "$E/cowtree check --bug meta-nocrc" --model posix \
+	--mode omit-one --no-progress --max-causes 1 --json "$WORK/m1.json" >"$WORK/m1.out" 2>&1
+[ $? -eq 1 ] || fail "--max-causes 1 should fail: $(head -3 "$WORK/m1.out")"
+jq -e '(.causes | length) >= 1 and (.note | test("--max-causes 1: stopped")) and
+	.coverage < 1 and .states.generated < $all' --argjson all "$(jq .states.generated "$WORK/r.json")" \
+	"$WORK/m1.json" >/dev/null || fail "--max-causes 1: $(jq -c '{note, coverage, states}' "$WORK/m1.json")"
+id=$(jq -r '.causes[0].id' "$WORK/m1.json")
+"$FL" replay "$WORK/t" "$id" --into "$WORK/s1" --check "$E/cowtree check --bug meta-nocrc" >/dev/null 2>&1
+[ $? -eq 1 ] || fail "--max-causes 1: its cause $id does not fail when replayed"
+# A bound never reached changes nothing.
+"$FL" explore "$WORK/t" --check "$E/cowtree check --bug meta-nocrc" --model posix \
+	--mode omit-one --no-progress --max-causes 50 --json "$WORK/m50.json" >/dev/null 2>&1
+jq -e --slurpfile a "$WORK/r.json" '[.causes[] | [.id, .kind, (.states | length)]] ==
+	[$a[0].causes[] | [.id, .kind, (.states | length)]] and .states == $a[0].states' \
+	"$WORK/m50.json" >/dev/null || fail "--max-causes 50 changed the causes"
+expect_exit 2 "$FL" explore "$WORK/t" --check true --max-causes 0
 
 # The correct engine: no cause.
 "$FL" record -o "$WORK/good" --setup "$E/cowtree init" -- "$E/cowtree" run 4 >"$WORK/rec" 2>&1 ||
