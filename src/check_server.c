@@ -322,7 +322,11 @@ static void csrv_reply(const struct check_srv *s, struct check_srv_slot *p,
 static void csrv_died(const struct check_srv *s, struct check_srv_slot *p,
 		      struct check_result *res)
 {
+	bool exited = csrv_exited(p); /* else it only closed stdout */
 	int st = csrv_kill_drain(s, p);
+
+	if (!exited)
+		st = -1; /* our SIGKILL is not its death */
 
 	res->exit_status = st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 	res->signal = st != -1 && WIFSIGNALED(st) ? WTERMSIG(st) : 0;

@@ -205,11 +205,13 @@ static int explore_parse(int argc, char **argv, struct explore_cli *c)
 		if (opt == 'o' && c->states)
 			opt = 'L';
 		if (opt == '?' || (c->states && strchr("cVjSTBJUKR", opt)) ||
-		    (!c->states && strchr("RC", opt)) || !explore_opt(c, opt, optarg)) {
+		    (!c->states && strchr("RC", opt))) {
 			if (opt != '?')
 				cli_err(argv[0], "option not for this command (see --help)");
 			return -FL_EUSAGE;
 		}
+		if (!explore_opt(c, opt, optarg)) /* it said why */
+			return -FL_EUSAGE;
 	}
 	if (optind != argc - 1 || (!c->states && !c->o.check)) {
 		cli_err(argv[0], c->states ? "need one TRACE (see faultline states --help)"
