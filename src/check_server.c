@@ -53,6 +53,7 @@ extern char **environ;
 #define CSRV_DRAIN_READS 64	/* reads of stderr when a verdict is taken */
 #define CSRV_REAP_LIMIT_S 5.0	/* seconds to reap a killed server's group */
 #define CSRV_NOTE_MAX 512	/* bytes of the note faultline appends */
+#define CSRV_EXIT_WAIT_S 0.1	/* seconds from a server's EOF to its exit */
 
 struct check_srv_slot {
 	pid_t pid;	    /* the server's main process and pgid; 0: none */
@@ -186,6 +187,21 @@ static bool csrv_exited(const struct check_srv_slot *p)
 	si.si_pid = 0;
 	return waitid(P_PID, p->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
 	       si.si_pid;
+}
+
+/* csrv_exited(), waiting up to CSRV_EXIT_WAIT_S for it: a process closes
+ * its descriptors (our EOF) a moment before it turns waitable. */
+static bool csrv_exited_soon(const struct check_srv_slot *p)
+{
+	double give_up = check_now() + CSRV_EXIT_WAIT_S;
+	struct timespec nap = {0, 200000};
+
+	while (!csrv_exited(p)) {
+		if (check_now() > give_up)
+			return false;
+		nanosleep(&nap, NULL);
+	}
+	return true;
 }
 
 /* ---- reading ---- */
@@ -322,7 +338,7 @@ static void csrv_reply(const struct check_srv *s, struct check_srv_slot *p,
 static void csrv_died(const struct check_srv *s, struct check_srv_slot *p,
 		      struct check_result *res)
 {
-	bool exited = csrv_exited(p); /* else it only closed stdout */
+	bool exited = csrv_exited_soon(p); /* else it only closed stdout */
 	int st = csrv_kill_drain(s, p);
 
 	if (!exited)
