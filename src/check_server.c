@@ -15,9 +15,9 @@
  *
  * KILLING.  SIGKILL to the group (the main's zombie pins its id until we
  * reap it), reap the main, then reap whatever of the group became our
- * child (the runner makes this process a child subreaper) until the group is empty, for at most
- * CSRV_REAP_LIMIT_S.  Processes that left the group (setsid) are not
- * chased: the per-state checker (check.c) does that, a server does not.
+ * child (the runner makes this process a child subreaper) until the group is
+ * empty, for at most CSRV_REAP_LIMIT_S.  Processes that left the group (setsid)
+ * are not chased: the per-state checker (check.c) does that, a server does not.
  *
  * OUTPUT.  The server's stderr is read while a state is out and drained
  * when its verdict is taken; the first max_output bytes are kept, the rest
@@ -48,28 +48,28 @@
 
 extern char **environ;
 
-#define CSRV_LINE_MAX 4096	/* bytes of a reply, its newline included */
-#define CSRV_REQ_MAX 16384	/* bytes of a request */
-#define CSRV_DRAIN_READS 64	/* reads of stderr when a verdict is taken */
-#define CSRV_REAP_LIMIT_S 5.0	/* seconds to reap a killed server's group */
-#define CSRV_NOTE_MAX 512	/* bytes of the note faultline appends */
-#define CSRV_EXIT_WAIT_S 0.1	/* seconds from a server's EOF to its exit */
+#define CSRV_LINE_MAX 4096    /* bytes of a reply, its newline included */
+#define CSRV_REQ_MAX 16384    /* bytes of a request */
+#define CSRV_DRAIN_READS 64   /* reads of stderr when a verdict is taken */
+#define CSRV_REAP_LIMIT_S 5.0 /* seconds to reap a killed server's group */
+#define CSRV_NOTE_MAX 512     /* bytes of the note faultline appends */
+#define CSRV_EXIT_WAIT_S 0.1  /* seconds from a server's EOF to its exit */
 
 struct check_srv_slot {
-	pid_t pid;	    /* the server's main process and pgid; 0: none */
-	int pidfd;	    /* readable once pid exited; -1: none (EOF tells) */
-	int in_fd;	    /* our end of its stdin socket */
-	int out_fd;	    /* its stdout, read end, O_NONBLOCK */
-	int err_fd;	    /* its stderr, read end, O_NONBLOCK; -1 after EOF */
-	bool busy;	    /* a request is out, no verdict taken yet */
-	void *token;	    /* the caller's, for the state out */
-	double start;	    /* CLOCK_MONOTONIC seconds the request went */
-	double deadline;    /* CLOCK_MONOTONIC seconds to give up; 0: never */
+	pid_t pid;	 /* the server's main process and pgid; 0: none */
+	int pidfd;	 /* readable once pid exited; -1: none (EOF tells) */
+	int in_fd;	 /* our end of its stdin socket */
+	int out_fd;	 /* its stdout, read end, O_NONBLOCK */
+	int err_fd;	 /* its stderr, read end, O_NONBLOCK; -1 after EOF */
+	bool busy;	 /* a request is out, no verdict taken yet */
+	void *token;	 /* the caller's, for the state out */
+	double start;	 /* CLOCK_MONOTONIC seconds the request went */
+	double deadline; /* CLOCK_MONOTONIC seconds to give up; 0: never */
 	char line[CSRV_LINE_MAX]; /* reply bytes read so far */
-	size_t line_len;    /* bytes in line */
-	char *out;	    /* max_output + CSRV_NOTE_MAX + 1 bytes of stderr */
-	size_t out_len;	    /* bytes kept in out */
-	size_t out_lost;    /* bytes of stderr dropped beyond max_output */
+	size_t line_len;	  /* bytes in line */
+	char *out;	 /* max_output + CSRV_NOTE_MAX + 1 bytes of stderr */
+	size_t out_len;	 /* bytes kept in out */
+	size_t out_lost; /* bytes of stderr dropped beyond max_output */
 };
 
 struct check_srv {
@@ -328,9 +328,10 @@ static void csrv_reply(const struct check_srv *s, struct check_srv_slot *p,
 	res->exit_status = -1;
 	res->signal = 0;
 	csrv_kill_drain(s, p);
-	csrv_note(p, "faultline: the checker server replied \"%.200s\"%s, "
-		     "not \"ok\" or \"fail [REASON]\" alone on a line; "
-		     "a fresh server starts\n",
+	csrv_note(p,
+		  "faultline: the checker server replied \"%.200s\"%s, "
+		  "not \"ok\" or \"fail [REASON]\" alone on a line; "
+		  "a fresh server starts\n",
 		  p->line, len + 1 < p->line_len ? " and more" : "");
 }
 
@@ -347,12 +348,14 @@ static void csrv_died(const struct check_srv *s, struct check_srv_slot *p,
 	res->exit_status = st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 	res->signal = st != -1 && WIFSIGNALED(st) ? WTERMSIG(st) : 0;
 	if (st != -1 && WIFSIGNALED(st))
-		csrv_note(p, "faultline: the checker server died (signal %d) "
-			     "while checking this state; a fresh one starts\n",
+		csrv_note(p,
+			  "faultline: the checker server died (signal %d) "
+			  "while checking this state; a fresh one starts\n",
 			  res->signal);
 	else if (st != -1 && WIFEXITED(st))
-		csrv_note(p, "faultline: the checker server died (exit %d) "
-			     "while checking this state; a fresh one starts\n",
+		csrv_note(p,
+			  "faultline: the checker server died (exit %d) "
+			  "while checking this state; a fresh one starts\n",
 			  res->exit_status);
 	else
 		csrv_note(p, "faultline: the checker server closed its stdout "
@@ -361,8 +364,8 @@ static void csrv_died(const struct check_srv *s, struct check_srv_slot *p,
 
 /* Finishes slot p: how is 1 reply, -EPIPE died, -E2BIG overlong reply,
  * -ETIMEDOUT deadline.  Fills *token and *res; the slot is free after. */
-static void csrv_finish(struct check_srv *s, struct check_srv_slot *p,
-			int how, void **token, struct check_result *res)
+static void csrv_finish(struct check_srv *s, struct check_srv_slot *p, int how,
+			void **token, struct check_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	if (how == 1) {
@@ -375,9 +378,11 @@ static void csrv_finish(struct check_srv *s, struct check_srv_slot *p,
 		res->timed_out = how == -ETIMEDOUT;
 		csrv_kill_drain(s, p);
 		if (how == -E2BIG)
-			csrv_note(p, "faultline: the checker server wrote a "
-				     "line of %d bytes or more, not a verdict; "
-				     "a fresh server starts\n", CSRV_LINE_MAX);
+			csrv_note(p,
+				  "faultline: the checker server wrote a "
+				  "line of %d bytes or more, not a verdict; "
+				  "a fresh server starts\n",
+				  CSRV_LINE_MAX);
 		else
 			csrv_note(p, "faultline: the checker server timed out "
 				     "on this state; its process group was "
@@ -409,8 +414,7 @@ static bool csrv_field_ok(const char *f)
  */
 static int csrv_ready(struct check_srv *s, struct check_srv_slot *p)
 {
-	if (p->pid && (csrv_exited(p) || csrv_read_out(p) != 0 ||
-		       p->line_len))
+	if (p->pid && (csrv_exited(p) || csrv_read_out(p) != 0 || p->line_len))
 		csrv_kill(p, false);
 	if (p->pid)
 		return 0;
@@ -532,8 +536,8 @@ int check_srv_wait(struct check_srv *s, void **token, struct check_result *res)
 		return 0;
 	for (;;) {
 		for (i = 0; i < s->jobs; i++) /* a reply may be read already */
-			if (s->slots[i].busy &&
-			    memchr(s->slots[i].line, '\n', s->slots[i].line_len)) {
+			if (s->slots[i].busy && memchr(s->slots[i].line, '\n',
+						       s->slots[i].line_len)) {
 				csrv_finish(s, &s->slots[i], 1, token, res);
 				return 1;
 			}

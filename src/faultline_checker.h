@@ -101,9 +101,11 @@ static inline int faultline_one_(faultline_check_fn check, char *line)
 	if (WIFEXITED(st) && !WEXITSTATUS(st))
 		snprintf(reply, sizeof(reply), "ok\n");
 	else if (WIFEXITED(st))
-		snprintf(reply, sizeof(reply), "fail exit %d\n", WEXITSTATUS(st));
+		snprintf(reply, sizeof(reply), "fail exit %d\n",
+			 WEXITSTATUS(st));
 	else
-		snprintf(reply, sizeof(reply), "fail signal %d\n", WTERMSIG(st));
+		snprintf(reply, sizeof(reply), "fail signal %d\n",
+			 WTERMSIG(st));
 	return faultline_reply_(reply);
 }
 

@@ -43,7 +43,8 @@ static void serve(const char *replies, unsigned n, struct check_result *res)
 		 "set -- %s; while IFS=$(printf '\\t') read -r d id m; do "
 		 "echo \"err $id\" >&2; k=${id#i}; eval \"w=\\${$k}\"; "
 		 "[ \"$w\" = die ] && exit 5; "
-		 "printf '%%s\\n' \"$w\" | tr _ ' '; done", replies);
+		 "printf '%%s\\n' \"$w\" | tr _ ' '; done",
+		 replies);
 	ck_assert_int_eq(check_runner_new_server(cmd, 1, 10, 4096, &r), 0);
 	for (i = 0; i < n; i++) {
 		snprintf(id, sizeof(id), "i%u", i + 1);
@@ -59,11 +60,13 @@ START_TEST(test_replies)
 	struct check_result res[7];
 	unsigned i;
 
-	serve("ok fail fail_exit_3 fail_signal_11 fail_disk_on_fire garbage ok", 7, res);
+	serve("ok fail fail_exit_3 fail_signal_11 fail_disk_on_fire garbage ok",
+	      7, res);
 	ck_assert(res[0].passed && res[0].exit_status == 0);
 	ck_assert(!res[1].passed && res[1].exit_status == 1 && !res[1].signal);
 	ck_assert(!res[2].passed && res[2].exit_status == 3);
-	ck_assert(!res[3].passed && res[3].exit_status == -1 && res[3].signal == 11);
+	ck_assert(!res[3].passed && res[3].exit_status == -1 &&
+		  res[3].signal == 11);
 	ck_assert(!res[4].passed && res[4].exit_status == 1);
 	ck_assert_ptr_nonnull(strstr(res[4].output, "disk on fire"));
 	ck_assert(!res[5].passed && res[5].exit_status == -1 && !res[5].signal);
@@ -98,11 +101,13 @@ START_TEST(test_timeout)
 	struct check_result res;
 	void *tok;
 
-	ck_assert_int_eq(check_runner_new_server("read -r l; exec sleep 30", 1, 0.2,
-						 4096, &r), 0);
+	ck_assert_int_eq(check_runner_new_server("read -r l; exec sleep 30", 1,
+						 0.2, 4096, &r),
+			 0);
 	ck_assert_int_eq(check_start(r, st, "x", NULL, NULL), 0);
 	ck_assert_int_eq(check_wait(r, &tok, &res), 1);
-	ck_assert(!res.passed && res.timed_out && res.exit_status == -1 && !res.signal);
+	ck_assert(!res.passed && res.timed_out && res.exit_status == -1 &&
+		  !res.signal);
 	check_result_free(&res);
 	check_runner_free(r);
 }
