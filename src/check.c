@@ -90,6 +90,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "check_i.h"
 
 extern char **environ;
 
@@ -145,6 +146,8 @@ struct check_runner {
 	posix_spawnattr_t attr;	   /* new group, clean signal state */
 	bool attr_ok;		   /* attr is initialized */
 	pid_t pid_max;		   /* /proc/sys/kernel/pid_max */
+	struct check_srv *srv;	   /* set: a server runner (check_server.c)
+				      does all the work; the rest is unused */
 	struct check_runner *next; /* in check_runners, under check_lock */
 };
 
@@ -165,7 +168,7 @@ static const char *const check_vars[3] = {
     "FAULTLINE_MARKS=",
 };
 
-static double check_now(void)
+double check_now(void)
 {
 	struct timespec ts;
 
@@ -546,7 +549,7 @@ static char **check_envp(const char *dir, const char *id, const char *marks)
 }
 
 /* The spawn attributes every checker shares: new group, clean signals. */
-static int check_attr_init(posix_spawnattr_t *attr)
+int check_attr_init(posix_spawnattr_t *attr)
 {
 	sigset_t all, none;
 	int rc;
@@ -599,6 +602,15 @@ static int check_close_inherited(posix_spawn_file_actions_t *fa)
 }
 #endif
 
+int check_fa_close_rest(posix_spawn_file_actions_t *fa)
+{
+#if CHECK_CLOSEFROM /* no fd of ours, CLOEXEC or not, reaches it */
+	return -posix_spawn_file_actions_addclosefrom_np(fa, 3);
+#else /* none without CLOEXEC does */
+	return check_close_inherited(fa);
+#endif
+}
+
 /* Spawns /bin/sh -c cmd in dir with output into wfd.  Returns 0 or -errno. */
 static int check_spawn(struct check_runner *r, const char *dir, char **envp,
 		       int wfd, pid_t *pid)
@@ -615,11 +627,7 @@ static int check_spawn(struct check_runner *r, const char *dir, char **envp,
 	    (rc = posix_spawn_file_actions_adddup2(&fa, wfd, 2)) ||
 	    (rc = posix_spawn_file_actions_addchdir_np(&fa, dir)))
 		goto out_fa;
-#if CHECK_CLOSEFROM /* no fd of ours, CLOEXEC or not, reaches it */
-	rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-#else /* none without CLOEXEC does */
-	rc = -check_close_inherited(&fa);
-#endif
+	rc = -check_fa_close_rest(&fa);
 	if (rc)
 		goto out_fa;
 	rc = posix_spawn(pid, "/bin/sh", &fa, &r->attr, argv, envp);
@@ -628,7 +636,7 @@ out_fa:
 	return -rc;
 }
 
-static int check_pidfd_open(pid_t pid)
+int check_pidfd_open(pid_t pid)
 {
 #ifdef SYS_pidfd_open
 	return syscall(SYS_pidfd_open, pid, 0);
@@ -697,6 +705,8 @@ int check_start(struct check_runner *r, const char *dir, const char *id,
 
 	if (!dir || !id)
 		return -EINVAL;
+	if (r->srv)
+		return check_srv_start(r->srv, dir, id, marks_file, token);
 	if (r->running >= r->jobs)
 		return -EBUSY;
 	while (s->pid)
@@ -723,6 +733,8 @@ out_slot:
 
 unsigned check_running(const struct check_runner *r)
 {
+	if (r->srv)
+		return check_srv_running(r->srv);
 	return r->running;
 }
 
@@ -867,6 +879,8 @@ int check_wait(struct check_runner *r, void **token, struct check_result *res)
 {
 	int i;
 
+	if (r->srv)
+		return check_srv_wait(r->srv, token, res);
 	if (!r->running)
 		return 0;
 	do
@@ -954,6 +968,24 @@ out_free:
 	return rc;
 }
 
+int check_runner_new_server(const char *cmd, unsigned jobs, double timeout_s,
+			    size_t max_output, struct check_runner **out)
+{
+	struct check_runner *r = calloc(1, sizeof(*r));
+	int rc;
+
+	if (!r)
+		return -ENOMEM;
+	rc = check_srv_new(cmd, jobs, timeout_s, max_output, &r->srv);
+	if (rc < 0) {
+		free(r);
+		return rc;
+	}
+	r->jobs = jobs;
+	*out = r;
+	return 0;
+}
+
 void check_runner_free(struct check_runner *r)
 {
 	struct check_runner **pp;
@@ -963,6 +995,11 @@ void check_runner_free(struct check_runner *r)
 
 	if (!r)
 		return;
+	if (r->srv) { /* never in check_runners */
+		check_srv_free(r->srv);
+		free(r);
+		return;
+	}
 	for (i = 0; i < r->jobs; i++)
 		if (r->slots[i].pid) {
 			kill(-r->slots[i].pid, SIGKILL);

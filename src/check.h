@@ -40,6 +40,35 @@ int check_runner_new(const char *cmd, unsigned jobs, double timeout_s,
 		     size_t max_output, struct check_runner **out);
 
 /*
+ * Like check_runner_new(), but cmd is a checker server (--check-server):
+ * up to jobs copies of `/bin/sh -c CMD` (each in its own process group,
+ * cwd and environment those of faultline) each serve many states, one at
+ * a time, over this line protocol:
+ *
+ *   request, faultline -> server stdin:  STATE_DIR \t STATE_ID \t MARKS \n
+ *   reply,   server stdout -> faultline: "ok\n" | "fail\n" | "fail REASON\n"
+ *
+ * Fields are raw bytes; a path or id holding a tab, newline or carriage
+ * return is refused (check_start() returns -EINVAL), nothing is escaped.
+ * MARKS is /dev/null when the caller gives no marks file.  The server must
+ * answer each request with exactly one line (at most 4095 bytes) before
+ * the next one comes; cwd and FAULTLINE_* are the server's to set (the
+ * fork-server helper in faultline_checker.h does).  A state's result maps
+ * as: "ok" passed (exit_status 0); "fail exit N" exit_status N; "fail
+ * signal N" signal N, exit_status -1; "fail" or any other REASON exit_status
+ * 1, REASON appended to the output.  The output is what the server wrote
+ * to stderr while the state was out (and since the previous reply).
+ * The server is killed (SIGKILL to its process group) and a fresh one
+ * started for the next state when: the state passes its timeout
+ * (timed_out), the server exits or closes stdout before replying
+ * (exit_status/signal are the server's own), or it replies anything else
+ * (exit_status -1, the reply quoted in the output); each fails that state.
+ * A server's processes that leave its process group are not chased.
+ */
+int check_runner_new_server(const char *cmd, unsigned jobs, double timeout_s,
+			    size_t max_output, struct check_runner **out);
+
+/*
  * Starts the checker on the state in dir (id names it; marks_file is the
  * path given as FAULTLINE_MARKS).  token is the caller's, handed back by
  * check_wait().  If jobs checkers are already running, does not block:

@@ -731,7 +731,8 @@ static int ex_open(struct ex *ex, char *err, size_t errlen)
 			 mat_root(ex->mat), i);
 	if (!ex->o->check)
 		return 0;
-	rc = check_runner_new(ex->o->check, ex->o->jobs, ex->o->timeout, EX_OUTPUT_MAX, &ex->run);
+	rc = (ex->o->check_server ? check_runner_new_server : check_runner_new)(
+	    ex->o->check, ex->o->jobs, ex->o->timeout, EX_OUTPUT_MAX, &ex->run);
 	if (rc < 0)
 		snprintf(err, errlen, "cannot start the checker runner: %s", strerror(-rc));
 	return rc;

@@ -43,6 +43,7 @@ struct explore_opts {
 	const char *trace;          /* trace directory */
 	bool partial;               /* --partial: an unfinished recording's prefix */
 	const char *check;          /* checker command (sh -c), NULL to only build and list */
+	bool check_server;          /* check is a --check-server CMD (check.h) */
 	const struct model *model;  /* persistence model */
 	enum explore_mode mode;
 	unsigned k;                 /* BOUNDED: K; RANDOM: N */

@@ -36,7 +36,7 @@
 #include "state.h"
 
 #define EXPLORE_USAGE                                                                     \
-	"usage: faultline explore TRACE --check CMD [--model M] [--mode MODE]\n"          \
+	"usage: faultline explore TRACE --check CMD|--check-server CMD [--model M] [--mode MODE]\n" \
 	"         [--sector N] [--tear KINDS] [--atomic N] [--block N] [--window N]\n"    \
 	"         [--seed S] [-j N] [--shard K/N] [--timeout SEC] [--budget SEC]\n"        \
 	"         [--max-causes N]\n"                                                      \
@@ -97,7 +97,15 @@ static bool explore_opt(struct explore_cli *c, int opt, const char *arg)
 	unsigned k, n;
 
 	switch (opt) {
-	case 'c': o->check = arg; return true;
+	case 'c':
+	case 'V':
+		if (o->check) {
+			cli_err("explore", "--check and --check-server: give one checker");
+			return false;
+		}
+		o->check = arg;
+		o->check_server = opt == 'V';
+		return true;
 	case 'm':
 		if ((o->model = model_find(arg)))
 			return true;
@@ -170,7 +178,7 @@ static int explore_parse(int argc, char **argv, struct explore_cli *c)
 		{"check", 1, NULL, 'c'}, {"model", 1, NULL, 'm'}, {"mode", 1, NULL, 'M'},
 		{"sector", 1, NULL, 'x'}, {"tear", 1, NULL, 't'}, {"atomic", 1, NULL, 'a'},
 		{"block", 1, NULL, 'b'}, {"window", 1, NULL, 'w'}, {"seed", 1, NULL, 's'},
-		{"jobs", 1, NULL, 'j'}, {"shard", 1, NULL, 'S'}, {"timeout", 1, NULL, 'T'},
+		{"check-server", 1, NULL, 'V'}, {"jobs", 1, NULL, 'j'}, {"shard", 1, NULL, 'S'}, {"timeout", 1, NULL, 'T'},
 		{"budget", 1, NULL, 'B'}, {"json", 1, NULL, 'J'}, {"junit", 1, NULL, 'U'},
 		{"max-causes", 1, NULL, 'N'},
 		{"keep-failures", 1, NULL, 'K'}, {"workdir", 1, NULL, 'W'},
@@ -201,7 +209,7 @@ static int explore_parse(int argc, char **argv, struct explore_cli *c)
 		}
 		if (opt == 'o' && c->states)
 			opt = 'L';
-		if (opt != '?' && ((c->states && strchr("cjSTBJUKRN", opt)) ||
+		if (opt != '?' && ((c->states && strchr("cVjSTBJUKRN", opt)) ||
 				   (!c->states && strchr("RC", opt)))) {
 			cli_err(argv[0], "option not for this command (see --help)");
 			return -FL_EUSAGE;
@@ -211,7 +219,7 @@ static int explore_parse(int argc, char **argv, struct explore_cli *c)
 	}
 	if (optind != argc - 1 || (!c->states && !c->o.check)) {
 		cli_err(argv[0], c->states ? "need one TRACE (see faultline states --help)"
-			: "need one TRACE and --check CMD (see faultline explore --help)");
+			: "need one TRACE and --check CMD or --check-server CMD (see faultline explore --help)");
 		return -FL_EUSAGE;
 	}
 	if (c->reference && c->o.mode == EXPLORE_RANDOM) {

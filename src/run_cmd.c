@@ -80,7 +80,7 @@ static int run_explore(const struct scenario *s, const char *trace, const char *
 
 	argv[n++] = "explore";
 	argv[n++] = (char *)trace;
-	argv[n++] = "--check";
+	argv[n++] = s->check_server ? "--check-server" : "--check";
 	argv[n++] = s->check;
 	argv[n++] = "--model";
 	argv[n++] = s->model;

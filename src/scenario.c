@@ -134,7 +134,14 @@ static int handler(void *user, const char *section, const char *name,
 	if (!strcmp(name, "description")) return set_once(p, &s->description, name, value);
 	if (!strcmp(name, "setup")) return set_once(p, &s->setup, name, value);
 	if (!strcmp(name, "workload")) return set_once(p, &s->workload, name, value);
-	if (!strcmp(name, "check")) return set_once(p, &s->check, name, value);
+	if (!strcmp(name, "check") || !strcmp(name, "check-server")) {
+		if (s->check) {
+			snprintf(p->why, sizeof(p->why), "'check' or 'check-server' given twice");
+			return 0;
+		}
+		s->check_server = name[5] != '\0'; /* a warm checker (README) */
+		return set_once(p, &s->check, name, value);
+	}
 	if (!strcmp(name, "model")) return set_once(p, &s->model, name, value);
 	if (!strcmp(name, "mode")) return set_once(p, &s->mode, name, value);
 	if (!strcmp(name, "causes")) {
@@ -210,7 +217,8 @@ static int finish(struct scenario *s, char *err, size_t errlen)
 	size_t i;
 
 	if (!s->workload || !s->check) {
-		snprintf(err, errlen, "%s: missing '%s' (a scenario needs workload and check)",
+		snprintf(err, errlen, "%s: missing '%s' (a scenario needs workload and check "
+			 "or check-server)",
 			 s->path, s->workload ? "check" : "workload");
 		return -EINVAL;
 	}

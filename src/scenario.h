@@ -34,6 +34,7 @@ struct scenario {
 	char *setup;         /* resolved command, or NULL */
 	char *workload;      /* resolved command */
 	char *check;         /* resolved command */
+	int check_server;    /* check came as check-server: a warm checker */
 	char *model;         /* default "posix" */
 	char *mode;          /* default "omit-one" */
 	int expect_fail;     /* expect = fail */

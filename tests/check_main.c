@@ -49,6 +49,7 @@ int main(void)
 		make_verify_suite,
 		make_names_suite,
 		make_check_suite,
+		make_check_server_suite,
 		make_report_suite,
 		make_state_suite,
 		make_model_suite,

@@ -9,6 +9,7 @@ Suite *make_trace_meta_suite(void);
 Suite *make_verify_suite(void);
 Suite *make_names_suite(void);
 Suite *make_check_suite(void);
+Suite *make_check_server_suite(void);
 Suite *make_report_suite(void);
 Suite *make_state_suite(void);
 Suite *make_model_suite(void);

@@ -64,6 +64,12 @@ workload = true
 workload = false
 check = true
 E
+bad both-checks "both-checks.ini:4: 'check' or 'check-server' given twice" <<'E'
+[scenario]
+workload = true
+check = true
+check-server = true
+E
 bad bad-cause "bad-cause.ini:5: unknown cause kind 'torn'" <<'E'
 [scenario]
 workload = true

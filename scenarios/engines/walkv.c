@@ -60,7 +60,11 @@
  *   commit 8 lost: recovery ends at commit 0
  *   key 5 holds 0, commit 1 says 1: a torn or half-applied record was accepted
  *
- * Usage: walkv init | run N [--bug B] | check [--bug B]
+ * Usage: walkv init | run N [--bug B] | check [--bug B] | check-server [--bug B]
+ *
+ * check-server is the same check as a warm checker (faultline explore
+ * --check-server "walkv check-server"): faultline_serve() forks one child
+ * per state, which runs cmd_check() in it.
  * Exit codes: 0 fine; 1 the guarantee is broken (check); 2 usage or an
  * I/O error (the engine itself failed).
  */
@@ -77,6 +81,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "../../src/faultline_checker.h"
 
 #define NKEYS 64
 #define PAD 700			    /* filler bytes per record */
@@ -352,10 +357,19 @@ static int cmd_check(void)
 	return 0;
 }
 
+/* cmd_check() in the fork server's child (cwd and FAULTLINE_* are set). */
+static int serve_check(const char *dir, const char *id, const char *marks)
+{
+	(void)dir;
+	(void)id;
+	(void)marks;
+	return cmd_check();
+}
+
 static int usage(void)
 {
 	fputs("usage: walkv init | run N [--bug nocrc|early-ack|no-dirsync|"
-	      "ckpt-nosync] | check [--bug B]\n",
+	      "ckpt-nosync] | check [--bug B] | check-server [--bug B]\n",
 	      stderr);
 	return 2;
 }
@@ -377,6 +391,8 @@ int main(int argc, char **argv)
 		return 0; /* the first run creates the files, recorded */
 	if (args == 2 && !strcmp(argv[1], "check"))
 		return cmd_check(); /* only nocrc changes recovery */
+	if (args == 2 && !strcmp(argv[1], "check-server"))
+		return faultline_serve(serve_check);
 	if (args != 3 || strcmp(argv[1], "run"))
 		return usage();
 	errno = 0;
