@@ -84,6 +84,7 @@ void mat_ino_free(void *p)
 	fskey_free_xattrs(i->xa, i->nxa);
 	free(i->bh);
 	free(i->dirty);
+	mat_mem_free(i->img_mem);
 	free(i);
 }
 
@@ -285,6 +286,8 @@ int mat_image_apply(struct mat *m, size_t idx)
 	if (fd < 0)
 		return -errno;
 	i->has_img = true;
+	mat_mem_free(i->img_mem); /* the bytes change: mat_key reads them again */
+	i->img_mem = NULL;
 	err = mat_data_apply(m, fd, i, op, NULL, NULL, 0);
 	close(fd);
 	return err;

@@ -2,8 +2,8 @@
  * mat_build.c - building one crash state on disk (see mat.h).
  *
  * mat_key() takes the same steps with nothing on disk: entries in memory,
- * and each file the state changes copied into a memory file first, so a
- * duplicate state costs no file-system work at all.
+ * and each file the state changes copied into memory first (from the
+ * image's bytes, read once), so a duplicate state costs no system call.
  *
  * Four steps: (1) the state's entries (the image's, plus its own
  * namespace ops) and its own attribute ops, on this state's copies of the
@@ -34,7 +34,7 @@ struct bfile {
 	bool first;            /* the inode's first name here (a regular file's later
 				  names are hard links to it) */
 	uint32_t mode;         /* type and permissions */
-	int mfd;               /* key-only build: the file's bytes in memory, -1 if unchanged */
+	struct mat_mem *mem;   /* key-only build: the file's bytes in memory, NULL if unchanged */
 };
 
 struct bplaced {
@@ -171,8 +171,7 @@ static int b_add(struct build *b, uint64_t id, const char *rel, uint32_t mode)
 		b->fcap = c;
 	}
 	f = &b->f[b->nf];
-	*f = (struct bfile){.id = id, .rel = strdup(rel), .first = !b_placed(b, id), .mode = mode,
-			    .mfd = -1};
+	*f = (struct bfile){.id = id, .rel = strdup(rel), .first = !b_placed(b, id), .mode = mode};
 	if (!f->rel)
 		return -ENOMEM;
 	if (f->first) {
@@ -294,27 +293,55 @@ static int b_tree(struct build *b)
 	return err;
 }
 
+/* The image's bytes of inode img, read once into memory (until the image changes). */
+static int img_bytes(struct build *b, struct mat_inode *img)
+{
+	struct mat_mem *mem;
+	ssize_t got;
+	int fd;
+
+	if (img->img_mem)
+		return 0;
+	if (!(mem = calloc(1, sizeof(*mem))) || !(mem->p = malloc(img->size ? img->size : 1))) {
+		mat_mem_free(mem);
+		return -ENOMEM;
+	}
+	mem->size = mem->cap = img->size;
+	fd = mat_img_open(b->m, img->id, O_RDONLY);
+	got = fd < 0 ? -1 : pread(fd, mem->p, img->size, 0);
+	if (fd >= 0)
+		close(fd);
+	if (got != (ssize_t)img->size) {
+		mat_mem_free(mem);
+		return got < 0 ? -errno : -EIO;
+	}
+	img->img_mem = mem;
+	return 0;
+}
+
 /*
- * Key-only build: inode i's bytes (the image's) in a memory file for
- * placed file f.  -EFBIG when the file is larger than MAT_KEY_FILE_MAX:
- * copying it per state would cost more than building the state.
+ * Key-only build: inode i's bytes (the image's) in memory for placed file
+ * f.  -EFBIG when the file is larger than MAT_KEY_FILE_MAX: copying it
+ * per state would cost more than building the state.
  */
 static int b_memfile(struct build *b, struct bfile *f, const struct mat_inode *i)
 {
-	const struct mat_inode *img = mat_ino_find(&b->m->inodes, i->id);
-	int src, err = 0;
+	struct mat_inode *img = mat_ino_find(&b->m->inodes, i->id);
+	int err;
 
 	if (img && img->has_img && img->size > MAT_KEY_FILE_MAX)
 		return -EFBIG;
-	if ((f->mfd = memfd_create("faultline-key", MFD_CLOEXEC)) < 0)
-		return -errno;
-	if (img && img->has_img) {
-		src = mat_img_open(b->m, i->id, O_RDONLY);
-		err = src < 0 ? -errno : mat_clone_or_copy(b->m, src, f->mfd, img->size);
-		if (src >= 0)
-			close(src);
-	}
-	return err;
+	if (!(f->mem = calloc(1, sizeof(*f->mem))))
+		return -ENOMEM;
+	if (!img || !img->has_img || !img->size)
+		return 0;
+	if ((err = img_bytes(b, img)) < 0)
+		return err;
+	if (!(f->mem->p = malloc(img->size)))
+		return -ENOMEM;
+	memcpy(f->mem->p, img->img_mem->p, img->size);
+	f->mem->size = f->mem->cap = img->size;
+	return 0;
 }
 
 /* Step 3: the state's own data ops on the files it has (opened by name, one at a time). */
@@ -334,10 +361,10 @@ static int b_data(struct build *b)
 		if (!(i = b_own(b, op->id)))
 			return -ENOMEM;
 		if (b->dry) {
-			if (f->mfd < 0 && (err = b_memfile(b, f, i)) < 0)
+			if (!f->mem && (err = b_memfile(b, f, i)) < 0)
 				return err;
-			err = mat_data_apply(b->m, f->mfd, i, op, b->s, state_find(b->s, op->seq),
-					     b->key);
+			err = mat_data_apply_mem(b->m, f->mem, i, op, b->s,
+						 state_find(b->s, op->seq), b->key);
 			continue;
 		}
 		if (fd < 0 || open_id != op->id) {
@@ -366,7 +393,7 @@ static int b_key_file(struct build *b, const struct bfile *f, struct fskey *k)
 	if (S_ISREG(i->mode) && !f->first) { /* another name of a file placed before */
 		n.link_to = b_placed(b, f->id)->rel;
 	} else if (S_ISREG(i->mode) && mat_ino_find(&b->over, f->id) && b->dry) {
-		err = i->any_dirty ? (f->mfd < 0 ? -EIO : mat_blocks_rehash(b->m, i, f->mfd)) : 0;
+		err = i->any_dirty ? (!f->mem ? -EIO : mat_blocks_rehash_mem(b->m, i, f->mem)) : 0;
 	} else if (S_ISREG(i->mode) && mat_ino_find(&b->over, f->id)) { /* changed here */
 		fd = openat(b->dirfd, f->rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		err = fd < 0 ? -errno : mat_blocks_rehash(b->m, i, fd);
@@ -444,8 +471,7 @@ static void b_free(struct build *b)
 
 	for (k = 0; k < b->nf; k++) {
 		free(b->f[k].rel);
-		if (b->f[k].mfd >= 0)
-			close(b->f[k].mfd);
+		mat_mem_free(b->f[k].mem);
 	}
 	tdestroy(b->placed, free);
 	free(b->f);

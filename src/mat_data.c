@@ -21,6 +21,84 @@
 
 #include "mat_i.h"
 
+/* Where an op's bytes go: a file, or (mat_key) a buffer in memory. */
+struct mfile {
+	int fd;              /* when mem is NULL */
+	struct mat_mem *mem; /* in memory */
+};
+
+/* Makes mem hold at least len bytes, new ones zero.  0 or -ENOMEM. */
+static int mem_reserve(struct mat_mem *mem, uint64_t len)
+{
+	uint64_t cap = mem->cap ? mem->cap : 4096;
+	uint8_t *p;
+
+	if (len <= mem->cap)
+		return 0;
+	while (cap < len)
+		cap *= 2;
+	if (!(p = realloc(mem->p, (size_t)cap)))
+		return -ENOMEM;
+	memset(p + mem->cap, 0, (size_t)(cap - mem->cap));
+	mem->p = p;
+	mem->cap = cap;
+	return 0;
+}
+
+void mat_mem_free(struct mat_mem *mem)
+{
+	if (mem) {
+		free(mem->p);
+		free(mem);
+	}
+}
+
+static int mf_size(struct mfile *f, uint64_t *size)
+{
+	struct stat st;
+
+	if (f->mem) {
+		*size = f->mem->size;
+		return 0;
+	}
+	if (fstat(f->fd, &st) < 0)
+		return -errno;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+static int mf_truncate(struct mfile *f, uint64_t len)
+{
+	struct mat_mem *m = f->mem;
+
+	if (!m)
+		return ftruncate(f->fd, (off_t)len) < 0 ? -errno : 0;
+	if (len > m->size) {
+		int err = mem_reserve(m, len);
+
+		if (err)
+			return err;
+		memset(m->p + m->size, 0, (size_t)(len - m->size));
+	}
+	m->size = len;
+	return 0;
+}
+
+/* Reads exactly len bytes at off (short of the end: -EIO). */
+static int mf_read(struct mfile *f, void *buf, size_t len, uint64_t off)
+{
+	ssize_t got;
+
+	if (f->mem) {
+		if (off + len > f->mem->size)
+			return -EIO;
+		memcpy(buf, f->mem->p + off, len);
+		return 0;
+	}
+	got = pread(f->fd, buf, len, (off_t)off);
+	return got == (ssize_t)len ? 0 : got < 0 ? -errno : -EIO;
+}
+
 /* Marks [start, end) of inode i stale in the block hash array (grows it). */
 int mat_blocks_dirty(struct mat_inode *i, uint64_t start, uint64_t end, uint64_t size)
 {
@@ -50,34 +128,62 @@ int mat_blocks_dirty(struct mat_inode *i, uint64_t start, uint64_t end, uint64_t
 	return 0;
 }
 
-/* Recomputes the stale block hashes of i from fd. */
-int mat_blocks_rehash(struct mat *m, struct mat_inode *i, int fd)
+/* Recomputes the stale block hashes of i from f. */
+static int blocks_rehash(struct mat *m, struct mat_inode *i, struct mfile *f)
 {
 	size_t b;
 
 	for (b = 0; i->any_dirty && b < i->nbh; b++) {
 		uint64_t off = (uint64_t)b * MAT_BLOCK;
 		size_t len = i->size - off < MAT_BLOCK ? (size_t)(i->size - off) : MAT_BLOCK;
-		ssize_t got;
+		const void *at = m->buf;
+		int err;
 
 		if (!i->dirty[b])
 			continue;
-		got = pread(fd, m->buf, len, (off_t)off);
-		if (got != (ssize_t)len)
-			return got < 0 ? -errno : -EIO;
-		i->bh[b] = fskey_block(m->buf, len);
+		if (f->mem && off + len <= f->mem->size)
+			at = f->mem->p + off; /* no copy */
+		else if ((err = mf_read(f, m->buf, len, off)) < 0)
+			return err;
+		i->bh[b] = fskey_block(at, len);
 		i->dirty[b] = 0;
 	}
 	i->any_dirty = false;
 	return 0;
 }
 
-static int write_full(int fd, const void *buf, size_t len, uint64_t off)
+int mat_blocks_rehash(struct mat *m, struct mat_inode *i, int fd)
+{
+	struct mfile f = {.fd = fd};
+
+	return blocks_rehash(m, i, &f);
+}
+
+int mat_blocks_rehash_mem(struct mat *m, struct mat_inode *i, struct mat_mem *mem)
+{
+	struct mfile f = {.fd = -1, .mem = mem};
+
+	return blocks_rehash(m, i, &f);
+}
+
+static int write_full(struct mfile *f, const void *buf, size_t len, uint64_t off)
 {
 	size_t done = 0;
 
+	if (f->mem) {
+		int err = mem_reserve(f->mem, off + len);
+
+		if (err)
+			return err;
+		if (off > f->mem->size) /* a hole reads as zeros */
+			memset(f->mem->p + f->mem->size, 0, (size_t)(off - f->mem->size));
+		memcpy(f->mem->p + off, buf, len);
+		if (off + len > f->mem->size)
+			f->mem->size = off + len;
+		return 0;
+	}
 	while (done < len) {
-		ssize_t n = pwrite(fd, (const char *)buf + done, len - done,
+		ssize_t n = pwrite(f->fd, (const char *)buf + done, len - done,
 				   (off_t)(off + done));
 
 		if (n < 0 && errno == EINTR)
@@ -89,8 +195,8 @@ static int write_full(int fd, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-/* Writes bytes [from, to) of op's payload (file offsets) into fd. */
-static int copy_payload(struct mat *m, int fd, const struct ops_op *op,
+/* Writes bytes [from, to) of op's payload (file offsets) into f. */
+static int copy_payload(struct mat *m, struct mfile *f, const struct ops_op *op,
 			uint64_t from, uint64_t to)
 {
 	while (from < to) {
@@ -98,7 +204,7 @@ static int copy_payload(struct mat *m, int fd, const struct ops_op *op,
 		int err = ops_read_data(m->t, op, from - op->off, m->buf, len);
 
 		if (!err)
-			err = write_full(fd, m->buf, len, from);
+			err = write_full(f, m->buf, len, from);
 		if (err)
 			return err;
 		from += len;
@@ -106,7 +212,7 @@ static int copy_payload(struct mat *m, int fd, const struct ops_op *op,
 	return 0;
 }
 
-static int fill(struct mat *m, int fd, uint64_t from, uint64_t to, char kind,
+static int fill(struct mat *m, struct mfile *f, uint64_t from, uint64_t to, char kind,
 		uint64_t key, uint64_t seq, uint64_t sector_no)
 {
 	size_t len = (size_t)(to - from);
@@ -115,7 +221,7 @@ static int fill(struct mat *m, int fd, uint64_t from, uint64_t to, char kind,
 		memset(m->buf, 0, len);
 	else
 		state_garbage(key, seq, sector_no, m->buf, len);
-	return write_full(fd, m->buf, len, from);
+	return write_full(f, m->buf, len, from);
 }
 
 /*
@@ -124,7 +230,7 @@ static int fill(struct mat *m, int fd, uint64_t from, uint64_t to, char kind,
  * go; its other bytes keep what they held (they were not being written).
  * A clean sector of the block range (--block) is damaged whole.
  */
-static int write_torn(struct mat *m, int fd, const struct ops_op *op,
+static int write_torn(struct mat *m, struct mfile *f, const struct ops_op *op,
 		      const struct state *s, const char *rle, uint64_t key,
 		      uint64_t cur, uint64_t *lo, uint64_t *hi)
 {
@@ -142,9 +248,9 @@ static int write_torn(struct mat *m, int fd, const struct ops_op *op,
 		uint64_t z = touched ? (s1 < end ? s1 : end) : (s1 < limit ? s1 : limit);
 
 		if (kinds[k] == 'n' && touched)
-			err = copy_payload(m, fd, op, a, z);
+			err = copy_payload(m, f, op, a, z);
 		else if ((kinds[k] == 'z' || kinds[k] == 'g') && a < z)
-			err = fill(m, fd, a, z, kinds[k], key, op->seq, s0 / s->sector);
+			err = fill(m, f, a, z, kinds[k], key, op->seq, s0 / s->sector);
 	}
 	free(kinds);
 	*lo = start;
@@ -156,33 +262,30 @@ static int write_torn(struct mat *m, int fd, const struct ops_op *op,
  * Applies a write, whole or as choice c says.  [*lo, *hi) gets the bytes
  * it may have changed.
  */
-static int apply_write(struct mat *m, int fd, const struct ops_op *op,
+static int apply_write(struct mat *m, struct mfile *f, const struct ops_op *op,
 		       const struct state *s, const struct state_choice *c,
 		       uint64_t key, uint64_t *lo, uint64_t *hi)
 {
-	uint64_t end = op->off + op->data_len, cur;
-	struct stat st;
+	uint64_t end = op->off + op->data_len, cur, now;
 	int err;
 
 	*lo = op->off;
 	*hi = end;
 	if (!c || (!c->rle && !c->size_lost))
-		return copy_payload(m, fd, op, op->off, end);
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	cur = (uint64_t)st.st_size;
-	err = c->rle ? write_torn(m, fd, op, s, c->rle, key, cur, lo, hi)
-		     : copy_payload(m, fd, op, op->off, end);
-	if (!err && !c->size_lost && end > cur && fstat(fd, &st) == 0 &&
-	    (uint64_t)st.st_size < end && ftruncate(fd, (off_t)end) < 0)
-		err = -errno;
-	if (!err && c->size_lost && ftruncate(fd, (off_t)cur) < 0)
-		err = -errno;
+		return copy_payload(m, f, op, op->off, end);
+	if ((err = mf_size(f, &cur)) < 0)
+		return err;
+	err = c->rle ? write_torn(m, f, op, s, c->rle, key, cur, lo, hi)
+		     : copy_payload(m, f, op, op->off, end);
+	if (!err && !c->size_lost && end > cur && mf_size(f, &now) == 0 && now < end)
+		err = mf_truncate(f, end);
+	if (!err && c->size_lost)
+		err = mf_truncate(f, cur);
 	return err;
 }
 
-/* Moves bytes [from, from + len) of fd to offset to (overlap allowed). */
-static int move_bytes(struct mat *m, int fd, uint64_t from, uint64_t to, uint64_t len)
+/* Moves bytes [from, from + len) of f to offset to (overlap allowed). */
+static int move_bytes(struct mat *m, struct mfile *f, uint64_t from, uint64_t to, uint64_t len)
 {
 	uint64_t done = 0;
 
@@ -190,12 +293,9 @@ static int move_bytes(struct mat *m, int fd, uint64_t from, uint64_t to, uint64_
 		size_t n = len - done < MAT_IO ? (size_t)(len - done) : MAT_IO;
 		/* forwards when moving down, backwards when moving up */
 		uint64_t at = to < from ? done : len - done - n;
-		ssize_t got = pread(fd, m->buf, n, (off_t)(from + at));
-		int err;
+		int err = mf_read(f, m->buf, n, from + at);
 
-		if (got != (ssize_t)n)
-			return got < 0 ? -errno : -EIO;
-		if ((err = write_full(fd, m->buf, n, to + at)) < 0)
+		if (err < 0 || (err = write_full(f, m->buf, n, to + at)) < 0)
 			return err;
 		done += n;
 	}
@@ -203,7 +303,7 @@ static int move_bytes(struct mat *m, int fd, uint64_t from, uint64_t to, uint64_
 }
 
 /* COLLAPSE_RANGE and INSERT_RANGE where the file system lacks them (tmpfs). */
-static int shift_range(struct mat *m, int fd, const struct ops_op *op, uint64_t size)
+static int shift_range(struct mat *m, struct mfile *f, const struct ops_op *op, uint64_t size)
 {
 	uint64_t end = op->off + op->len;
 	int err;
@@ -211,71 +311,68 @@ static int shift_range(struct mat *m, int fd, const struct ops_op *op, uint64_t 
 	if (op->mode & FALLOC_FL_COLLAPSE_RANGE) {
 		if (end > size)
 			return 0; /* the recorded call could not have succeeded */
-		err = move_bytes(m, fd, end, op->off, size - end);
-		return err ? err : ftruncate(fd, (off_t)(size - op->len)) < 0 ? -errno : 0;
+		err = move_bytes(m, f, end, op->off, size - end);
+		return err ? err : mf_truncate(f, size - op->len);
 	}
 	if (op->off > size)
 		return 0;
-	if (ftruncate(fd, (off_t)(size + op->len)) < 0)
-		return -errno;
-	if ((err = move_bytes(m, fd, op->off, end, size - op->off)) < 0)
+	if ((err = mf_truncate(f, size + op->len)) < 0)
+		return err;
+	if ((err = move_bytes(m, f, op->off, end, size - op->off)) < 0)
 		return err;
 	memset(m->buf, 0, op->len < MAT_IO ? (size_t)op->len : MAT_IO);
 	for (size = op->off; !err && size < end; size += MAT_IO)
-		err = write_full(fd, m->buf, end - size < MAT_IO ? (size_t)(end - size) : MAT_IO, size);
+		err = write_full(f, m->buf, end - size < MAT_IO ? (size_t)(end - size) : MAT_IO, size);
 	return err;
 }
 
 /* fallocate, or what it means for the bytes where the file system lacks it. */
-static int apply_fallocate(struct mat *m, int fd, const struct ops_op *op)
+static int apply_fallocate(struct mat *m, struct mfile *f, const struct ops_op *op)
 {
-	uint64_t end = op->off + op->len;
-	struct stat st;
+	uint64_t end = op->off + op->len, size;
+	int err;
 
-	if (fallocate(fd, (int)op->mode, (off_t)op->off, (off_t)op->len) == 0)
+	/* in memory, every mode is emulated: as a file system without it would */
+	if (!f->mem && fallocate(f->fd, (int)op->mode, (off_t)op->off, (off_t)op->len) == 0)
 		return 0;
-	if (errno != EOPNOTSUPP && errno != ENOSYS && errno != EINVAL)
+	if (!f->mem && errno != EOPNOTSUPP && errno != ENOSYS && errno != EINVAL)
 		return -errno;
-	if (fstat(fd, &st) < 0)
-		return -errno;
+	if ((err = mf_size(f, &size)) < 0)
+		return err;
 	if (op->mode & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE))
-		return shift_range(m, fd, op, (uint64_t)st.st_size);
+		return shift_range(m, f, op, size);
 	if (op->mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
-		uint64_t lim = op->mode & FALLOC_FL_KEEP_SIZE && (uint64_t)st.st_size < end
-				       ? (uint64_t)st.st_size : end;
+		uint64_t lim = op->mode & FALLOC_FL_KEEP_SIZE && size < end ? size : end;
 		uint64_t p;
-		int err = 0;
 
 		memset(m->buf, 0, MAT_IO);
 		for (p = op->off; !err && p < lim; p += MAT_IO)
-			err = write_full(fd, m->buf, lim - p < MAT_IO ? lim - p : MAT_IO, p);
+			err = write_full(f, m->buf, lim - p < MAT_IO ? lim - p : MAT_IO, p);
 		if (err || lim == end)
 			return err;
 	}
-	if (!(op->mode & FALLOC_FL_KEEP_SIZE) && (uint64_t)st.st_size < end &&
-	    ftruncate(fd, (off_t)end) < 0)
-		return -errno;
+	if (!(op->mode & FALLOC_FL_KEEP_SIZE) && size < end)
+		return mf_truncate(f, end);
 	return 0;
 }
 
-/* Applies data op (choice c, possibly NULL) to fd of inode i. */
-int mat_data_apply(struct mat *m, int fd, struct mat_inode *i, const struct ops_op *op,
-		   const struct state *s, const struct state_choice *c, uint64_t key)
+/* Applies data op (choice c, possibly NULL) to f of inode i. */
+static int data_apply(struct mat *m, struct mfile *f, struct mat_inode *i, const struct ops_op *op,
+		      const struct state *s, const struct state_choice *c, uint64_t key)
 {
-	uint64_t lo = 0, hi = 0;
-	struct stat st;
+	uint64_t lo = 0, hi = 0, size;
 	int err = 0;
 
 	switch (op->op) {
 	case TRACE_OP_WRITE:
-		err = apply_write(m, fd, op, s, c, key, &lo, &hi);
+		err = apply_write(m, f, op, s, c, key, &lo, &hi);
 		break;
 	case TRACE_OP_TRUNCATE:
-		err = ftruncate(fd, (off_t)op->off) < 0 ? -errno : 0;
+		err = mf_truncate(f, op->off);
 		lo = hi = op->off;
 		break;
 	case TRACE_OP_FALLOCATE:
-		err = apply_fallocate(m, fd, op);
+		err = apply_fallocate(m, f, op);
 		lo = op->off;
 		hi = op->mode & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE)
 			     ? UINT64_MAX /* the whole tail moved */
@@ -284,17 +381,34 @@ int mat_data_apply(struct mat *m, int fd, struct mat_inode *i, const struct ops_
 	default:
 		return 0;
 	}
-	if (err)
+	if (err || (err = mf_size(f, &size)) < 0)
 		return err;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (lo > (uint64_t)st.st_size)
-		lo = (uint64_t)st.st_size;
-	return mat_blocks_dirty(i, lo, hi > lo ? hi : lo + 1, (uint64_t)st.st_size);
+	if (lo > size)
+		lo = size;
+	return mat_blocks_dirty(i, lo, hi > lo ? hi : lo + 1, size);
+}
+
+int mat_data_apply(struct mat *m, int fd, struct mat_inode *i, const struct ops_op *op,
+		   const struct state *s, const struct state_choice *c, uint64_t key)
+{
+	struct mfile f = {.fd = fd};
+
+	return data_apply(m, &f, i, op, s, c, key);
+}
+
+int mat_data_apply_mem(struct mat *m, struct mat_mem *mem, struct mat_inode *i,
+		       const struct ops_op *op, const struct state *s,
+		       const struct state_choice *c, uint64_t key)
+{
+	struct mfile f = {.fd = -1, .mem = mem};
+
+	return data_apply(m, &f, i, op, s, c, key);
 }
 
 static int copy_plain(struct mat *m, int src, int dst, uint64_t from, uint64_t size)
 {
+	struct mfile out = {.fd = dst};
+
 	while (from < size) {
 		ssize_t n = pread(src, m->buf, size - from < MAT_IO ? size - from : MAT_IO,
 				  (off_t)from);
@@ -303,7 +417,7 @@ static int copy_plain(struct mat *m, int src, int dst, uint64_t from, uint64_t s
 			continue;
 		if (n <= 0)
 			return n < 0 ? -errno : -EIO;
-		if (write_full(dst, m->buf, (size_t)n, from) < 0)
+		if (write_full(&out, m->buf, (size_t)n, from) < 0)
 			return -EIO;
 		from += (uint64_t)n;
 	}

@@ -21,6 +21,13 @@
 #define MAT_LOST_OWNER 0x1u  /* chown refused (not root) */
 #define MAT_LOST_XATTR 0x2u  /* the scratch file system refused an xattr */
 
+/* A file's bytes in memory (mat_key). */
+struct mat_mem {
+	uint8_t *p;    /* cap bytes, size of them the file's */
+	uint64_t size; /* file size */
+	uint64_t cap;  /* allocated */
+};
+
 struct mat_inode {
 	uint64_t id;       /* key */
 	uint32_t mode;     /* type and permissions; 0 = never defined */
@@ -36,6 +43,8 @@ struct mat_inode {
 	size_t nbh;        /* entries in bh */
 	uint8_t *dirty;    /* per block: bh[] is stale */
 	bool any_dirty;    /* some dirty[] is set */
+	struct mat_mem *img_mem; /* image inode: its bytes in memory for mat_key, NULL until
+				    needed and after the image file changes; owned */
 };
 
 struct mat_entry {
@@ -85,6 +94,12 @@ int mat_data_apply(struct mat *m, int fd, struct mat_inode *i, const struct ops_
 int mat_blocks_dirty(struct mat_inode *i, uint64_t start, uint64_t end, uint64_t size);
 /* Recomputes the stale block hashes of i from fd. */
 int mat_blocks_rehash(struct mat *m, struct mat_inode *i, int fd);
+/* The same for a file in memory. */
+int mat_blocks_rehash_mem(struct mat *m, struct mat_inode *i, struct mat_mem *mem);
+void mat_mem_free(struct mat_mem *mem);
+int mat_data_apply_mem(struct mat *m, struct mat_mem *mem, struct mat_inode *i,
+		       const struct ops_op *op, const struct state *s,
+		       const struct state_choice *c, uint64_t key);
 /* Copies src (size bytes) into the new file dst, sharing blocks if possible. */
 int mat_clone_or_copy(struct mat *m, int src, int dst, uint64_t size);
 
