@@ -304,12 +304,8 @@ int ex_try(struct ex *ex, const struct state *s, size_t x)
 	if (ex->o->mode == EXPLORE_RANDOM && (rc = ex_count_draw(ex, id)) < 0)
 		goto out;
 	/* The key first, in memory: a duplicate is never built. */
-	rc = mat_key(ex->mat, s, ex->pending, ex->npend, &mkey, err, sizeof(err));
-	if (rc < 0 && rc != -EFBIG) {
-		fprintf(stderr, "faultline: explore: %s\n", err);
-		goto out;
-	}
-	keyed = rc == 0;
+	/* Any failure to key in memory (too large, no memory) only means: build it. */
+	keyed = mat_key(ex->mat, s, ex->pending, ex->npend, &mkey, err, sizeof(err)) == 0;
 	ex->keyed += keyed;
 	if (keyed && !ex->o->build_every && ex_known(ex->seen, fskey_state(mkey, ex->nmarks))) {
 		ex_tell(ex, s, id, NULL, mkey, fskey_state(mkey, ex->nmarks), "duplicate");
@@ -626,8 +622,9 @@ static struct ex_draw *ex_draws(const struct ex *ex, size_t ncp)
 }
 
 /*
- * --max-causes: once checkers have failed, lets them all finish and gives
- * the new failures their causes; true when there are enough.
+ * --max-causes, after each crash point: lets its checkers finish (so where
+ * the sweep stops does not depend on checker timing) and gives the new
+ * failures their causes; true when enough causes are confirmed.
  */
 static bool ex_enough_causes(struct ex *ex)
 {
@@ -665,7 +662,7 @@ static int ex_sweep(struct ex *ex, const size_t *cps, size_t ncp)
 		if (ex->out_of_time || (nd && !n))
 			continue;
 		rc = ex_crash_point(ex, cps[i], seeds, n);
-		if (!rc && ex->o->max_causes && ex->rep->nfailures && ex_enough_causes(ex))
+		if (!rc && ex->o->max_causes && ex_enough_causes(ex))
 			ex->out_of_time = ex->enough_causes = true; /* from here on, only count */
 	}
 	free(draws);

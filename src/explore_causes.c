@@ -217,7 +217,7 @@ static struct names *names_at(struct ex *ex, uint64_t crash)
 }
 
 struct ex_group {
-	char sig[2048];          /* cz_signature */
+	char sig[8192];          /* cz_signature */
 	struct cz_items items;   /* its minimal state's items */
 	char *id;                /* the minimal state */
 	char *words;             /* the cause in words */
@@ -307,6 +307,7 @@ static int cz_new_group(struct ex *ex, struct ex_cz *z, const struct state *min,
 		sprintf(n->words, "%s%s%s%s; minimal state: %s; %s", head, line[0] ? " (checker: " : "",
 			line, line[0] ? ")" : "", why,
 			!confirmed ? "not minimized (no checker runs left)"
+			: sev == CZ_SEV_UNCONFIRMED ? "severity not told (no checker runs left)"
 			: min->n ? "nothing else needed" : "with everything in flight persisted");
 	free(why);
 	if (!n->id || !n->words) {
@@ -356,7 +357,7 @@ static int cz_one(struct ex *ex, struct ex_cz *z, struct report_failure *f,
 {
 	struct state full = {0}, min = {0};
 	struct cz_items fi = {0}, fa = {0}, mi = {0};
-	char err[256], sig[2048], line[256];
+	char err[256], sig[8192], line[256];
 	size_t i, *ord = NULL;
 	bool *keep = NULL, confirmed = true;
 	int sev = CZ_SEV_UNCONFIRMED, rc = state_parse(f->id, &full, err, sizeof(err));
@@ -376,6 +377,9 @@ static int cz_one(struct ex *ex, struct ex_cz *z, struct report_failure *f,
 		    !cz_project(ex, z, &full, &k->items, k->severity == CZ_SEV_ACKED, keep, &min))
 			continue;
 		rc = cz_test(ex, z, &min);
+		/* a tear counted as lost must leave a consistent state, as the cause's did */
+		if (rc == 1 && k->severity == CZ_SEV_ACKED && cz_severity(ex, z, &min) != CZ_SEV_ACKED)
+			rc = z->tests > EX_CAUSE_TESTS ? -EAGAIN : 0;
 		if (rc == 1) {
 			cz_assign(f, k);
 			rc = 0;
@@ -419,7 +423,7 @@ static int cz_one(struct ex *ex, struct ex_cz *z, struct report_failure *f,
 	if ((rc = cz_items(ex, &z->d, &min, sev == CZ_SEV_ACKED, &mi)) < 0)
 		goto out;
 	cz_signature(&mi, line, sig, sizeof(sig));
-	for (i = 0; i < *ng && strcmp((*g)[i].sig, sig); i++)
+	for (i = 0; i < *ng && (strcmp((*g)[i].sig, sig) || (*g)[i].severity != sev); i++)
 		;
 	if (i == *ng && (rc = cz_new_group(ex, z, &min, &mi, sig, line, sev, confirmed, g, ng)) < 0)
 		goto out;
@@ -466,13 +470,16 @@ static struct ex_causes *cz_start(struct ex *ex)
 size_t ex_causes_add(struct ex *ex)
 {
 	struct ex_causes *c = cz_start(ex);
+	size_t i, n = 0;
 
 	if (!c)
 		return 0;
 	report_sort_from(ex->rep, c->done); /* in crash order, however checkers finished */
 	for (; !c->broken && c->done < ex->rep->nfailures; c->done++)
 		cz_one(ex, &c->z, &ex->rep->failures[c->done], &c->g, &c->ng);
-	return c->ng;
+	for (i = 0; i < c->ng; i++) /* found and confirmed */
+		n += c->g[i].severity != CZ_SEV_UNCONFIRMED;
+	return n;
 }
 
 void ex_causes_free(struct ex *ex)

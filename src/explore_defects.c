@@ -128,13 +128,19 @@ static const char *cz_path(struct ex *ex, struct cz *z, size_t idx)
 	return z->path[idx] ? z->path[idx] : "?";
 }
 
-/* True when every sector of tear rle at or past the write's old end is not new. */
+/*
+ * True when tear rle leaves no new byte in the sectors the write touches
+ * that start at or past the file's old end (tear.h, variant 6: the size
+ * without the bytes), and there is such a sector.  Untouched sectors of a
+ * --block range and the sector straddling the old end do not count.
+ */
 static bool cz_no_new_bytes_past_end(const struct ex *ex, const struct ops_op *op,
 				     const char *rle)
 {
 	struct tear_range r;
 	uint64_t at = 0, sect = ex->geom.sector;
 	const char *p = rle;
+	bool past = false;
 
 	if (!rle || !op->data_len)
 		return false;
@@ -144,12 +150,16 @@ static bool cz_no_new_bytes_past_end(const struct ex *ex, const struct ops_op *o
 		char kind = *p ? *p++ : 'n';
 		uint64_t k;
 
-		for (k = at; k < at + cnt; k++)
-			if (kind == 'n' && r.start + (k + 1) * sect > op->old_size)
-				return false; /* new bytes reach past the old end */
+		for (k = at; k < at + cnt; k++) {
+			if (k < r.first || k > r.last || r.start + k * sect < op->old_size)
+				continue; /* not touched, or not past the old end */
+			past = true;
+			if (kind == 'n')
+				return false; /* new bytes past the old end */
+		}
 		at += cnt;
 	}
-	return true;
+	return past;
 }
 
 /* The defect class of choice c (op idx) of a state. */
@@ -191,11 +201,12 @@ int cz_item(struct ex *ex, struct cz *z, const struct state_choice *c, struct cz
 		else
 			snprintf(region, sizeof(region), " in place");
 	}
-	snprintf(it->text, sizeof(it->text), "%s %s %s%s", class_names[it->cls],
-		 trace_op_name(op->op), cz_path(ex, z, (size_t)idx), region);
-	snprintf(it->alt, sizeof(it->alt), "%s %s %s%s",
+	/* the path last: a path too long for the buffer loses its tail, not the region */
+	snprintf(it->text, sizeof(it->text), "%s %s%s %s", class_names[it->cls],
+		 trace_op_name(op->op), region, cz_path(ex, z, (size_t)idx));
+	snprintf(it->alt, sizeof(it->alt), "%s %s%s %s",
 		 class_names[it->cls == CZ_TORN || it->cls == CZ_SIZE ? CZ_LOST : it->cls],
-		 trace_op_name(op->op), cz_path(ex, z, (size_t)idx), region);
+		 trace_op_name(op->op), region, cz_path(ex, z, (size_t)idx));
 	return 0;
 }
 

@@ -105,7 +105,7 @@ char *ex_explain_at(const struct ex *ex, const struct state *s, size_t x,
 /* ---- explore_causes.c ---- */
 /* Minimizes and groups the failures (after every state was checked). */
 void ex_causes(struct ex *ex);
-/* Gives a cause to each failure that has none yet (no checker may be running); returns the causes found. */
+/* Gives a cause to each failure that has none yet (no checker may be running); returns the causes found and confirmed. */
 size_t ex_causes_add(struct ex *ex);
 /* Frees the cause search (ex_causes does). */
 void ex_causes_free(struct ex *ex);

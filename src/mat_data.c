@@ -35,6 +35,8 @@ static int mem_reserve(struct mat_mem *mem, uint64_t len)
 
 	if (len <= mem->cap)
 		return 0;
+	if (len > MAT_KEY_FILE_MAX) /* too large to key in memory: the state gets built */
+		return -EFBIG;
 	while (cap < len)
 		cap *= 2;
 	if (!(p = realloc(mem->p, (size_t)cap)))

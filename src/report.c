@@ -459,37 +459,64 @@ static int cause_cmp(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
+struct by_cause {
+	const char *id; /* the failure's cause id */
+	size_t i;       /* the failure */
+};
+
+static int by_cause_cmp(const void *a, const void *b)
+{
+	const struct by_cause *x = a, *y = b;
+	int c = strcmp(x->id, y->id);
+
+	return c ? c : x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* Groups by sorting the failures by cause id: n log n, however many causes. */
 int report_causes(const struct report *r, struct report_cause **out, size_t *n)
 {
 	struct report_cause *c = calloc(r->nfailures + 1, sizeof(*c));
-	size_t i, k;
+	struct by_cause *v = malloc((r->nfailures + 1) * sizeof(*v));
+	size_t i, j, k;
 
 	*out = c;
 	*n = 0;
-	if (!c)
+	if (!c || !v) {
+		free(v);
+		free(c);
+		*out = NULL;
 		return -ENOMEM;
-	for (i = 0; i < r->nfailures; i++) {
-		const struct report_failure *f = &r->failures[i];
-
-		for (k = 0; k < *n && strcmp(c[k].id, cause_id(f)); k++)
-			;
-		if (k == *n) {
-			c[k].id = cause_id(f);
-			c[k].words =
-			    f->cause_words ? f->cause_words : f->explanation;
-			c[k].kind = f->cause_kind;
-			c[k].sig = f->cause_sig;
-			c[k].severity = f->cause_severity;
-			c[k].crash = f->crash_after;
-			c[k].members = malloc(r->nfailures * sizeof(size_t));
-			if (!c[k].members)
-				return -ENOMEM;
-			(*n)++;
-		}
-		if (f->crash_after < c[k].crash)
-			c[k].crash = f->crash_after;
-		c[k].members[c[k].n++] = i;
 	}
+	for (i = 0; i < r->nfailures; i++)
+		v[i] = (struct by_cause){cause_id(&r->failures[i]), i};
+	qsort(v, r->nfailures, sizeof(*v), by_cause_cmp);
+	for (i = 0; i < r->nfailures; i = j) {
+		/* v[i..j) share a cause; its words etc. are those of its first failure */
+		const struct report_failure *f = &r->failures[v[i].i];
+		struct report_cause *g = &c[(*n)++];
+
+		for (j = i; j < r->nfailures && !strcmp(v[j].id, v[i].id); j++)
+			;
+		*g = (struct report_cause){
+		    .id = v[i].id, .words = f->cause_words ? f->cause_words : f->explanation,
+		    .kind = f->cause_kind, .sig = f->cause_sig,
+		    .severity = f->cause_severity, .crash = f->crash_after,
+		    .members = malloc((j - i) * sizeof(size_t)),
+		};
+		if (!g->members) {
+			free(v);
+			report_causes_free(c, *n);
+			*out = NULL;
+			*n = 0;
+			return -ENOMEM;
+		}
+		for (k = i; k < j; k++) {
+			g->members[g->n++] = v[k].i;
+			if (r->failures[v[k].i].crash_after < g->crash)
+				g->crash = r->failures[v[k].i].crash_after;
+		}
+	}
+	free(v);
 	qsort(c, *n, sizeof(*c), cause_cmp);
 	return 0;
 }

@@ -105,38 +105,43 @@ static int run_explore(const struct scenario *s, const char *trace, const char *
 	return run_self(argv);
 }
 
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /*
  * The kinds of the report's causes, sorted, each once, ", "-joined (as
  * scenario.causes is); "" when none.  Returns a malloc'ed string or NULL.
  */
 static char *run_cause_kinds(json_object *r)
 {
-	json_object *cs, *k;
-	const char *v[64];
+	json_object *cs = NULL, *k;
+	const char **v;
 	size_t n = 0, i, j, len = 1;
 	char *out;
 
-	if (r && json_object_object_get_ex(r, "causes", &cs))
-		for (i = 0; i < json_object_array_length(cs) && n < 64; i++)
+	if (r && (!json_object_object_get_ex(r, "causes", &cs) ||
+		  !json_object_is_type(cs, json_type_array)))
+		cs = NULL;
+	if (!(v = malloc((cs ? json_object_array_length(cs) : 0) * sizeof(*v) + 1)))
+		return NULL;
+	if (cs)
+		for (i = 0; i < json_object_array_length(cs); i++)
 			if (json_object_object_get_ex(json_object_array_get_idx(cs, i), "kind",
 						      &k) &&
 			    json_object_get_string(k))
 				v[n++] = json_object_get_string(k);
-	for (i = 1; i < n; i++) /* insertion sort */
-		for (j = i; j > 0 && strcmp(v[j - 1], v[j]) > 0; j--) {
-			const char *t = v[j];
-
-			v[j] = v[j - 1];
-			v[j - 1] = t;
-		}
+	qsort(v, n, sizeof(*v), str_cmp);
 	for (i = 0; i < n; i++)
 		len += strlen(v[i]) + 2;
-	if (!(out = malloc(len)))
-		return NULL;
-	out[0] = 0;
-	for (i = j = 0; i < n; i++)
-		if (!i || strcmp(v[i], v[i - 1]))
-			strcat(strcat(out, j++ ? ", " : ""), v[i]);
+	if ((out = malloc(len))) {
+		out[0] = 0;
+		for (i = j = 0; i < n; i++)
+			if (!i || strcmp(v[i], v[i - 1]))
+				strcat(strcat(out, j++ ? ", " : ""), v[i]);
+	}
+	free(v);
 	return out;
 }
 

@@ -85,8 +85,17 @@ static char *causes_value(struct parse *p, const char *value)
 			free(copy);
 			return NULL;
 		}
-		if (n < 32)
-			w[n++] = tok;
+		if (n == 32) {
+			snprintf(p->why, sizeof(p->why), "'causes' names more than 32 kinds");
+			free(copy);
+			return NULL;
+		}
+		w[n++] = tok;
+	}
+	if (!n) {
+		snprintf(p->why, sizeof(p->why), "'causes' names no kind (%s)", explore_cause_kinds());
+		free(copy);
+		return NULL;
 	}
 	qsort(w, n, sizeof(*w), kind_cmp);
 	for (i = 0; i < n; i++)
