@@ -482,6 +482,20 @@ static void b_free(struct build *b)
 		close(b->dirfd);
 }
 
+/* The four steps (see the top of this file), on disk or, dry, in memory. */
+static int b_steps(struct build *b, const size_t *extra, size_t n, uint64_t *key)
+{
+	int rc = b_sort_ops(b, extra, n);
+
+	if (!rc)
+		rc = b_tree(b);
+	if (!rc)
+		rc = b_data(b);
+	if (!rc)
+		rc = b_finish(b, key);
+	return rc;
+}
+
 int mat_build(struct mat *m, const struct state *s, const size_t *extra,
 	      size_t n, const char *dir, uint64_t *key, char *err, size_t errlen)
 {
@@ -507,13 +521,7 @@ int mat_build(struct mat *m, const struct state *s, const size_t *extra,
 	b.made_gid = getegid();
 	if (fstat(b.dirfd, &st) == 0 && (st.st_mode & S_ISGID))
 		b.made_gid = st.st_gid;
-	rc = b_sort_ops(&b, extra, n);
-	if (!rc)
-		rc = b_tree(&b);
-	if (!rc)
-		rc = b_data(&b);
-	if (!rc)
-		rc = b_finish(&b, key);
+	rc = b_steps(&b, extra, n, key);
 	if (rc)
 		snprintf(err, errlen, "building state %.200s: %s", id, strerror(-rc));
 	b_free(&b);
@@ -533,13 +541,7 @@ int mat_key(struct mat *m, const struct state *s, const size_t *extra, size_t n,
 		return -ENOMEM;
 	}
 	b.key = XXH3_64bits(id, strlen(id));
-	rc = b_sort_ops(&b, extra, n);
-	if (!rc)
-		rc = b_tree(&b);
-	if (!rc)
-		rc = b_data(&b);
-	if (!rc)
-		rc = b_finish(&b, key);
+	rc = b_steps(&b, extra, n, key);
 	if (rc && rc != -EFBIG)
 		snprintf(err, errlen, "keying state %.200s: %s", id, strerror(-rc));
 	b_free(&b);
