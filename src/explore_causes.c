@@ -38,6 +38,8 @@ struct ex_cz {
 	size_t nseen;
 	size_t tests;        /* checker runs so far */
 	char line[256];      /* first output line of the last failing test */
+	uint64_t marks_n;    /* marks in the marks file written last ... */
+	bool marks_ok;       /* ... if one was */
 	bool no_marks;       /* test with an empty marks file */
 	struct cz d;         /* defects: regions and paths */
 };
@@ -60,6 +62,27 @@ static int cz_remember(struct ex_cz *z, char *id, int failed)
 		return -ENOMEM;
 	z->seen_id[z->nseen] = id;
 	z->seen_fail[z->nseen++] = failed;
+	return 0;
+}
+
+/*
+ * The marks file for a crash at seq crash (0: none), written only when it
+ * changes: failures come in crash order, and a minimization tests many
+ * states of one crash point.
+ */
+static int cz_marks(struct ex *ex, struct ex_cz *z, uint64_t crash, const char *path)
+{
+	size_t last;
+	uint64_t n = crash ? ops_marks_before(ex->t, crash, &last) : 0;
+	int rc;
+
+	if (z->marks_ok && z->marks_n == n)
+		return 0;
+	z->marks_ok = false;
+	if ((rc = ops_write_marks(ex->t, crash, path)) < 0)
+		return rc;
+	z->marks_n = n;
+	z->marks_ok = true;
 	return 0;
 }
 
@@ -97,7 +120,7 @@ static int cz_test(struct ex *ex, struct ex_cz *z, const struct state *s)
 	mat_remove(z->dir);
 	snprintf(marks, sizeof(marks), "%s/cause-marks", ex->workdir);
 	if (rc < 0 || (rc = mat_build_all(z->m, s, z->dir, &ckey, err, sizeof(err))) < 0 ||
-	    (rc = ops_write_marks(ex->t, z->no_marks ? 0 : s->crash, marks)) < 0 ||
+	    (rc = cz_marks(ex, z, z->no_marks ? 0 : s->crash, marks)) < 0 ||
 	    (rc = check_start(ex->run, z->dir, id, marks, NULL)) < 0 ||
 	    (rc = check_wait(ex->run, &tok, &res)) < 0) {
 		free(id);
