@@ -238,16 +238,13 @@ static int write_meta(const struct record_opts *o, const struct record_run *run,
 		      const char *status, bool sealed, uint64_t *n, char *error,
 		      size_t errlen)
 {
-	json_object *m = json_object_new_object(), *cmd = json_object_new_array();
+	json_object *m = trace_meta_new(status), *cmd = json_object_new_array();
 	struct trace_digest d = {0};
 	char why[256] = "";
 	int i, err;
 
 	for (i = 0; o->cmd[i]; i++)
 		json_object_array_add(cmd, json_object_new_string(o->cmd[i]));
-	json_object_object_add(m, "faultline", json_object_new_string(PACKAGE_VERSION));
-	json_object_object_add(m, "format", json_object_new_int(TRACE_FORMAT_VERSION));
-	json_object_object_add(m, "status", json_object_new_string(status));
 	json_object_object_add(m, "command", cmd);
 	json_object_object_add(m, "setup", o->setup ? json_object_new_string(o->setup) : NULL);
 	json_object_object_add(m, "from", o->from ? json_object_new_string(o->from) : NULL);

@@ -126,6 +126,18 @@ int trace_meta_read(const char *dir, struct trace_meta *m, char *err,
 	return rc;
 }
 
+struct json_object *trace_meta_new(const char *status)
+{
+	json_object *m = json_object_new_object();
+
+	if (!m)
+		return NULL;
+	json_object_object_add(m, "faultline", json_object_new_string(PACKAGE_VERSION));
+	json_object_object_add(m, "format", json_object_new_int(TRACE_FORMAT_VERSION));
+	json_object_object_add(m, "status", json_object_new_string(status));
+	return m;
+}
+
 int trace_meta_seal(const char *dir, json_object *meta, struct trace_digest *d,
 		    char *stop, size_t stoplen)
 {

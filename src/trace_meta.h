@@ -42,6 +42,13 @@ int trace_meta_read(const char *dir, struct trace_meta *m, char *err,
 		    size_t errlen);
 
 /*
+ * A new meta.json object with its head: "faultline" (the version),
+ * "format" (TRACE_FORMAT_VERSION) and "status".  NULL without memory.
+ * Writers add their own fields, then trace_meta_seal().
+ */
+struct json_object *trace_meta_new(const char *status);
+
+/*
  * Reads the records file of trace directory dir to its end and adds
  * "records", "records_bytes", "records_xxh3" and "records_error" to meta
  * (replacing any there).  *d (when not NULL) gets the digest, and

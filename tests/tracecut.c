@@ -230,17 +230,12 @@ static int copy_records(const char *trace, uint64_t from, uint64_t to, struct tr
 /* OUT/meta.json: complete, with the records' digest, as `record` writes it. */
 static int write_meta(const char *out, int64_t start_ns)
 {
-	json_object *m = json_object_new_object();
+	json_object *m = trace_meta_new("complete");
 	char path[4200];
 	int rc;
 
 	if (!m)
 		return -ENOMEM;
-	json_object_object_add(m, "faultline",
-			       json_object_new_string(PACKAGE_VERSION));
-	json_object_object_add(m, "format",
-			       json_object_new_int(TRACE_FORMAT_VERSION));
-	json_object_object_add(m, "status", json_object_new_string("complete"));
 	json_object_object_add(m, "start_ns", json_object_new_int64(start_ns));
 	rc = trace_meta_seal(out, m, NULL, NULL, 0);
 	snprintf(path, sizeof(path), "%s/%s", out, TRACE_META_FILE);

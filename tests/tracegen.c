@@ -321,18 +321,13 @@ static int tg_tree_write(struct tg *g, const char *path, bool base)
 /* Writes OUTDIR/meta.json as `faultline record` would for a complete trace. */
 static int tg_write_meta(const struct tg *g, const char *outdir, uint64_t seed)
 {
-	json_object *m = json_object_new_object();
+	json_object *m = trace_meta_new("complete");
 	char path[4096];
 	FILE *f = NULL;
 	int err;
 
 	if (!m)
 		return -ENOMEM;
-	json_object_object_add(m, "faultline",
-			       json_object_new_string(PACKAGE_VERSION));
-	json_object_object_add(m, "format",
-			       json_object_new_int(TRACE_FORMAT_VERSION));
-	json_object_object_add(m, "status", json_object_new_string("complete"));
 	/* records and their digest, as `faultline record` keeps them */
 	err = trace_meta_seal(outdir, m, NULL, NULL, 0);
 	json_object_object_add(m, "start_ns",
