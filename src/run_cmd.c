@@ -105,11 +105,6 @@ static int run_explore(const struct scenario *s, const char *trace, const char *
 	return run_self(argv);
 }
 
-static int str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /*
  * The kinds of the report's causes, sorted, each once, ", "-joined (as
  * scenario.causes is); "" when none.  Returns a malloc'ed string or NULL.
@@ -118,7 +113,7 @@ static char *run_cause_kinds(json_object *r)
 {
 	json_object *cs = NULL, *k;
 	const char **v;
-	size_t n = 0, i, j, len = 1;
+	size_t n = 0, i;
 	char *out;
 
 	if (r && (!json_object_object_get_ex(r, "causes", &cs) ||
@@ -132,15 +127,7 @@ static char *run_cause_kinds(json_object *r)
 						      &k) &&
 			    json_object_get_string(k))
 				v[n++] = json_object_get_string(k);
-	qsort(v, n, sizeof(*v), str_cmp);
-	for (i = 0; i < n; i++)
-		len += strlen(v[i]) + 2;
-	if ((out = malloc(len))) {
-		out[0] = 0;
-		for (i = j = 0; i < n; i++)
-			if (!i || strcmp(v[i], v[i - 1]))
-				strcat(strcat(out, j++ ? ", " : ""), v[i]);
-	}
+	out = scenario_kinds_join(v, n);
 	free(v);
 	return out;
 }

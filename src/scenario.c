@@ -64,7 +64,25 @@ static int set_once(struct parse *p, char **slot, const char *name, const char *
 
 static int kind_cmp(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+char *scenario_kinds_join(const char **v, size_t n)
+{
+	size_t i, k, len = 1;
+	char *out;
+
+	if (n)
+		qsort(v, n, sizeof(*v), kind_cmp);
+	for (i = 0; i < n; i++)
+		len += strlen(v[i]) + 2;
+	if (!(out = malloc(len)))
+		return NULL;
+	out[0] = 0;
+	for (i = k = 0; i < n; i++)
+		if (!i || strcmp(v[i], v[i - 1]))
+			strcat(strcat(out, k++ ? ", " : ""), v[i]);
+	return out;
 }
 
 /*
@@ -73,8 +91,9 @@ static int kind_cmp(const void *a, const void *b)
  */
 static char *causes_value(struct parse *p, const char *value)
 {
-	char *copy = strdup(value), *w[32], *tok, *save = NULL, *out;
-	size_t n = 0, i, k, len = 1;
+	char *copy = strdup(value), *tok, *save = NULL, *out;
+	const char *w[32];
+	size_t n = 0;
 
 	if (!copy)
 		return NULL;
@@ -97,17 +116,7 @@ static char *causes_value(struct parse *p, const char *value)
 		free(copy);
 		return NULL;
 	}
-	qsort(w, n, sizeof(*w), kind_cmp);
-	for (i = 0; i < n; i++)
-		len += strlen(w[i]) + 2;
-	out = malloc(len);
-	if (out) {
-		out[0] = 0;
-		for (i = k = 0; i < n; i++)
-			if (!i || strcmp(w[i], w[i - 1])) {
-				strcat(strcat(out, k++ ? ", " : ""), w[i]);
-			}
-	}
+	out = scenario_kinds_join(w, n);
 	free(copy);
 	return out;
 }

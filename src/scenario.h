@@ -53,4 +53,11 @@ int scenario_load(const char *path, struct scenario *s, char *err, size_t errlen
 
 void scenario_free(struct scenario *s);
 
+/*
+ * The cause kinds v[0..n) sorted (v is sorted in place), each once, joined
+ * by ", ": the form of scenario.causes.  Returns a malloc'ed string, NULL
+ * without memory.
+ */
+char *scenario_kinds_join(const char **v, size_t n);
+
 #endif
