@@ -303,8 +303,8 @@ int ex_try(struct ex *ex, const struct state *s, size_t x)
 		return -ENOMEM;
 	if (ex->o->mode == EXPLORE_RANDOM && (rc = ex_count_draw(ex, id)) < 0)
 		goto out;
-	/* The key first, in memory: a duplicate is never built. */
-	/* Any failure to key in memory (too large, no memory) only means: build it. */
+	/* The key first, in memory: a duplicate is never built (a state that
+	 * cannot be keyed in memory, too large or no memory, is built). */
 	keyed = mat_key(ex->mat, s, ex->pending, ex->npend, &mkey, err, sizeof(err)) == 0;
 	ex->keyed += keyed;
 	if (keyed && !ex->o->build_every && ex_known(ex->seen, fskey_state(mkey, ex->nmarks))) {

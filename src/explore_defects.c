@@ -122,9 +122,8 @@ static int cz_paths(struct cz *z, const struct ops_trace *t)
 	return rc;
 }
 
-static const char *cz_path(struct ex *ex, struct cz *z, size_t idx)
+static const char *cz_path(const struct cz *z, size_t idx)
 {
-	(void)ex;
 	return z->path[idx] ? z->path[idx] : "?";
 }
 
@@ -203,10 +202,10 @@ int cz_item(struct ex *ex, struct cz *z, const struct state_choice *c, struct cz
 	}
 	/* the path last: a path too long for the buffer loses its tail, not the region */
 	snprintf(it->text, sizeof(it->text), "%s %s%s %s", class_names[it->cls],
-		 trace_op_name(op->op), region, cz_path(ex, z, (size_t)idx));
+		 trace_op_name(op->op), region, cz_path(z, (size_t)idx));
 	snprintf(it->alt, sizeof(it->alt), "%s %s%s %s",
 		 class_names[it->cls == CZ_TORN || it->cls == CZ_SIZE ? CZ_LOST : it->cls],
-		 trace_op_name(op->op), region, cz_path(ex, z, (size_t)idx));
+		 trace_op_name(op->op), region, cz_path(z, (size_t)idx));
 	return 0;
 }
 
@@ -342,7 +341,7 @@ const char *cz_kind(const struct cz_items *v, int severity)
 static void op_words(struct ex *ex, struct cz *z, size_t idx, char *buf, size_t cap)
 {
 	const struct ops_op *op = &ex->t->v[idx];
-	const char *path = cz_path(ex, z, idx);
+	const char *path = cz_path(z, idx);
 
 	if (op->op == TRACE_OP_WRITE)
 		snprintf(buf, cap, "write of %s @%" PRIu64 "+%" PRIu32, path, op->off,
@@ -360,7 +359,7 @@ static void op_words(struct ex *ex, struct cz *z, size_t idx, char *buf, size_t 
 static void parent_words(struct ex *ex, struct cz *z, size_t idx, char *buf, size_t cap)
 {
 	const struct ops_op *op = &ex->t->v[idx];
-	const char *p = cz_path(ex, z, idx);
+	const char *p = cz_path(z, idx);
 	const char *arrow = strstr(p, " -> ");
 	size_t len = arrow ? (size_t)(arrow - p) : strlen(p);
 	const char *slash = memrchr(p, '/', len);
@@ -407,12 +406,12 @@ void cz_headline(struct ex *ex, struct cz *z, const struct cz_items *v, uint64_t
 		snprintf(buf, cap, "torn write trusted: a %" PRIu32 "-byte %s at @%" PRIu64
 			 " of %s may tear and %s", op->data_len,
 			 op->off >= op->old_size ? "append" : "overwrite", op->off,
-			 cz_path(ex, z, p->idx), rec);
+			 cz_path(z, p->idx), rec);
 		return;
 	case CZ_SIZE:
 		snprintf(buf, cap, "size without its bytes: the %" PRIu32 "-byte append at @%"
 			 PRIu64 " to %s may persist its new size before its bytes (zeros "
-			 "there) and %s", op->data_len, op->off, cz_path(ex, z, p->idx), rec);
+			 "there) and %s", op->data_len, op->off, cz_path(z, p->idx), rec);
 		return;
 	case CZ_NAME:
 		parent_words(ex, z, p->idx, dir, sizeof(dir));
@@ -421,7 +420,7 @@ void cz_headline(struct ex *ex, struct cz *z, const struct cz_items *v, uint64_t
 		return;
 	case CZ_ATTR:
 		snprintf(buf, cap, "attribute not durable: %s not followed by an fsync of %s", what,
-			 cz_path(ex, z, p->idx));
+			 cz_path(z, p->idx));
 		return;
 	default:
 		break;

@@ -27,7 +27,7 @@ struct mfile {
 	struct mat_mem *mem; /* in memory */
 };
 
-/* Makes mem hold at least len bytes, new ones zero.  0 or -ENOMEM. */
+/* Makes mem hold at least len bytes (not zeroed).  0, -EFBIG or -ENOMEM. */
 static int mem_reserve(struct mat_mem *mem, uint64_t len)
 {
 	uint64_t cap = mem->cap ? mem->cap : 4096;
@@ -41,8 +41,7 @@ static int mem_reserve(struct mat_mem *mem, uint64_t len)
 		cap *= 2;
 	if (!(p = realloc(mem->p, (size_t)cap)))
 		return -ENOMEM;
-	memset(p + mem->cap, 0, (size_t)(cap - mem->cap));
-	mem->p = p;
+	mem->p = p; /* bytes past size are never read: growing writes zero their gap */
 	mem->cap = cap;
 	return 0;
 }
