@@ -8,9 +8,11 @@
  *	fixed-seed generator inside a SIZE-byte file (64 MiB), each followed
  *	by fsync.  FILE must already be SIZE bytes (see `fill`); filling is
  *	not part of the timed loop.
- *   bench_io seq [-t TOTAL] [-b BS] [-r RESULT] FILE
+ *   bench_io seq [-t TOTAL] [-b BS] [-N] [-r RESULT] FILE
  *	Creates (or truncates) FILE, writes TOTAL bytes (256 MiB) in BS-byte
- *	(64 KiB) writes, then one fsync.  The create and the fsync are timed.
+ *	(64 KiB) writes, then one fsync (none with -N: the `small` workload,
+ *	many small writes that nothing syncs).  The create and the fsync are
+ *	timed.
  *   bench_io fill [-s SIZE] FILE
  *	Writes FILE to SIZE bytes of non-zero data and fsyncs it (untimed
  *	preparation for `rand`; prints nothing).
@@ -59,6 +61,7 @@ struct bench_opts {
 	uint64_t total;	    /* seq: bytes written in all */
 	uint64_t bs;	    /* bytes per write call */
 	uint64_t seed;	    /* rand: generator seed */
+	int nosync;	    /* seq -N: no fsync at the end */
 };
 
 struct bench_result {
@@ -71,7 +74,7 @@ static void usage(void)
 {
 	fputs("usage: bench_io rand [-n OPS] [-s SIZE] [-b BS] [-S SEED] "
 	      "[-r RESULT] FILE\n"
-	      "       bench_io seq [-t TOTAL] [-b BS] [-r RESULT] FILE\n"
+	      "       bench_io seq [-t TOTAL] [-b BS] [-N] [-r RESULT] FILE\n"
 	      "       bench_io fill [-s SIZE] FILE\n"
 	      "       bench_io time [-r RESULT] -- CMD [ARG...]\n",
 	      stderr);
@@ -261,7 +264,7 @@ out:
 	return err;
 }
 
-/* `seq`: opt->total bytes in bs-byte writes to a fresh FILE, one fsync. */
+/* `seq`: opt->total bytes in bs-byte writes to a fresh FILE, one fsync (-N: none). */
 static int run_seq(const struct bench_opts *o, struct bench_result *res)
 {
 	unsigned char *buf = malloc(o->bs);
@@ -286,7 +289,7 @@ static int run_seq(const struct bench_opts *o, struct bench_result *res)
 		if (err)
 			goto out_io;
 	}
-	err = fsync(fd) < 0 ? -errno : 0;
+	err = !o->nosync && fsync(fd) < 0 ? -errno : 0;
 	res->elapsed = now() - t0;
 	res->ops = n;
 	res->bytes = o->total;
@@ -385,9 +388,13 @@ static const struct bench_mode *parse_args(int argc, char **argv,
 	o->mode = m->name;
 	o->bs = m->bs;
 	optind = 2;
-	while ((c = getopt(argc, argv, "+n:s:t:b:S:r:")) != -1) {
+	while ((c = getopt(argc, argv, "+n:s:t:b:S:r:N")) != -1) {
 		if (c == 'r') {
 			o->result = optarg;
+			continue;
+		}
+		if (c == 'N' && m->run == run_seq) {
+			o->nosync = 1;
 			continue;
 		}
 		p = c != '?' && c != ':' ? strchr(num_opts, c) : NULL;
