@@ -1,5 +1,5 @@
 /*
- * trace.c - the trace's records file: format, writer and reader.
+ * trace.c - the trace's records file: format, encoding and reader.
  *
  * FORMAT (version 3; version 2 lacked the size and content hash on BASE
  * records, version 1 also the owner on create-type records).  All
@@ -47,11 +47,11 @@
  * id2), so `show` still prints old traces; commands that build states
  * refuse them (ops.c).
  *
- * The writer serializes appends under its own mutex, so seq is the
- * completion order of appends; it writes each record with one writev and
- * takes a failed or short write back with ftruncate, so later records
- * never follow garbage.  This module does not know about files, paths or
- * directories; the trace directory is record.c's business.
+ * The writer (trace_writer.c) assigns seq in the order of appends and
+ * writes records in that order, whole; what it promises about when a
+ * record reaches the file is said there.  This module does not know
+ * about files, paths or directories; the trace directory is record.c's
+ * business.
  */
 #include <endian.h>
 #include <errno.h>
@@ -70,9 +70,9 @@
 
 #include "fl_error.h"
 #include "trace.h"
+#include "trace_i.h"
 
 #define TRACE_MAGIC "FLTRACE"   /* 7 chars + its NUL = 8 bytes */
-#define TRACE_FILE_HDR 16
 #define TRACE_REC_HDR 36
 #define TRACE_NAME_MAX 255
 
@@ -387,148 +387,14 @@ int trace_decode(const uint8_t *buf, size_t len, struct trace_rec *rec)
 	return decode(buf, len, rec, TRACE_FORMAT_VERSION);
 }
 
-/* ---- writer ---- */
+/* ---- the file header, for the writer (trace_writer.c) ---- */
 
-struct trace_writer {
-	pthread_mutex_t lock; /* serializes appends; guards the fields below */
-	int fd;               /* the records file */
-	uint64_t seq;         /* seq of the last record appended */
-	uint64_t size;        /* bytes in the file that are whole records */
-	int failed;           /* first append error; every later append returns it */
-	struct timespec t0;   /* CLOCK_MONOTONIC when the writer was opened */
-};
-
-static uint64_t elapsed_ns(const struct timespec *t0)
+void trace_file_header(uint8_t hdr[TRACE_FILE_HDR])
 {
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)(now.tv_sec - t0->tv_sec) * 1000000000u +
-	       (uint64_t)(now.tv_nsec - t0->tv_nsec);
-}
-
-static int write_all(int fd, struct iovec *iov, int cnt)
-{
-	while (cnt > 0) {
-		ssize_t n = writev(fd, iov, cnt);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		while (cnt > 0 && (size_t)n >= iov->iov_len) {
-			n -= (ssize_t)iov->iov_len;
-			iov++;
-			cnt--;
-		}
-		if (cnt > 0) {
-			iov->iov_base = (char *)iov->iov_base + n;
-			iov->iov_len -= (size_t)n;
-		}
-	}
-	return 0;
-}
-
-int trace_writer_open(const char *path, struct trace_writer **out)
-{
-	uint8_t hdr[TRACE_FILE_HDR] = TRACE_MAGIC;
-	struct iovec iov = {hdr, sizeof(hdr)};
-	struct trace_writer *w;
-	int err;
-
-	*out = NULL;
-	w = calloc(1, sizeof(*w));
-	if (!w)
-		return -ENOMEM;
-	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (w->fd < 0) {
-		err = -errno;
-		goto out_free;
-	}
+	memset(hdr, 0, TRACE_FILE_HDR);
+	memcpy(hdr, TRACE_MAGIC, 8);
 	put32(hdr + 8, TRACE_FORMAT_VERSION);
 	put32(hdr + 12, TRACE_FILE_HDR);
-	err = write_all(w->fd, &iov, 1);
-	if (err)
-		goto out_close;
-	w->size = TRACE_FILE_HDR;
-	pthread_mutex_init(&w->lock, NULL);
-	clock_gettime(CLOCK_MONOTONIC, &w->t0);
-	*out = w;
-	return 0;
-
-out_close:
-	close(w->fd);
-out_free:
-	free(w);
-	return err;
-}
-
-int trace_append(struct trace_writer *w, struct trace_rec *rec)
-{
-	uint8_t stackbuf[1024], *buf = stackbuf;
-	size_t need = trace_encoded_size(rec);
-	struct iovec iov[2];
-	int n, err;
-
-	if (need == 0)
-		return -EINVAL;
-	if (need > sizeof(stackbuf) && !(buf = malloc(need)))
-		return -ENOMEM;
-	pthread_mutex_lock(&w->lock);
-	if (w->failed) {
-		/* Once a record is missing, nothing may follow it: a gap would read as valid. */
-		err = w->failed;
-		goto out_unlock;
-	}
-	rec->seq = w->seq + 1;
-	rec->time_ns = elapsed_ns(&w->t0);
-	n = trace_encode(rec, buf, need);
-	if (n < 0) {
-		err = n;
-		goto out_unlock;
-	}
-	iov[0] = (struct iovec){buf, (size_t)n};
-	iov[1] = (struct iovec){(void *)rec->data, rec->data_len};
-	err = write_all(w->fd, iov, rec->data_len ? 2 : 1);
-	if (err) {
-		/* Take back a partial record so later ones stay readable. */
-		if (ftruncate(w->fd, (off_t)w->size) == 0)
-			lseek(w->fd, (off_t)w->size, SEEK_SET);
-		w->failed = err;
-		goto out_unlock;
-	}
-	w->seq++;
-	w->size += (uint64_t)n + rec->data_len;
-out_unlock:
-	pthread_mutex_unlock(&w->lock);
-	if (buf != stackbuf)
-		free(buf);
-	return err;
-}
-
-uint64_t trace_writer_count(struct trace_writer *w)
-{
-	uint64_t n;
-
-	pthread_mutex_lock(&w->lock);
-	n = w->seq;
-	pthread_mutex_unlock(&w->lock);
-	return n;
-}
-
-int trace_writer_close(struct trace_writer *w)
-{
-	int err = 0;
-
-	/* fsync: the trace must survive a crash of the machine it was made on. */
-	if (fsync(w->fd) < 0)
-		err = -errno;
-	if (close(w->fd) < 0 && !err)
-		err = -errno;
-	pthread_mutex_destroy(&w->lock);
-	free(w);
-	return err;
 }
 
 /* ---- reader ---- */

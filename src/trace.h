@@ -19,6 +19,7 @@
 #ifndef FL_TRACE_H
 #define FL_TRACE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -134,17 +135,29 @@ int trace_writer_open(const char *path, struct trace_writer **out);
 
 /*
  * Appends rec: assigns rec->seq and rec->time_ns (both written back into
- * *rec), encodes it with its checksum and writes it to the file with one
- * writev, so a killed recorder leaves whole records plus at most one torn
- * one, which readers reject.  Returns 0 or -errno; after a failure the
- * file is cut back to its last whole record and every later append fails
- * with the same error, so the trace is a prefix with no gap in it.
+ * *rec) and encodes it, payload included, into the writer's memory; it
+ * reaches the file soon after, in seq order, whole (trace_writer.c).
+ * Returns 0 or -errno, also for an earlier write that failed: after a
+ * failure the file is cut back to its last whole record and every later
+ * append fails with the same error, so the trace is a prefix with no gap
+ * in it.  Waits (back-pressure) while the writer's memory is full.
  *
  * The caller holds whatever lock makes "the syscall happened" and "the
  * record was appended" atomic with respect to conflicting ops: the
  * writer only orders appends among themselves.
  */
 int trace_append(struct trace_writer *w, struct trace_rec *rec);
+
+/*
+ * Returns once every record up to seq (at most the last appended) is in
+ * the file, and fsynced if trace_writer_set_fsync(w, true) was called:
+ * what a barrier or a mark waits for before it is answered, so that no
+ * end of the recorder loses it.  0, or the writer's error.
+ */
+int trace_writer_sync(struct trace_writer *w, uint64_t seq);
+
+/* on: trace_writer_sync() also fsyncs the file (the recorder's --real-fsync). */
+void trace_writer_set_fsync(struct trace_writer *w, bool on);
 
 /* Records appended so far. */
 uint64_t trace_writer_count(struct trace_writer *w);

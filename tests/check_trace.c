@@ -422,6 +422,7 @@ END_TEST
 struct appender {
 	struct trace_writer *w; /* shared writer */
 	unsigned tid;           /* which thread */
+	const char *path;       /* the records file, to read back while writing */
 };
 
 static void *append_many(void *arg)
@@ -452,7 +453,7 @@ START_TEST(concurrent_appends_stay_whole)
 
 	ck_assert_int_eq(trace_writer_open(path, &a[0].w), 0);
 	for (i = 0; i < 4; i++) {
-		a[i] = (struct appender){a[0].w, i + 1};
+		a[i] = (struct appender){a[0].w, i + 1, path};
 		ck_assert_int_eq(
 		    pthread_create(&t[i], NULL, append_many, &a[i]), 0);
 	}
@@ -473,6 +474,101 @@ START_TEST(concurrent_appends_stay_whole)
 }
 END_TEST
 
+/* Records of every size up to 48 KiB, a sync after every 25th, checked at once. */
+static void *append_and_sync(void *arg)
+{
+	struct appender *a = arg;
+	static char data[48 << 10];
+	struct trace_reader *r;
+	uint64_t st = a->tid;
+	unsigned i;
+
+	for (i = 0; i < 400; i++) {
+		uint32_t n = (uint32_t)((st = st * 6364136223846793005u + 1442695040888963407u) >> 33) %
+			     sizeof(data);
+		struct trace_rec rec = {.op = TRACE_OP_WRITE, .id = a->tid, .off = i,
+					.len = n, .data = data, .data_len = n,
+					.result = (int32_t)n};
+
+		ck_assert_int_eq(trace_append(a->w, &rec), 0);
+		if (i % 25 != 24)
+			continue;
+		ck_assert_int_eq(trace_writer_sync(a->w, rec.seq), 0);
+		/* The promise: the file now holds every record up to this one. */
+		ck_assert_int_eq(trace_reader_open(a->path, &r, NULL, 0), 0);
+		while (trace_next(r, &(struct trace_rec){0}) == 1 && trace_reader_valid(r) < rec.seq)
+			;
+		ck_assert_uint_ge(trace_reader_valid(r), rec.seq);
+		trace_reader_close(r);
+	}
+	return NULL;
+}
+
+/* 4 threads write 4 x 400 records of up to 48 KiB (about 38 MiB): several
+ * times the writer's memory, so appends wait for the file, and syncs race
+ * with the background writes. */
+START_TEST(sync_puts_every_earlier_record_in_the_file)
+{
+	struct appender a[4];
+	pthread_t t[4];
+	struct trace_reader *r;
+	struct trace_rec rec;
+	char *path = records_path();
+	unsigned i;
+
+	ck_assert_int_eq(trace_writer_open(path, &a[0].w), 0);
+	for (i = 0; i < 4; i++) {
+		a[i] = (struct appender){a[0].w, i + 1, path};
+		ck_assert_int_eq(pthread_create(&t[i], NULL, append_and_sync, &a[i]), 0);
+	}
+	for (i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_int_eq(trace_writer_close(a[0].w), 0);
+	ck_assert_int_eq(trace_reader_open(path, &r, NULL, 0), 0);
+	for (i = 1; trace_next(r, &rec) == 1; i++)
+		ck_assert_uint_eq(rec.seq, i);
+	ck_assert_uint_eq(trace_reader_valid(r), 1600);
+	ck_assert_ptr_null(trace_reader_error(r));
+	trace_reader_close(r);
+}
+END_TEST
+
+/* A record larger than the writer's chunks gets through whole, between small ones. */
+START_TEST(record_larger_than_a_chunk)
+{
+	size_t big = 3u << 20;
+	uint8_t *data = malloc(big);
+	struct trace_rec small = {.op = TRACE_OP_FSYNC, .id = 2}, rec;
+	struct trace_rec huge = {.op = TRACE_OP_WRITE, .id = 3, .len = big, .data = data,
+				 .data_len = (uint32_t)big, .result = (int32_t)big};
+	struct trace_writer *w;
+	struct trace_reader *r;
+	char *path = records_path();
+	size_t i;
+
+	ck_assert_ptr_nonnull(data);
+	for (i = 0; i < big; i++)
+		data[i] = (uint8_t)(i * 7 + i / 4096);
+	ck_assert_int_eq(trace_writer_open(path, &w), 0);
+	ck_assert_int_eq(trace_append(w, &small), 0);
+	ck_assert_int_eq(trace_append(w, &huge), 0);
+	ck_assert_int_eq(trace_append(w, &small), 0);
+	ck_assert_int_eq(trace_writer_sync(w, small.seq), 0);
+	ck_assert_int_eq(trace_append(w, &huge), 0);
+	ck_assert_int_eq(trace_writer_close(w), 0);
+	ck_assert_int_eq(trace_reader_open(path, &r, NULL, 0), 0);
+	for (i = 1; trace_next(r, &rec) == 1; i++)
+		if (rec.op == TRACE_OP_WRITE) {
+			ck_assert_uint_eq(rec.data_len, big);
+			ck_assert_mem_eq(rec.data, data, big);
+		}
+	ck_assert_uint_eq(trace_reader_valid(r), 4);
+	ck_assert_ptr_null(trace_reader_error(r));
+	trace_reader_close(r);
+	free(data);
+}
+END_TEST
+
 START_TEST(failed_append_stops_the_writer)
 {
 	struct rlimit lim = {.rlim_cur = 4096, .rlim_max = 4096};
@@ -489,7 +585,10 @@ START_TEST(failed_append_stops_the_writer)
 	ck_assert_int_eq(trace_writer_open(path, &w), 0);
 	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
 	ck_assert_int_eq(trace_append(w, &ok), 0);
-	ck_assert_int_lt(trace_append(w, &huge), 0);
+	ck_assert_int_eq(trace_writer_sync(w, ok.seq), 0);
+	/* Appends only fill memory: the sync that needs the file reports it. */
+	ck_assert_int_eq(trace_append(w, &huge), 0);
+	ck_assert_int_lt(trace_writer_sync(w, huge.seq), 0);
 	/* A small record would fit, but after a lost one nothing may follow. */
 	ck_assert_int_lt(trace_append(w, &ok), 0);
 	trace_writer_close(w);
@@ -682,6 +781,8 @@ Suite *make_trace_suite(void)
 	tcase_add_test(tc, encode_refuses_data_on_dataless_op);
 	tcase_add_test(tc, concurrent_appends_stay_whole);
 	tcase_add_test(tc, failed_append_stops_the_writer);
+	tcase_add_test(tc, sync_puts_every_earlier_record_in_the_file);
+	tcase_add_test(tc, record_larger_than_a_chunk);
 	tcase_add_test(tc, digest_covers_exactly_the_valid_bytes);
 	tcase_add_test(tc, format_2_base_records_still_read);
 	tcase_add_test(tc, content_hash_sees_bytes_not_holes);

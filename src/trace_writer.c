@@ -1,0 +1,389 @@
+/*
+ * trace_writer.c - appends records to a trace's records file (format:
+ * trace.c) at the speed of a memcpy, with an exact durability promise.
+ *
+ * PATH OF A RECORD.  trace_append() encodes the record, payload and all,
+ * into the chunk being filled (TW_CHUNK bytes, in memory) and returns:
+ * no system call.  A full chunk is queued; a writer thread writes queued
+ * chunks to the file in order, each with one write, so the file always
+ * holds whole records in seq order followed by at most one torn record
+ * (a reader stops there).  At most TW_CHUNKS chunks exist: when all are
+ * queued, trace_append() waits for the thread (back-pressure), so memory
+ * stays bounded however fast the recorded program writes.  A record
+ * larger than a chunk gets a chunk of its own, grown for it and shrunk
+ * back once written.  When nothing else happens, the thread writes the
+ * chunk being filled after TW_IDLE_MS, so a quiet recorder's records do
+ * not wait in memory.
+ *
+ * THE PROMISE.  trace_writer_sync(w, seq) returns only once every record
+ * up to seq is written to the file, and also fsynced if
+ * trace_writer_set_fsync() asked for it.  The recorder calls it before it
+ * answers a barrier (fsync, fdatasync, fsyncdir, a synchronous write) or
+ * a mark, so a recorder killed at any instant (SIGKILL included) has
+ * lost no barrier, no mark and no record before one; what it may lose is
+ * a tail of records appended after the last barrier it answered.  The
+ * waiter does the write itself when no one else is writing (no thread
+ * hand-off on the common path), and one write or fsync serves every
+ * waiter whose record it covers.
+ *
+ * FAILURE.  After a failed write the file is cut back to its last whole
+ * record, every queued record is dropped and every later call returns
+ * the same error, so the trace stays a prefix with no gap in it.  A
+ * failure is reported by the next call that can report it: an append, a
+ * sync or the close.
+ *
+ * LOCKING.  One mutex guards the writer's state; the bytes of a queued
+ * chunk belong to whoever is writing it (busy) and are read outside the
+ * lock, never written.  Appenders only touch the chunk being filled,
+ * which is never queued.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "trace.h"
+#include "trace_i.h"
+
+#define TW_CHUNK (1u << 20) /* bytes of records a chunk holds before it is queued */
+#define TW_CHUNKS 8         /* chunks in all: the memory queued records may take */
+#define TW_IDLE_MS 20       /* a partly filled chunk waits at most this long for more */
+
+struct tw_chunk {
+	uint8_t *buf;  /* cap bytes, allocated at open */
+	size_t cap;    /* TW_CHUNK, or more while it holds one larger record */
+	size_t len;    /* bytes of whole records in buf */
+	uint64_t last; /* seq of the last record in buf */
+};
+
+struct trace_writer {
+	pthread_mutex_t lock;   /* guards every field below */
+	pthread_cond_t queued;  /* a chunk was queued, or closing: wakes the thread */
+	pthread_cond_t moved;   /* a write or fsync ended, or failed: wakes waiters */
+	int fd;                 /* the records file */
+	bool fsync;             /* trace_writer_sync also fsyncs */
+	uint64_t seq;           /* seq of the last record appended */
+	uint64_t size;          /* bytes in the file that are whole records */
+	uint64_t written;       /* seq of the last record in the file */
+	uint64_t synced;        /* seq of the last record fsynced */
+	uint64_t want_sync;     /* highest seq a waiter needs fsynced */
+	struct tw_chunk c[TW_CHUNKS];
+	unsigned head;          /* oldest queued chunk */
+	unsigned nq;            /* queued: c[head .. head+nq-1]; c[head+nq] fills */
+	bool busy;              /* someone writes c[head] or fsyncs, outside the lock */
+	bool closing;           /* the thread is to drain the queue and end */
+	int failed;             /* first error; every later call returns it */
+	pthread_t thread;       /* writes queued chunks */
+	struct timespec t0;     /* CLOCK_MONOTONIC when the writer was opened */
+};
+
+static uint64_t elapsed_ns(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)(now.tv_sec - t0->tv_sec) * 1000000000u +
+	       (uint64_t)(now.tv_nsec - t0->tv_nsec);
+}
+
+/* Writes all of buf to fd.  0 or -errno. */
+static int write_all(int fd, const uint8_t *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static struct tw_chunk *tw_filling(struct trace_writer *w)
+{
+	return &w->c[(w->head + w->nq) % TW_CHUNKS];
+}
+
+/* Under the lock: records err, cuts the file back, drops every queued record. */
+static void tw_fail(struct trace_writer *w, int err)
+{
+	unsigned i;
+
+	if (!w->failed)
+		w->failed = err;
+	if (ftruncate(w->fd, (off_t)w->size) == 0)
+		lseek(w->fd, (off_t)w->size, SEEK_SET);
+	for (i = 0; i < TW_CHUNKS; i++)
+		w->c[i].len = 0;
+	w->nq = 0;
+	pthread_cond_broadcast(&w->moved);
+}
+
+/*
+ * Under the lock, with !busy: one unit of work, done outside the lock.
+ * Writes the oldest queued chunk (then fsyncs if a waiter needs a record
+ * it holds fsynced), or, with nothing queued, fsyncs for a waiter whose
+ * record is already written.  Returns false if there was nothing to do.
+ */
+static bool tw_step(struct trace_writer *w)
+{
+	struct tw_chunk *c = w->nq ? &w->c[w->head] : NULL;
+	uint64_t upto = c ? c->last : w->written;
+	bool sync = w->fsync && w->want_sync > w->synced && w->want_sync <= upto;
+	int err = 0;
+
+	if (w->failed || (!c && !sync))
+		return false;
+	w->busy = true;
+	pthread_mutex_unlock(&w->lock);
+	if (c)
+		err = write_all(w->fd, c->buf, c->len);
+	if (!err && sync && fdatasync(w->fd) < 0)
+		err = -errno;
+	pthread_mutex_lock(&w->lock);
+	w->busy = false;
+	if (c && !err && !w->failed) {
+		w->size += c->len;
+		w->written = c->last;
+		c->len = 0;
+		if (c->cap > TW_CHUNK) { /* a large record's chunk: back to size */
+			uint8_t *p = realloc(c->buf, TW_CHUNK);
+
+			if (p) {
+				c->buf = p;
+				c->cap = TW_CHUNK;
+			}
+		}
+		w->head = (w->head + 1) % TW_CHUNKS;
+		w->nq--;
+	}
+	if (err)
+		tw_fail(w, err);
+	else if (sync && upto > w->synced)
+		w->synced = upto;
+	pthread_cond_broadcast(&w->moved);
+	if (w->nq > 0)
+		pthread_cond_signal(&w->queued);
+	return true;
+}
+
+/*
+ * Under the lock: queues the chunk being filled (if it holds anything),
+ * first waiting, or writing, until a free chunk can take its place.
+ * 0 or the writer's error.
+ */
+static int tw_queue(struct trace_writer *w)
+{
+	while (!w->failed && w->nq >= TW_CHUNKS - 1)
+		if (w->busy || !tw_step(w))
+			pthread_cond_wait(&w->moved, &w->lock);
+	if (w->failed)
+		return w->failed;
+	if (tw_filling(w)->len == 0)
+		return 0;
+	w->nq++;
+	pthread_cond_signal(&w->queued);
+	return 0;
+}
+
+static void *tw_thread(void *arg)
+{
+	struct trace_writer *w = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		if (!w->busy && w->nq > 0 && !w->failed) {
+			tw_step(w);
+			continue;
+		}
+		if (w->closing && (w->nq == 0 || w->failed) && !w->busy)
+			break;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += TW_IDLE_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		if (pthread_cond_timedwait(&w->queued, &w->lock, &until) == ETIMEDOUT &&
+		    !w->busy && w->nq == 0 && tw_filling(w)->len > 0)
+			tw_queue(w); /* idle: the records waiting go to the file */
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+int trace_writer_open(const char *path, struct trace_writer **out)
+{
+	uint8_t hdr[TRACE_FILE_HDR];
+	sigset_t all, old;
+	struct trace_writer *w;
+	unsigned i;
+	int err;
+
+	*out = NULL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	for (i = 0; i < TW_CHUNKS; i++) {
+		w->c[i].cap = TW_CHUNK;
+		if (!(w->c[i].buf = malloc(TW_CHUNK))) {
+			err = -ENOMEM;
+			goto out_free;
+		}
+	}
+	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (w->fd < 0) {
+		err = -errno;
+		goto out_free;
+	}
+	trace_file_header(hdr);
+	err = write_all(w->fd, hdr, sizeof(hdr));
+	if (err)
+		goto out_close;
+	w->size = TRACE_FILE_HDR;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->queued, NULL);
+	pthread_cond_init(&w->moved, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &w->t0);
+	/* The thread takes no signals: they belong to the program's own threads. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = -pthread_create(&w->thread, NULL, tw_thread, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		goto out_sync;
+	*out = w;
+	return 0;
+
+out_sync:
+	pthread_cond_destroy(&w->moved);
+	pthread_cond_destroy(&w->queued);
+	pthread_mutex_destroy(&w->lock);
+out_close:
+	close(w->fd);
+out_free:
+	for (i = 0; i < TW_CHUNKS; i++)
+		free(w->c[i].buf);
+	free(w);
+	return err;
+}
+
+void trace_writer_set_fsync(struct trace_writer *w, bool on)
+{
+	pthread_mutex_lock(&w->lock);
+	w->fsync = on;
+	pthread_mutex_unlock(&w->lock);
+}
+
+int trace_append(struct trace_writer *w, struct trace_rec *rec)
+{
+	size_t hdr = trace_encoded_size(rec), need = hdr + rec->data_len;
+	struct tw_chunk *c;
+	int n, err = 0;
+
+	if (hdr == 0)
+		return -EINVAL;
+	if (need > TRACE_MAX_RECORD)
+		return -E2BIG;
+	pthread_mutex_lock(&w->lock);
+	if ((err = w->failed))
+		goto out_unlock; /* once a record is missing, nothing may follow it */
+	c = tw_filling(w);
+	if (c->len + need > c->cap) {
+		if ((err = tw_queue(w)))
+			goto out_unlock;
+		c = tw_filling(w);
+		if (need > c->cap) {
+			uint8_t *p = realloc(c->buf, need);
+
+			if (!p) {
+				err = -ENOMEM;
+				goto out_unlock;
+			}
+			c->buf = p;
+			c->cap = need;
+		}
+	}
+	rec->seq = w->seq + 1;
+	rec->time_ns = elapsed_ns(&w->t0);
+	n = trace_encode(rec, c->buf + c->len, c->cap - c->len);
+	if (n < 0) {
+		err = n;
+		goto out_unlock;
+	}
+	if (rec->data_len)
+		memcpy(c->buf + c->len + (size_t)n, rec->data, rec->data_len);
+	c->len += (size_t)n + rec->data_len;
+	c->last = rec->seq;
+	w->seq = rec->seq;
+out_unlock:
+	pthread_mutex_unlock(&w->lock);
+	return err;
+}
+
+int trace_writer_sync(struct trace_writer *w, uint64_t seq)
+{
+	int err;
+
+	pthread_mutex_lock(&w->lock);
+	if (seq > w->seq)
+		seq = w->seq;
+	if (w->fsync && seq > w->want_sync)
+		w->want_sync = seq;
+	while (!w->failed && (w->fsync ? w->synced : w->written) < seq) {
+		/* The record is still in the chunk being filled: queue that. */
+		if (w->nq == 0 || w->c[(w->head + w->nq - 1) % TW_CHUNKS].last < seq)
+			if (tw_queue(w))
+				break;
+		if (w->busy || !tw_step(w))
+			pthread_cond_wait(&w->moved, &w->lock);
+	}
+	err = w->failed;
+	pthread_mutex_unlock(&w->lock);
+	return err;
+}
+
+uint64_t trace_writer_count(struct trace_writer *w)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&w->lock);
+	n = w->seq;
+	pthread_mutex_unlock(&w->lock);
+	return n;
+}
+
+int trace_writer_close(struct trace_writer *w)
+{
+	unsigned i;
+	int err;
+
+	pthread_mutex_lock(&w->lock);
+	tw_queue(w);
+	w->closing = true;
+	pthread_cond_signal(&w->queued);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	err = w->failed;
+	/* fsync: the trace must survive a crash of the machine it was made on. */
+	if (fsync(w->fd) < 0 && !err)
+		err = -errno;
+	if (close(w->fd) < 0 && !err)
+		err = -errno;
+	pthread_cond_destroy(&w->moved);
+	pthread_cond_destroy(&w->queued);
+	pthread_mutex_destroy(&w->lock);
+	for (i = 0; i < TW_CHUNKS; i++)
+		free(w->c[i].buf);
+	free(w);
+	return err;
+}
