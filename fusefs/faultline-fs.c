@@ -98,6 +98,7 @@
 #include <unistd.h>
 
 #include "fs_i.h"
+#include "fs_wire.h"
 #include "trace.h"
 
 _Static_assert(sizeof(fuse_ino_t) >= sizeof(uintptr_t),
@@ -168,9 +169,32 @@ static void rec_name(struct trace_rec *r, const char *name)
 }
 
 /*
- * Appends r with result res.  After a failed append nothing more is
- * appended, so the trace stays a valid prefix of what happened; the
- * failure is reported once now and again by the exit status.
+ * Whether answering r's request tells the program something is durable:
+ * a barrier, a mark, or a write through an O_SYNC/O_DSYNC handle.
+ */
+static bool rec_is_promise(const struct trace_rec *r)
+{
+	switch (r->op) {
+	case TRACE_OP_FSYNC:
+	case TRACE_OP_FSYNCDIR:
+	case TRACE_OP_SYNCFS:
+	case TRACE_OP_MARK:
+		return true;
+	case TRACE_OP_WRITE:
+		return (r->flags & (TRACE_WF_SYNC | TRACE_WF_DSYNC)) != 0;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Appends r with result res.  A promise (rec_is_promise) returns only
+ * once r and every record before it are in the trace file (fsynced too
+ * with --real-fsync), so no end of the recorder loses what the program
+ * was told is durable; other records reach the file in the background.
+ * After a failed append nothing more is appended, so the trace stays a
+ * valid prefix of what happened; the failure is reported once now and
+ * again by the exit status.
  */
 static void rec_append(struct fs *fs, struct trace_rec *r, int res)
 {
@@ -180,6 +204,8 @@ static void rec_append(struct fs *fs, struct trace_rec *r, int res)
 		return;
 	r->result = res;
 	err = trace_append(fs->trace, r);
+	if (!err && rec_is_promise(r))
+		err = trace_writer_sync(fs->trace, r->seq);
 	if (err && __atomic_compare_exchange_n(&fs->rec_err, &none, err, false,
 					       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		fprintf(stderr, "faultline-fs: cannot append to the trace: %s; "
@@ -419,7 +445,10 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	(void)userdata;
 	/* Writeback caching would coalesce and reorder writes before we see them. */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
-	/* Let the kernel clear set-ID bits on write (it tells us with a SETATTR). */
+	/*
+	 * Not HANDLE_KILLPRIV (v1): it would keep the kernel's per-write
+	 * security.capability probe.  v2 is negotiated below libfuse (fs_wire.c).
+	 */
 	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
 	/* O_TRUNC arrives with OPEN, so we record it as TRACE_TF_OTRUNC. */
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
@@ -485,6 +514,54 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, errno);
 	else
 		fuse_reply_attr(req, &st, FS_TIMEOUT);
+}
+
+/* Whether req's process is in group gid (primary or supplementary). */
+static bool fs_req_in_group(fuse_req_t req, gid_t gid)
+{
+	gid_t list[64];
+	int n, i;
+
+	if (fuse_req_ctx(req)->gid == gid)
+		return true;
+	n = fuse_req_getgroups(req, 64, list);
+	for (i = 0; i < n && i < 64; i++)
+		if (list[i] == gid)
+			return true;
+	return false;
+}
+
+/*
+ * With HANDLE_KILLPRIV_V2 (fs_wire.c) the kernel leaves clearing set-ID
+ * bits on write, truncate and O_TRUNC to the file system.  When the
+ * request asks (wire_kill_suidgid: the caller lacks CAP_FSETID), a
+ * regular file loses S_ISUID, and S_ISGID if it is group-executable or
+ * the caller is not in its group, as the VFS clears them, and the change
+ * is recorded as the SETATTR the kernel itself used to send.  Caller
+ * holds n->lock.  Returns 0 or -errno.
+ */
+static int fs_kill_suidgid(struct fs *fs, fuse_req_t req, struct fs_node *n)
+{
+	struct trace_rec r;
+	struct stat st;
+	char path[32];
+	mode_t mode;
+	int res;
+
+	if (!wire_kill_suidgid() || fstat(n->fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	mode = st.st_mode & ~(mode_t)S_ISUID;
+	if ((mode & S_ISGID) && ((mode & S_IXGRP) || !fs_req_in_group(req, st.st_gid)))
+		mode &= ~(mode_t)S_ISGID;
+	if (mode == st.st_mode)
+		return 0;
+	rec_start(&r, TRACE_OP_SETATTR, req);
+	r.id = n->id;
+	r.flags = TRACE_SA_MODE;
+	r.mode = mode;
+	res = chmod(fs_proc_path(path, n->fd), mode & 07777) < 0 ? -errno : 0;
+	rec_append(fs, &r, res);
+	return res;
 }
 
 /* Truncates n (through fi's fd when given) and records it.  Caller holds n->lock. */
@@ -556,9 +633,20 @@ static int fs_apply_meta(const struct fs_node *n, const struct stat *a,
 		r->flags |= TRACE_SA_GID;
 		r->gid = gid = a->st_gid;
 	}
-	if ((valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) &&
-	    fchownat(n->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		struct stat before, after;
+		bool seen = !(valid & FUSE_SET_ATTR_MODE) &&
+			    fstatat(n->fd, "", &before, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0;
+
+		if (fchownat(n->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+		/* chown clears set-ID bits (the kernel no longer asks for it, fs_wire.c) */
+		if (seen && fstatat(n->fd, "", &after, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0 &&
+		    after.st_mode != before.st_mode) {
+			r->flags |= TRACE_SA_MODE;
+			r->mode = after.st_mode;
+		}
+	}
 	fs_set_time(&tv[0], &r->atime_ns, &r->flags, valid, FUSE_SET_ATTR_ATIME,
 		    FUSE_SET_ATTR_ATIME_NOW, &a->st_atim, TRACE_SA_ATIME,
 		    TRACE_SA_ATIME_NOW);
@@ -590,6 +678,8 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	}
 	pthread_mutex_lock(&n->lock);
 	if (valid & FUSE_SET_ATTR_SIZE)
+		res = fs_kill_suidgid(fs, req, n);
+	if (!res && (valid & FUSE_SET_ATTR_SIZE))
 		res = fs_set_size(fs, req, n, attr->st_size, fi);
 	if (!res && (valid & FS_META_BITS)) {
 		rec_start(&r, TRACE_OP_SETATTR, req);
@@ -962,6 +1052,7 @@ static int fs_open_file(struct fs *fs, fuse_req_t req, struct fs_node *n,
 
 	if (trunc) {
 		pthread_mutex_lock(&n->lock);
+		fs_kill_suidgid(fs, req, n);
 		fstat(n->fd, &st);
 	}
 	fd = open(fs_proc_path(path, n->fd), fs_backing_flags(fs, fi->flags));
@@ -1136,6 +1227,8 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		wf = TRACE_WF_WRITEPAGE;
 	rec_start(&r, TRACE_OP_WRITE, req);
 	pthread_mutex_lock(&n->lock);
+	if (!(wf & TRACE_WF_WRITEPAGE))
+		fs_kill_suidgid(fs, req, n);
 	if ((wf & TRACE_WF_APPEND) && fstat(fh_fd(fi->fh), &st) == 0)
 		off = st.st_size; /* O_APPEND: the end, as it is now */
 	res = pwrite(fh_fd(fi->fh), buf, size, off);
@@ -1790,6 +1883,7 @@ static int fs_setup(struct fs *fs, const struct fs_opts *o)
 	err = trace_writer_open(o->trace, &fs->trace);
 	if (err)
 		return fs_fail(err, "trace %s", o->trace);
+	trace_writer_set_fsync(fs->trace, o->real_fsync);
 	dfd = open(o->backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return fs_fail(-errno, "backing directory %s", o->backing);
@@ -1816,6 +1910,8 @@ static void fs_free(struct fs *fs)
 	if (fs->root.fd >= 0)
 		close(fs->root.fd);
 }
+
+static const struct fuse_custom_io wire_io = {.writev = wire_writev, .read = wire_read};
 
 /* Creates the session and mounts it.  Returns the session or NULL (reason printed). */
 static struct fuse_session *fs_mount(struct fs *fs, const struct fs_opts *o)
@@ -1847,6 +1943,12 @@ static struct fuse_session *fs_mount(struct fs *fs, const struct fs_opts *o)
 	}
 	if (fuse_session_mount(se, o->mountpoint) != 0) {
 		fs_fail(0, "cannot mount on %s", o->mountpoint);
+		goto out_signals;
+	}
+	/* Our own /dev/fuse I/O: HANDLE_KILLPRIV_V2 (fs_wire.c). */
+	if (fuse_session_custom_io(se, &wire_io, fuse_session_fd(se)) != 0) {
+		fs_fail(0, "cannot take over the FUSE device's I/O");
+		fuse_session_unmount(se);
 		goto out_signals;
 	}
 	return se;
