@@ -169,26 +169,7 @@ static void rec_name(struct trace_rec *r, const char *name)
 }
 
 /*
- * Whether answering r's request tells the program something is durable:
- * a barrier, a mark, or a write through an O_SYNC/O_DSYNC handle.
- */
-static bool rec_is_promise(const struct trace_rec *r)
-{
-	switch (r->op) {
-	case TRACE_OP_FSYNC:
-	case TRACE_OP_FSYNCDIR:
-	case TRACE_OP_SYNCFS:
-	case TRACE_OP_MARK:
-		return true;
-	case TRACE_OP_WRITE:
-		return (r->flags & (TRACE_WF_SYNC | TRACE_WF_DSYNC)) != 0;
-	default:
-		return false;
-	}
-}
-
-/*
- * Appends r with result res.  A promise (rec_is_promise) returns only
+ * Appends r with result res.  A promise (trace_rec_is_promise) returns only
  * once r and every record before it are in the trace file (fsynced too
  * with --real-fsync), so no end of the recorder loses what the program
  * was told is durable; other records reach the file in the background.
@@ -204,7 +185,7 @@ static void rec_append(struct fs *fs, struct trace_rec *r, int res)
 		return;
 	r->result = res;
 	err = trace_append(fs->trace, r);
-	if (!err && rec_is_promise(r))
+	if (!err && trace_rec_is_promise(r))
 		err = trace_writer_sync(fs->trace, r->seq);
 	if (err && __atomic_compare_exchange_n(&fs->rec_err, &none, err, false,
 					       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))

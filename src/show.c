@@ -9,7 +9,16 @@
  *    "records": [{"seq", "op", "pid", "result", "errno"?, "time_ns",
  *                 ...op fields...}, ...],   (a base entry: "size" and
  *                                            "content_hash" since format 3)
- *    "valid_records": N, "error": null | "why reading stopped"}
+ *    "valid_records": N, "error": null | "why reading stopped",
+ *    "recording": null | {"status", "kept", "last_promise"}}
+ *
+ * "recording" is there when meta.json says the recording did not finish
+ * (the recorder or `faultline record` was killed, or the recorder died):
+ * "kept" records survived, and "last_promise" is the seq of the last
+ * barrier, mark or synchronous write among them (0: none).  The recorder
+ * answers those only once the trace file holds them, so everything up to
+ * it is here; what may be missing is a tail of records after it.  The
+ * text form says the same on stderr.
  *
  * Records are streamed, so memory does not grow with the trace.  A trace
  * with an invalid record is shown up to it; the reason goes to stderr and
@@ -28,6 +37,7 @@
 
 #include "cli.h"
 #include "fl_error.h"
+#include "trace_meta.h"
 #include "names.h"
 #include "trace.h"
 
@@ -462,7 +472,10 @@ int cmd_show(int argc, char **argv)
 	struct trace_reader *r = NULL;
 	struct show_paths *p = NULL;
 	struct names *nm = NULL;
+	struct trace_meta meta;
+	uint64_t promise = 0;
 	struct trace_rec rec;
+	bool unfinished;
 	char why[256];
 	int rc = FL_EXIT_ENV, n;
 
@@ -484,9 +497,14 @@ int cmd_show(int argc, char **argv)
 		       json_object_to_json_string(t), trace_reader_version(r));
 		json_object_put(t);
 	}
+	memset(&meta, 0, sizeof(meta));
+	unfinished = trace_meta_read(o.trace, &meta, why, sizeof(why)) == 0 &&
+		     strcmp(meta.status, "complete") != 0 && meta.status[0];
 	while ((n = trace_next(r, &rec)) == 1) {
 		if (show_step(nm, &rec, p) < 0)
 			goto out;
+		if (trace_rec_is_promise(&rec))
+			promise = rec.seq;
 		if (o.json)
 			show_json(&rec, p, o.data, rec.seq == 1);
 		else
@@ -497,11 +515,23 @@ int cmd_show(int argc, char **argv)
 				 ? json_object_new_string(trace_reader_error(r))
 				 : NULL;
 
-		printf("\n],\n\"valid_records\": %" PRIu64 ", \"error\": %s}\n",
+		printf("\n],\n\"valid_records\": %" PRIu64 ", \"error\": %s",
 		       trace_reader_valid(r),
 		       e ? json_object_to_json_string(e) : "null");
 		json_object_put(e);
+		if (unfinished)
+			printf(",\n\"recording\": {\"status\": \"%s\", \"kept\": %" PRIu64
+			       ", \"last_promise\": %" PRIu64 "}}\n",
+			       meta.status, trace_reader_valid(r), promise);
+		else
+			printf(",\n\"recording\": null}\n");
 	}
+	if (unfinished)
+		fprintf(stderr, "faultline: show: %s: the recording did not finish (%s): "
+			"%" PRIu64 " records kept; every barrier and mark the program "
+			"was answered is among them (the last is record %" PRIu64 "), "
+			"records after it may be missing\n",
+			o.trace, meta.status, trace_reader_valid(r), promise);
 	rc = FL_EXIT_OK;
 	if (n < 0) {
 		cli_err("show", "%s: %" PRIu64 " valid records, then %s", o.trace,

@@ -387,6 +387,21 @@ int trace_decode(const uint8_t *buf, size_t len, struct trace_rec *rec)
 	return decode(buf, len, rec, TRACE_FORMAT_VERSION);
 }
 
+bool trace_rec_is_promise(const struct trace_rec *rec)
+{
+	switch (rec->op) {
+	case TRACE_OP_FSYNC:
+	case TRACE_OP_FSYNCDIR:
+	case TRACE_OP_SYNCFS:
+	case TRACE_OP_MARK:
+		return true;
+	case TRACE_OP_WRITE:
+		return (rec->flags & (TRACE_WF_SYNC | TRACE_WF_DSYNC)) != 0;
+	default:
+		return false;
+	}
+}
+
 /* ---- the file header, for the writer (trace_writer.c) ---- */
 
 void trace_file_header(uint8_t hdr[TRACE_FILE_HDR])

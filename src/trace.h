@@ -119,6 +119,14 @@ struct trace_rec {
 	uint64_t data_off; /* reader only: file offset of data in the records file */
 };
 
+/*
+ * Whether answering the request rec records told the program something
+ * is durable: a barrier (fsync, fdatasync, fsyncdir, syncfs), a mark, or
+ * a write through an O_SYNC/O_DSYNC handle.  The recorder answers these
+ * only once the trace file holds them (trace_writer_sync).
+ */
+bool trace_rec_is_promise(const struct trace_rec *rec);
+
 /* Name of an op ("write", "fsync", ...), or NULL for an unknown op. */
 const char *trace_op_name(unsigned op);
 
