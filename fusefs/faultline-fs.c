@@ -9,10 +9,16 @@
  * is served by the matching syscall on the backing file; each mutating
  * request is appended to FILE with trace_append() when it completes,
  * failed ones included (result = -errno).  Before mounting, the backing
- * tree is walked depth first, each directory's entries in bytewise name
- * order, and every entry gets a BASE record and a file id (2, 3, ... in
- * walk order; hard links share one id; the root is TRACE_ROOT_ID), with
- * its size and the content hash of its bytes or symlink target.
+ * tree gets BASE records and file ids (fs_base.c; the root is
+ * TRACE_ROOT_ID).  The inode table is fs_map.c; our own I/O on
+ * /dev/fuse, for HANDLE_KILLPRIV_V2, is fs_wire.c.
+ *
+ * DURABILITY OF THE TRACE.  Records reach the trace file in the
+ * background (trace_writer.c), except that a barrier, a mark or a
+ * synchronous write is answered only once it and every record before it
+ * are in the file (fsynced too with --real-fsync): a recorder killed at
+ * any instant loses nothing the program was told is durable, only a tail
+ * of records after the last such answer.
  *
  * FILE IDS.  The inode table maps a backing (st_dev, st_ino) to a file
  * id, and to a node (O_PATH fd + kernel lookup count) while the kernel
@@ -61,12 +67,13 @@
  * under the node lock (so mmap writeback through an O_APPEND handle
  * still lands where it belongs) and records that offset.
  *
- * COST.  A write is one pwrite plus one trace_append (one writev), with
- * no allocation: fi->fh carries the fd and its TRACE_WF_* flags.  The
- * kernel also sends a GETXATTR(security.capability) before every write
- * (libfuse 3.14 cannot negotiate HANDLE_KILLPRIV_V2, which would let it
- * cache the answer); fs_getxattr() answers it without a syscall while no
- * file can carry capabilities.
+ * COST.  A write is one pwrite plus one trace_append (a copy into the
+ * trace writer's memory), with no allocation: fi->fh carries the fd and
+ * its TRACE_WF_* flags.  With HANDLE_KILLPRIV_V2 (fs_wire.c) the kernel
+ * asks for security.capability once per inode and attribute refresh, not
+ * before every write; fs_getxattr() answers it without a syscall while no
+ * file can carry capabilities.  The price: set-ID bits are ours to clear
+ * on write, truncate and O_TRUNC (fs_kill_suidgid), as the VFS would.
  *
  * Exit status: 0 after an unmount or SIGTERM/SIGINT/SIGHUP with the trace
  * closed cleanly; 3 (with a one-line "faultline-fs: " reason) if setup
@@ -134,11 +141,6 @@ static bool fs_is_ctl_name(struct fs *fs, const struct fs_node *dir,
 	return dir == &fs->root && strcmp(name, FS_CTL_NAME) == 0;
 }
 
-static uint64_t fs_new_id(struct fs *fs)
-{
-	return __atomic_fetch_add(&fs->next_id, 1, __ATOMIC_RELAXED);
-}
-
 static int fs_sync_fd(int fd, int datasync)
 {
 	int res = datasync ? fdatasync(fd) : fsync(fd);
@@ -149,7 +151,7 @@ static int fs_sync_fd(int fd, int datasync)
 /* ---- recording ---- */
 
 /* Starts a record of op for req (req NULL: no process, as for BASE). */
-static void rec_start(struct trace_rec *r, unsigned op, fuse_req_t req)
+void rec_start(struct trace_rec *r, unsigned op, fuse_req_t req)
 {
 	memset(r, 0, sizeof(*r));
 	r->op = (uint16_t)op;
@@ -162,7 +164,7 @@ static void rec_start(struct trace_rec *r, unsigned op, fuse_req_t req)
 	}
 }
 
-static void rec_name(struct trace_rec *r, const char *name)
+void rec_name(struct trace_rec *r, const char *name)
 {
 	r->name = name;
 	r->name_len = (uint32_t)strlen(name);
@@ -177,7 +179,7 @@ static void rec_name(struct trace_rec *r, const char *name)
  * valid prefix of what happened; the failure is reported once now and
  * again by the exit status.
  */
-static void rec_append(struct fs *fs, struct trace_rec *r, int res)
+void rec_append(struct fs *fs, struct trace_rec *r, int res)
 {
 	int err, none = 0;
 
@@ -191,194 +193,6 @@ static void rec_append(struct fs *fs, struct trace_rec *r, int res)
 					       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		fprintf(stderr, "faultline-fs: cannot append to the trace: %s; "
 			"recording stops here\n", strerror(-err));
-}
-
-/* ---- the inode table ---- */
-
-static size_t map_hash(uint64_t dev, uint64_t ino)
-{
-	uint64_t h = (ino ^ (dev << 32 | dev >> 32)) * UINT64_C(0x9e3779b97f4a7c15);
-
-	return (size_t)(h ^ h >> 29);
-}
-
-/* The slot holding (dev, ino), or the empty slot where it belongs. */
-static struct fs_slot *map_probe(const struct fs_map *m, uint64_t dev,
-				 uint64_t ino)
-{
-	size_t mask = m->cap - 1, i = map_hash(dev, ino) & mask;
-
-	while (m->slots[i].id && (m->slots[i].dev != dev || m->slots[i].ino != ino))
-		i = (i + 1) & mask;
-	return &m->slots[i];
-}
-
-/* Doubles the table (or makes its first 1024 slots).  Returns 0 or -ENOMEM. */
-static int map_grow(struct fs_map *m)
-{
-	struct fs_map old = *m;
-	size_t i;
-
-	m->cap = old.cap ? old.cap * 2 : 1024;
-	m->slots = calloc(m->cap, sizeof(*m->slots));
-	if (!m->slots) {
-		*m = old;
-		return -ENOMEM;
-	}
-	for (i = 0; i < old.cap; i++)
-		if (old.slots[i].id)
-			*map_probe(m, old.slots[i].dev, old.slots[i].ino) = old.slots[i];
-	free(old.slots);
-	return 0;
-}
-
-/*
- * The slot of (dev, ino), added if missing.  Its id becomes want when
- * want != 0 (a create-type op: the inode is new), else stays as it was
- * or, for a new slot, is a fresh id.  Caller holds fs->tab_lock.
- * Returns NULL when out of memory.
- */
-static struct fs_slot *fs_slot(struct fs *fs, uint64_t dev, uint64_t ino,
-			       uint64_t want)
-{
-	struct fs_map *m = &fs->map;
-	struct fs_slot *s;
-
-	if ((m->used + 1) * 4 > m->cap * 3 && map_grow(m))
-		return NULL;
-	s = map_probe(m, dev, ino);
-	if (!s->id) {
-		*s = (struct fs_slot){.dev = dev, .ino = ino};
-		m->used++;
-	}
-	if (want)
-		s->id = want;
-	else if (!s->id)
-		s->id = fs_new_id(fs);
-	return s;
-}
-
-/* File id of the inode st describes, or 0 if the table does not know it. */
-static uint64_t fs_id_of(struct fs *fs, const struct stat *st)
-{
-	uint64_t id;
-
-	pthread_mutex_lock(&fs->tab_lock);
-	id = map_probe(&fs->map, st->st_dev, st->st_ino)->id;
-	pthread_mutex_unlock(&fs->tab_lock);
-	return id;
-}
-
-/* File id of entry name in directory dirfd, 0 if there is none. */
-static uint64_t fs_entry_id(struct fs *fs, int dirfd, const char *name)
-{
-	struct stat st;
-
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return 0;
-	return fs_id_of(fs, &st);
-}
-
-/*
- * Takes one kernel lookup on the node of the inode st describes; fd is
- * an O_PATH fd of it, which this call owns from now on.  want: as for
- * fs_slot().  Stores the node in *out.  Returns 0 or -ENOMEM.
- */
-static int fs_node_ref(struct fs *fs, int fd, const struct stat *st,
-		       uint64_t want, struct fs_node **out)
-{
-	struct fs_node *n = NULL;
-	struct fs_slot *s;
-	int err = -ENOMEM;
-
-	pthread_mutex_lock(&fs->tab_lock);
-	s = fs_slot(fs, st->st_dev, st->st_ino, want);
-	if (!s)
-		goto out_unlock;
-	n = s->node;
-	if (n) {
-		/* A live node pins its inode, so a new inode never finds one. */
-		assert(!want);
-		n->nlookup++;
-		err = 0;
-		goto out_unlock;
-	}
-	n = calloc(1, sizeof(*n));
-	if (!n)
-		goto out_unlock;
-	pthread_mutex_init(&n->lock, NULL);
-	n->fd = fd;
-	fd = -1;
-	n->id = s->id;
-	n->nlookup = 1;
-	n->dev = st->st_dev;
-	n->ino = st->st_ino;
-	s->node = n;
-	err = 0;
-out_unlock:
-	pthread_mutex_unlock(&fs->tab_lock);
-	if (fd >= 0)
-		close(fd);
-	*out = n;
-	return err;
-}
-
-/* Drops count kernel lookups; the last one frees the node (its id stays in the map). */
-static void fs_node_unref(struct fs *fs, struct fs_node *n, uint64_t count)
-{
-	struct fs_slot *s;
-
-	if (n == &fs->root || n == &fs->ctl)
-		return;
-	pthread_mutex_lock(&fs->tab_lock);
-	assert(n->nlookup >= count);
-	n->nlookup -= count;
-	if (n->nlookup) {
-		pthread_mutex_unlock(&fs->tab_lock);
-		return;
-	}
-	s = map_probe(&fs->map, n->dev, n->ino);
-	if (s->node == n)
-		s->node = NULL;
-	pthread_mutex_unlock(&fs->tab_lock);
-	close(n->fd);
-	pthread_mutex_destroy(&n->lock);
-	free(n);
-}
-
-/*
- * Takes a kernel lookup on the node of the inode that fd (an O_PATH fd,
- * owned by this call from now on) refers to, filling *e for the reply.
- * want: 0 for a plain lookup, else the new id of an inode just created.
- * Returns 0 or -errno.
- */
-static int fs_entry_of_fd(struct fs *fs, int fd, uint64_t want,
-			  struct fuse_entry_param *e)
-{
-	struct fs_node *n;
-	int err;
-
-	memset(e, 0, sizeof(*e));
-	e->attr_timeout = FS_TIMEOUT;
-	e->entry_timeout = FS_TIMEOUT;
-	if (fstatat(fd, "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	err = fs_node_ref(fs, fd, &e->attr, want, &n);
-	if (!err)
-		e->ino = (uintptr_t)n;
-	return err;
-}
-
-/* Looks name up in directory dir: fs_entry_of_fd() of a plain lookup. */
-static int fs_do_lookup(struct fs *fs, struct fs_node *dir, const char *name,
-			struct fuse_entry_param *e)
-{
-	int fd = openat(dir->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-
-	return fd < 0 ? -errno : fs_entry_of_fd(fs, fd, 0, e);
 }
 
 /* ---- the control file ---- */
@@ -1590,186 +1404,6 @@ static const struct fuse_lowlevel_ops fs_ops = {
 	.listxattr = fs_listxattr,
 	.removexattr = fs_removexattr,
 };
-
-/* ---- startup: the base walk ---- */
-
-/* Prints the one-line reason setup failed; returns err. */
-static int fs_fail(int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("faultline-fs: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	if (err)
-		fprintf(stderr, ": %s", strerror(-err));
-	fputc('\n', stderr);
-	return err;
-}
-
-static int base_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void base_free(char **names, size_t count)
-{
-	while (count)
-		free(names[--count]);
-	free(names);
-}
-
-/*
- * Reads the names in directory dfd, "." and ".." left out, sorted
- * bytewise.  *out: malloc'd array of malloc'd names (base_free()).
- * Returns 0 or -errno.
- */
-static int base_list(int dfd, char ***out, size_t *count)
-{
-	size_t n = 0, cap = 0;
-	char **names = NULL, **nn;
-	struct dirent *de;
-	int fd, err = 0;
-	DIR *dp;
-
-	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	dp = fdopendir(fd);
-	if (!dp) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	while (!err && (errno = 0, de = readdir(dp))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			nn = realloc(names, cap * sizeof(*names));
-			if (!nn) {
-				err = -ENOMEM;
-				break;
-			}
-			names = nn;
-		}
-		names[n] = strdup(de->d_name);
-		err = names[n] ? 0 : -ENOMEM;
-		n += !err;
-	}
-	if (!err && errno)
-		err = -errno;
-	closedir(dp);
-	if (err) {
-		base_free(names, n);
-		return err;
-	}
-	if (n)
-		qsort(names, n, sizeof(*names), base_cmp);
-	*out = names;
-	*count = n;
-	return 0;
-}
-
-static int base_walk(struct fs *fs, int dfd, uint64_t parent, const char *path);
-
-/* Whether file name in directory dfd may carry file capabilities (see fs_getxattr). */
-static bool base_has_caps(int dfd, const char *name)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dfd, name);
-	return lgetxattr(path, XATTR_NAME_CAPS, NULL, 0) >= 0 ||
-	       (errno != ENODATA && errno != ENOTSUP);
-}
-
-/*
- * A base entry's size and content hash for its BASE record: a regular
- * file's bytes, a symlink's target, nothing for other types.  Readers
- * compare them with TRACE/base (a snapshot edited after recording is
- * refused).  Returns 0 or a negative errno.
- */
-static int base_hash(int dfd, const char *name, const struct stat *st,
-		     struct trace_rec *r)
-{
-	char target[PATH_MAX];
-	ssize_t n;
-	int fd, err;
-
-	if (S_ISLNK(st->st_mode)) {
-		n = readlinkat(dfd, name, target, sizeof(target));
-		if (n < 0)
-			return -errno;
-		r->len = (uint64_t)n;
-		r->id2 = trace_content_hash(target, (uint64_t)n);
-		return 0;
-	}
-	if (!S_ISREG(st->st_mode))
-		return 0;
-	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	err = trace_content_hash_fd(fd, &r->id2, &r->len);
-	close(fd);
-	return err;
-}
-
-/* Records one entry of the base and, for a directory, everything below it. */
-static int base_entry(struct fs *fs, int dfd, uint64_t parent,
-		      const char *dpath, const char *name)
-{
-	struct trace_rec r;
-	struct fs_slot *s;
-	struct stat st;
-	int cfd, err;
-
-	if (parent == TRACE_ROOT_ID && !strcmp(name, FS_CTL_NAME))
-		return fs_fail(-EEXIST, "backing directory %s has its own %s",
-			       dpath, FS_CTL_NAME);
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return fs_fail(-errno, "%s/%s", dpath, name);
-	s = fs_slot(fs, st.st_dev, st.st_ino, 0); /* single-threaded still */
-	if (!s)
-		return fs_fail(-ENOMEM, "inode table");
-	rec_start(&r, TRACE_OP_BASE, NULL);
-	r.id = s->id;
-	r.parent = parent;
-	r.mode = st.st_mode;
-	rec_name(&r, name);
-	err = base_hash(dfd, name, &st, &r);
-	if (err)
-		return fs_fail(err, "%s/%s", dpath, name);
-	err = trace_append(fs->trace, &r);
-	if (err)
-		return fs_fail(err, "writing the trace");
-	if (S_ISREG(st.st_mode) && !fs->caps_seen)
-		fs->caps_seen = base_has_caps(dfd, name);
-	if (!S_ISDIR(st.st_mode))
-		return 0;
-	cfd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (cfd < 0)
-		return fs_fail(-errno, "%s/%s", dpath, name);
-	err = base_walk(fs, cfd, r.id, name);
-	close(cfd);
-	return err;
-}
-
-/* Depth first, names sorted, parents before children: BASE records and ids. */
-static int base_walk(struct fs *fs, int dfd, uint64_t parent, const char *path)
-{
-	char **names = NULL;
-	size_t n = 0, i;
-	int err;
-
-	err = base_list(dfd, &names, &n);
-	if (err)
-		return fs_fail(err, "reading %s", path);
-	for (i = 0; i < n && !err; i++)
-		err = base_entry(fs, dfd, parent, path, names[i]);
-	base_free(names, n);
-	return err;
-}
 
 /* ---- startup and shutdown ---- */
 

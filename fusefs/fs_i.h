@@ -110,4 +110,50 @@ static inline uint32_t fh_wflags(uint64_t fh)
 	return (uint32_t)(fh >> 32);
 }
 
+/* A fresh file id. */
+static inline uint64_t fs_new_id(struct fs *fs)
+{
+	return __atomic_fetch_add(&fs->next_id, 1, __ATOMIC_RELAXED);
+}
+
+struct fuse_entry_param;
+struct fuse_req;
+
+/* ---- recording (faultline-fs.c) ---- */
+
+/* Starts a record of op for req (req NULL: no process, as for BASE). */
+void rec_start(struct trace_rec *r, unsigned op, struct fuse_req *req);
+/* Sets r's name to the NUL-terminated name. */
+void rec_name(struct trace_rec *r, const char *name);
+/* Appends r with result res; see faultline-fs.c for what it promises. */
+void rec_append(struct fs *fs, struct trace_rec *r, int res);
+
+/* ---- the inode table (fs_map.c) ---- */
+
+/* Doubles the table (or makes its first 1024 slots).  Returns 0 or -ENOMEM. */
+int map_grow(struct fs_map *m);
+/* The slot of (dev, ino), made if new; its id set to want when want != 0.  Caller holds fs->tab_lock.  NULL without memory. */
+struct fs_slot *fs_slot(struct fs *fs, uint64_t dev, uint64_t ino, uint64_t want);
+/* File id of the inode st describes, or 0 if the table does not know it. */
+uint64_t fs_id_of(struct fs *fs, const struct stat *st);
+/* File id of entry name in directory dirfd, 0 if there is none. */
+uint64_t fs_entry_id(struct fs *fs, int dirfd, const char *name);
+/* Takes one kernel lookup on st's node (fd: its O_PATH fd, owned from now on); *out the node.  0 or -ENOMEM. */
+int fs_node_ref(struct fs *fs, int fd, const struct stat *st, uint64_t want,
+		struct fs_node **out);
+/* Drops count kernel lookups; the last one frees the node (its id stays in the map). */
+void fs_node_unref(struct fs *fs, struct fs_node *n, uint64_t count);
+/* The entry O_PATH fd refers to (fd owned from now on), *e filled for the reply.  0 or -errno. */
+int fs_entry_of_fd(struct fs *fs, int fd, uint64_t want, struct fuse_entry_param *e);
+/* Looks name up in directory dir: fs_entry_of_fd() of a plain lookup. */
+int fs_do_lookup(struct fs *fs, struct fs_node *dir, const char *name,
+		 struct fuse_entry_param *e);
+
+/* ---- startup (fs_base.c) ---- */
+
+/* Prints "faultline-fs: " and the one-line reason setup failed (with err's text if err); returns err. */
+int fs_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Walks the backing tree under dfd (a directory with id parent, at path), giving ids and BASE records.  0 or -errno (reason printed). */
+int base_walk(struct fs *fs, int dfd, uint64_t parent, const char *path);
+
 #endif

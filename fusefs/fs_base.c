@@ -1,0 +1,203 @@
+/*
+ * fs_base.c - faultline-fs at startup: the base walk.  Before mounting,
+ * the backing tree is walked depth first, each directory's entries in
+ * bytewise name order, and every entry gets a file id (2, 3, ... in walk
+ * order; hard links share one) and a BASE record with its size and the
+ * content hash of its bytes or symlink target.  Single-threaded: it runs
+ * before the first request.  Also the one-line setup failure (fs_fail).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <linux/xattr.h>
+#include <unistd.h>
+
+#include "fs_i.h"
+#include "trace.h"
+
+/* ---- startup: the base walk ---- */
+
+/* Prints the one-line reason setup failed; returns err. */
+int fs_fail(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("faultline-fs: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (err)
+		fprintf(stderr, ": %s", strerror(-err));
+	fputc('\n', stderr);
+	return err;
+}
+
+static int base_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void base_free(char **names, size_t count)
+{
+	while (count)
+		free(names[--count]);
+	free(names);
+}
+
+/*
+ * Reads the names in directory dfd, "." and ".." left out, sorted
+ * bytewise.  *out: malloc'd array of malloc'd names (base_free()).
+ * Returns 0 or -errno.
+ */
+static int base_list(int dfd, char ***out, size_t *count)
+{
+	size_t n = 0, cap = 0;
+	char **names = NULL, **nn;
+	struct dirent *de;
+	int fd, err = 0;
+	DIR *dp;
+
+	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	dp = fdopendir(fd);
+	if (!dp) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	while (!err && (errno = 0, de = readdir(dp))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			nn = realloc(names, cap * sizeof(*names));
+			if (!nn) {
+				err = -ENOMEM;
+				break;
+			}
+			names = nn;
+		}
+		names[n] = strdup(de->d_name);
+		err = names[n] ? 0 : -ENOMEM;
+		n += !err;
+	}
+	if (!err && errno)
+		err = -errno;
+	closedir(dp);
+	if (err) {
+		base_free(names, n);
+		return err;
+	}
+	if (n)
+		qsort(names, n, sizeof(*names), base_cmp);
+	*out = names;
+	*count = n;
+	return 0;
+}
+
+/* Whether file name in directory dfd may carry file capabilities (see fs_getxattr). */
+static bool base_has_caps(int dfd, const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dfd, name);
+	return lgetxattr(path, XATTR_NAME_CAPS, NULL, 0) >= 0 ||
+	       (errno != ENODATA && errno != ENOTSUP);
+}
+
+/*
+ * A base entry's size and content hash for its BASE record: a regular
+ * file's bytes, a symlink's target, nothing for other types.  Readers
+ * compare them with TRACE/base (a snapshot edited after recording is
+ * refused).  Returns 0 or a negative errno.
+ */
+static int base_hash(int dfd, const char *name, const struct stat *st,
+		     struct trace_rec *r)
+{
+	char target[PATH_MAX];
+	ssize_t n;
+	int fd, err;
+
+	if (S_ISLNK(st->st_mode)) {
+		n = readlinkat(dfd, name, target, sizeof(target));
+		if (n < 0)
+			return -errno;
+		r->len = (uint64_t)n;
+		r->id2 = trace_content_hash(target, (uint64_t)n);
+		return 0;
+	}
+	if (!S_ISREG(st->st_mode))
+		return 0;
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = trace_content_hash_fd(fd, &r->id2, &r->len);
+	close(fd);
+	return err;
+}
+
+/* Records one entry of the base and, for a directory, everything below it. */
+static int base_entry(struct fs *fs, int dfd, uint64_t parent,
+		      const char *dpath, const char *name)
+{
+	struct trace_rec r;
+	struct fs_slot *s;
+	struct stat st;
+	int cfd, err;
+
+	if (parent == TRACE_ROOT_ID && !strcmp(name, FS_CTL_NAME))
+		return fs_fail(-EEXIST, "backing directory %s has its own %s",
+			       dpath, FS_CTL_NAME);
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return fs_fail(-errno, "%s/%s", dpath, name);
+	s = fs_slot(fs, st.st_dev, st.st_ino, 0); /* single-threaded still */
+	if (!s)
+		return fs_fail(-ENOMEM, "inode table");
+	rec_start(&r, TRACE_OP_BASE, NULL);
+	r.id = s->id;
+	r.parent = parent;
+	r.mode = st.st_mode;
+	rec_name(&r, name);
+	err = base_hash(dfd, name, &st, &r);
+	if (err)
+		return fs_fail(err, "%s/%s", dpath, name);
+	err = trace_append(fs->trace, &r);
+	if (err)
+		return fs_fail(err, "writing the trace");
+	if (S_ISREG(st.st_mode) && !fs->caps_seen)
+		fs->caps_seen = base_has_caps(dfd, name);
+	if (!S_ISDIR(st.st_mode))
+		return 0;
+	cfd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (cfd < 0)
+		return fs_fail(-errno, "%s/%s", dpath, name);
+	err = base_walk(fs, cfd, r.id, name);
+	close(cfd);
+	return err;
+}
+
+/* Depth first, names sorted, parents before children: BASE records and ids. */
+int base_walk(struct fs *fs, int dfd, uint64_t parent, const char *path)
+{
+	char **names = NULL;
+	size_t n = 0, i;
+	int err;
+
+	err = base_list(dfd, &names, &n);
+	if (err)
+		return fs_fail(err, "reading %s", path);
+	for (i = 0; i < n && !err; i++)
+		err = base_entry(fs, dfd, parent, path, names[i]);
+	base_free(names, n);
+	return err;
+}
