@@ -317,14 +317,16 @@ struct replay_opts {
 	bool partial;      /* --partial */
 	const char *id;    /* state id */
 	const char *into;  /* --into DIR */
-	const char *check; /* --check CMD or NULL */
+	const char *check; /* --check CMD or --check-server CMD, or NULL */
+	bool server;       /* check is a checker server (--check-server) */
 	double timeout;    /* --timeout */
 };
 
 static int replay_parse(int argc, char **argv, struct replay_opts *o)
 {
 	static const struct option lopts[] = {
-		{"into", 1, NULL, 'i'}, {"check", 1, NULL, 'c'}, {"timeout", 1, NULL, 'T'},
+		{"into", 1, NULL, 'i'}, {"check", 1, NULL, 'c'}, {"check-server", 1, NULL, 'V'},
+		{"timeout", 1, NULL, 'T'},
 		{"partial", 0, NULL, 'p'}, {"help", 0, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
 	int opt;
@@ -333,22 +335,27 @@ static int replay_parse(int argc, char **argv, struct replay_opts *o)
 	while ((opt = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
 		if (opt == 'i')
 			o->into = optarg;
-		else if (opt == 'c')
+		else if (opt == 'c' || opt == 'V') {
+			if (o->check) {
+				cli_err("replay", "--check and --check-server: give one checker");
+				return -FL_EUSAGE;
+			}
 			o->check = optarg;
-		else if (opt == 'p')
+			o->server = opt == 'V';
+		} else if (opt == 'p')
 			o->partial = true;
 		else if (opt == 'T' && num_arg(optarg, 0, 1e6, &o->timeout))
 			continue;
 		else if (opt == 'h') {
-			printf("usage: faultline replay TRACE STATE_ID [--into DIR] [--check CMD] "
-			       "[--timeout SEC] [--partial]\n");
+			printf("usage: faultline replay TRACE STATE_ID [--into DIR] "
+			       "[--check CMD | --check-server CMD] [--timeout SEC] [--partial]\n");
 			exit(0);
 		} else
 			return -FL_EUSAGE;
 	}
 	if (optind != argc - 2) {
-		cli_err("replay", "usage: faultline replay TRACE STATE_ID [--into DIR] [--check CMD] "
-			"[--partial]");
+		cli_err("replay", "usage: faultline replay TRACE STATE_ID [--into DIR] "
+			"[--check CMD | --check-server CMD] [--timeout SEC] [--partial]");
 		return -FL_EUSAGE;
 	}
 	o->trace = argv[optind];
@@ -356,7 +363,10 @@ static int replay_parse(int argc, char **argv, struct replay_opts *o)
 	return 0;
 }
 
-/* Runs the checker once on dir; prints its output; returns the exit code. */
+/*
+ * Runs the checker once on dir (a checker server serves it one request,
+ * as explore's would); prints its output; returns the exit code.
+ */
 static int replay_run_check(const struct replay_opts *o, const struct ops_trace *t,
 			    const struct state *s, const char *work)
 {
@@ -369,7 +379,8 @@ static int replay_run_check(const struct replay_opts *o, const struct ops_trace 
 	snprintf(marks, sizeof(marks), "%s/marks", work);
 	if (ops_write_marks(t, s->crash, marks) < 0 || !realpath(o->into, dir))
 		return FL_EXIT_ENV;
-	if (check_runner_new(o->check, 1, o->timeout, 1 << 20, &r) < 0)
+	if ((o->server ? check_runner_new_server : check_runner_new)(o->check, 1, o->timeout,
+								    1 << 20, &r) < 0)
 		return FL_EXIT_ENV;
 	rc = check_start(r, dir, o->id, marks, NULL);
 	if (rc == 0 && check_wait(r, &token, &res) == 1) {

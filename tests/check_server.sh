@@ -60,6 +60,29 @@ done
 jq -e '.states.failed > 10' "$WORK/bug.server.json" >/dev/null ||
 	fail "the buggy walkv was not caught: $(jq -c .states "$WORK/bug.server.json")"
 
+# ---- replay --check-server: a failing id replays to a failure, a passing
+# one to a pass, through the same server as through the per-state checker ----
+fid=$(jq -r '.failures[0].id' "$WORK/bug.server.json")
+pid=$(awk '$4 == "unique" { print $1; exit }' "$("$FL" states "$WORK/bug.trace" -o "$WORK/bug.states" \
+	>/dev/null 2>&1; echo "$WORK/bug.states")")
+[ -n "$pid" ] || hard_error "no state listed for the buggy trace"
+for id in "$fid" "$pid"; do
+	rm -rf "$WORK/rs" "$WORK/rc"
+	timeout 60 "$FL" replay "$WORK/bug.trace" "$id" --into "$WORK/rs" \
+		--check-server "$WALKV check-server" >"$WORK/rs.out" 2>&1
+	rs=$?
+	timeout 60 "$FL" replay "$WORK/bug.trace" "$id" --into "$WORK/rc" \
+		--check "$WALKV check" >"$WORK/rc.out" 2>&1
+	rc=$?
+	[ $rs -eq $rc ] && [ $rs -le 1 ] ||
+		fail "replay $id: --check-server exit $rs, --check exit $rc: $(cat "$WORK/rs.out")"
+	[ "$id" != "$fid" ] || [ $rs -eq 1 ] || fail "replay of failing $id passed: $(cat "$WORK/rs.out")"
+done
+"$FL" replay "$WORK/bug.trace" "$fid" --check true --check-server true 2>"$WORK/usage.err"
+rc=$?
+[ $rc -eq 2 ] && grep -q -- "--check-server" "$WORK/usage.err" ||
+	fail "replay --check with --check-server: exit $rc: $(cat "$WORK/usage.err")"
+
 # ---- servers that misbehave on one state: a shell server says ok to the
 # rest, and on state $BAD hangs, exits, or replies garbage ----
 "$FL" states "$WORK/good.trace" -o "$WORK/good.states" >/dev/null 2>&1 ||
