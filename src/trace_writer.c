@@ -13,7 +13,7 @@
  * larger than a chunk gets a chunk of its own, grown for it and shrunk
  * back once written.  When nothing else happens, the thread writes the
  * chunk being filled after TW_IDLE_MS, so a quiet recorder's records do
- * not wait in memory.
+ * not wait in memory; with nothing at all to write it sleeps untimed.
  *
  * THE PROMISE.  trace_writer_sync(w, seq) returns only once every record
  * up to seq is written to the file, and also fsynced if
@@ -207,6 +207,10 @@ static void *tw_thread(void *arg)
 		}
 		if (w->closing && (w->nq == 0 || w->failed) && !w->busy)
 			break;
+		if (tw_filling(w)->len == 0 || w->failed) { /* nothing waits: sleep until told */
+			pthread_cond_wait(&w->queued, &w->lock);
+			continue;
+		}
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_nsec += TW_IDLE_MS * 1000000L;
 		if (until.tv_nsec >= 1000000000L) {
@@ -322,6 +326,8 @@ int trace_append(struct trace_writer *w, struct trace_rec *rec)
 	}
 	if (rec->data_len)
 		memcpy(c->buf + c->len + (size_t)n, rec->data, rec->data_len);
+	if (c->len == 0 && w->nq == 0)
+		pthread_cond_signal(&w->queued); /* the first record after a quiet spell: start the clock */
 	c->len += (size_t)n + rec->data_len;
 	c->last = rec->seq;
 	w->seq = rec->seq;
