@@ -50,8 +50,8 @@
 #include "trace.h"
 #include "trace_i.h"
 
-#define TW_CHUNK (1u << 20) /* bytes of records a chunk holds before it is queued */
-#define TW_CHUNKS 8         /* chunks in all: the memory queued records may take */
+#define TW_CHUNK (2u << 20) /* bytes of records a chunk holds before it is queued: a 1 MiB FUSE write fits */
+#define TW_CHUNKS 8         /* chunks in all: 16 MiB, the memory queued records may take */
 #define TW_IDLE_MS 20       /* a partly filled chunk waits at most this long for more */
 
 struct tw_chunk {
