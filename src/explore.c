@@ -46,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -143,9 +144,30 @@ static void ex_slot_clear(struct ex_slot *sl)
 	sl->busy = false;
 }
 
+/* cp -a src dst: 0, or -EIO if it failed. */
+static int ex_copy_tree(const char *src, const char *dst)
+{
+	char *argv[] = {"cp", "-a", "--", (char *)src, (char *)dst, NULL};
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		execvp("cp", argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
 /*
  * Keeps a failing state, named by its id (or "state-KEY" for an id too
  * long for a file name), and a script that rebuilds and re-checks it.
+ * The state moves there, or is copied when the scratch is another file
+ * system (a tmpfs scratch); the script rebuilds it if even that failed.
  */
 static void ex_keep(struct ex *ex, struct ex_slot *sl)
 {
@@ -159,15 +181,16 @@ static void ex_keep(struct ex *ex, struct ex_slot *sl)
 	mkdir(ex->o->keep_failures, 0755);
 	snprintf(dst, sizeof(dst), "%s/%s", ex->o->keep_failures, name);
 	mat_remove(dst);
-	rename(sl->dir, dst); /* fails across file systems: the script rebuilds it */
+	if (rename(sl->dir, dst) < 0 && errno == EXDEV)
+		ex_copy_tree(sl->dir, dst);
 	snprintf(script, sizeof(script), "%s/%s.sh", ex->o->keep_failures, name);
 	f = fopen(script, "we");
 	if (!f)
 		return;
 	fprintf(f, "#!/bin/sh\n# Rebuilds crash state %s of %s and runs the checker on it.\n"
-		   "exec faultline replay '%s' '%s'%s --into \"${1:-./%s.replayed}\" --check '%s'\n",
+		   "exec faultline replay '%s' '%s'%s --into \"${1:-./%s.replayed}\" %s '%s'\n",
 		sl->id, ex->o->trace, ex->o->trace, sl->id, ex->o->partial ? " --partial" : "",
-		name, ex->o->check);
+		name, ex->o->check_server ? "--check-server" : "--check", ex->o->check);
 	fclose(f);
 	chmod(script, 0755);
 }
@@ -716,7 +739,9 @@ static int ex_open(struct ex *ex, char *err, size_t errlen)
 		ex->workdir[0] = 0;
 		return -errno;
 	}
-	if ((rc = mat_new(ex->t, ex->workdir, ex->o->scratch, &ex->mat, err, errlen)) < 0)
+	if ((rc = mat_new_budget(ex->t, ex->workdir, ex->o->scratch,
+				 ex->o->mem_budget ? ex->o->mem_budget : MAT_MEM_BUDGET_DEFAULT,
+				 &ex->mat, err, errlen)) < 0)
 		return rc; /* -FL_EBADTRACE for a hostile base: exit 2 */
 	for (i = 0; i < ex->t->nbase; i++) /* the base's names, for explanations */
 		ops_names_apply(ex->names, ex->t, &ex->t->base[i]);

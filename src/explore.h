@@ -61,7 +61,8 @@ struct explore_opts {
 	unsigned max_causes;        /* --max-causes N: stop once N causes are found, 0 for none */
 	const char *keep_failures;  /* --keep-failures DIR or NULL */
 	const char *workdir;        /* --workdir or NULL for a temporary one */
-	enum mat_scratch scratch;   /* --scratch auto|dir|xfs */
+	enum mat_scratch scratch;   /* --scratch auto|dir|xfs|mem */
+	uint64_t mem_budget;        /* --scratch-budget, bytes: size of a tmpfs scratch */
 	bool progress;              /* progress line on a TTY */
 	const char *list_states;    /* --list-states FILE ("-" for stdout) or NULL */
 	void (*on_state)(void *arg, const struct explore_state *st); /* hook, or NULL */

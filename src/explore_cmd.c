@@ -41,7 +41,8 @@
 	"         [--seed S] [-j N] [--shard K/N] [--timeout SEC] [--budget SEC]\n"        \
 	"         [--max-causes N]\n"                                                      \
 	"         [--json FILE] [--junit FILE] [--keep-failures DIR] [--workdir DIR]\n"    \
-	"         [--scratch auto|dir|xfs] [--no-progress] [--list-states FILE] [--partial]\n" \
+	"         [--scratch auto|dir|xfs|mem] [--scratch-budget MIB] [--no-progress]\n"   \
+	"         [--list-states FILE] [--partial]\n"                                     \
 	"  models: strict, posix (default), ext4-ordered\n"                                \
 	"  modes:  prefix, omit-one (default), bounded:K, random:N, exhaustive\n"          \
 	"  --max-causes N: stop exploring once N causes are found and confirmed\n"     \
@@ -138,13 +139,20 @@ static bool explore_opt(struct explore_cli *c, int opt, const char *arg)
 	case 'K': o->keep_failures = arg; return true;
 	case 'W': o->workdir = arg; return true;
 	case 'X':
-		if (!strcmp(arg, "auto") || !strcmp(arg, "dir") || !strcmp(arg, "xfs")) {
+		if (!strcmp(arg, "auto") || !strcmp(arg, "dir") || !strcmp(arg, "xfs") ||
+		    !strcmp(arg, "mem")) {
 			o->scratch = arg[0] == 'a' ? MAT_SCRATCH_AUTO
-				     : arg[0] == 'd' ? MAT_SCRATCH_DIR : MAT_SCRATCH_XFS;
+				     : arg[0] == 'd' ? MAT_SCRATCH_DIR
+				     : arg[0] == 'm' ? MAT_SCRATCH_MEM : MAT_SCRATCH_XFS;
 			return true;
 		}
-		cli_err("explore", "bad --scratch '%s' (auto, dir or xfs)", arg);
+		cli_err("explore", "bad --scratch '%s' (auto, dir, xfs or mem)", arg);
 		return false;
+	case 'Y':
+		if (!num_arg(arg, 1, 1 << 24, &v))
+			break;
+		o->mem_budget = (uint64_t)v << 20;
+		return true;
 	case 'S':
 		if (sscanf(arg, "%u/%u", &k, &n) == 2 && n >= 1 && k >= 1 && k <= n &&
 		    strspn(arg, "0123456789/") == strlen(arg)) {
@@ -182,7 +190,8 @@ static int explore_parse(int argc, char **argv, struct explore_cli *c)
 		{"budget", 1, NULL, 'B'}, {"json", 1, NULL, 'J'}, {"junit", 1, NULL, 'U'},
 		{"max-causes", 1, NULL, 'N'},
 		{"keep-failures", 1, NULL, 'K'}, {"workdir", 1, NULL, 'W'},
-		{"scratch", 1, NULL, 'X'}, {"list-states", 1, NULL, 'L'},
+		{"scratch", 1, NULL, 'X'}, {"scratch-budget", 1, NULL, 'Y'},
+		{"list-states", 1, NULL, 'L'},
 		{"reference", 0, NULL, 'R'}, {"crash", 1, NULL, 'C'}, {"output", 1, NULL, 'L'},
 		{"no-progress", 0, NULL, 'P'}, {"help", 0, NULL, 'h'}, {"partial", 0, NULL, 'p'},
 		{NULL, 0, NULL, 0},
@@ -193,7 +202,7 @@ static int explore_parse(int argc, char **argv, struct explore_cli *c)
 	c->o = (struct explore_opts){
 		.model = model_find("posix"), .sector = STATE_SECTOR_DEFAULT, .kinds = "ozg",
 		.jobs = ncpu > 0 ? (unsigned)ncpu : 1, .timeout = 60, .window = 8,
-		.progress = true,
+		.progress = true, .mem_budget = MAT_MEM_BUDGET_DEFAULT,
 	};
 	explore_parse_mode("omit-one", &c->o);
 	while ((opt = getopt_long(argc, argv, c->states ? "o:h" : "j:h", lopts, NULL)) != -1) {

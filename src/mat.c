@@ -453,6 +453,12 @@ int mat_remove(const char *dir)
 int mat_new(const struct ops_trace *t, const char *workdir, enum mat_scratch how,
 	    struct mat **out, char *err, size_t errlen)
 {
+	return mat_new_budget(t, workdir, how, MAT_MEM_BUDGET_DEFAULT, out, err, errlen);
+}
+
+int mat_new_budget(const struct ops_trace *t, const char *workdir, enum mat_scratch how,
+		   uint64_t mem_budget, struct mat **out, char *err, size_t errlen)
+{
 	char img[4200];
 	struct mat *m;
 	int rc;
@@ -474,7 +480,7 @@ int mat_new(const struct ops_trace *t, const char *workdir, enum mat_scratch how
 		snprintf(err, errlen, "cannot make work directory %s: %s", workdir, strerror(errno));
 		goto fail;
 	}
-	if ((rc = mat_scratch(m, how, err, errlen)) < 0)
+	if ((rc = mat_scratch(m, how, mem_budget, err, errlen)) < 0)
 		goto fail;
 	snprintf(img, sizeof(img), "%s/img", m->root);
 	if (mkdir(img, 0700) < 0 ||
@@ -505,8 +511,10 @@ const char *mat_mechanism(const struct mat *m)
 {
 	struct mat *w = (struct mat *)m; /* mech is a cache of this answer */
 
-	snprintf(w->mech, sizeof(w->mech), "%s%s%s",
-		 !m->reflink ? "copy" : m->loop ? "reflink (loop xfs)" : "reflink",
+	snprintf(w->mech, sizeof(w->mech), "%s%s%s%s",
+		 m->tmpfs ? "copy (tmpfs)" : !m->reflink ? "copy" : m->loop ? "reflink (loop xfs)"
+									      : "reflink",
+		 m->why_not_mem,
 		 m->lost & MAT_LOST_OWNER ? "; owners not given (not root)" : "",
 		 m->lost & MAT_LOST_XATTR ? "; some xattrs refused by the scratch file system" : "");
 	return w->mech;

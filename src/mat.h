@@ -28,11 +28,17 @@ struct mat;
 
 /* Where image and states live. */
 enum mat_scratch {
-	MAT_SCRATCH_AUTO, /* workdir; a loop-mounted XFS when workdir cannot clone,
-			     we are root, and the trace is large (>= 64 MiB) */
+	MAT_SCRATCH_AUTO, /* as root: a private tmpfs when 4 x the trace's bytes fit
+			     the memory budget; else a loop-mounted XFS when workdir
+			     cannot clone and the trace is large (>= 64 MiB); else
+			     workdir */
 	MAT_SCRATCH_DIR,  /* workdir, whatever it can do */
 	MAT_SCRATCH_XFS,  /* a loop-mounted XFS with reflink (root only) */
+	MAT_SCRATCH_MEM,  /* a private tmpfs of the memory budget's size (root only) */
 };
+
+/* The memory budget mat_new() gives a tmpfs scratch (bytes). */
+#define MAT_MEM_BUDGET_DEFAULT (UINT64_C(1) << 30)
 
 /*
  * Makes a materializer for trace t in workdir (created if missing; must
@@ -42,10 +48,16 @@ enum mat_scratch {
 int mat_new(const struct ops_trace *t, const char *workdir, enum mat_scratch how,
 	    struct mat **out, char *err, size_t errlen);
 
+/* mat_new() with a memory budget for a tmpfs scratch other than the default. */
+int mat_new_budget(const struct ops_trace *t, const char *workdir, enum mat_scratch how,
+		   uint64_t mem_budget, struct mat **out, char *err, size_t errlen);
+
 /* Directory to build states in (on the same file system as the image). */
 const char *mat_root(const struct mat *m);
 
-/* How state files are made: "reflink", "reflink (loop xfs)" or "copy". */
+/* How state files are made, and where: "reflink", "reflink (loop xfs)",
+ * "copy (tmpfs)" or "copy", with the reason a memory scratch was not
+ * taken when it was asked for or could have been. */
 const char *mat_mechanism(const struct mat *m);
 
 /* Applies op idx of the trace to the image, whole.  0 or negative. */

@@ -63,14 +63,16 @@ struct mat {
 	const struct ops_trace *t; /* the trace (not owned) */
 	char *workdir;             /* owned */
 	char root[4096];           /* where img/ and states live: workdir or its loop mount */
-	bool loop;                 /* root is a loop-mounted XFS we made */
+	bool loop;                 /* root is a file system we mounted (XFS image or tmpfs) */
+	bool tmpfs;                /* ... a private tmpfs */
+	const char *why_not_mem;   /* "" or "; ..." why a tmpfs scratch was not used */
 	int imgfd;                 /* WORKDIR/img */
 	bool reflink;              /* FICLONE works in root (probed once) */
 	unsigned lost;             /* MAT_LOST_* seen while building states */
 	void *inodes;              /* tsearch tree of struct mat_inode */
 	struct mat_ns ns;          /* image entries */
 	char *buf;                 /* MAT_IO bytes of scratch */
-	char mech[96];             /* mat_mechanism()'s answer */
+	char mech[192];            /* mat_mechanism()'s answer */
 };
 
 /* ---- mat.c: inodes, entries, attributes ---- */
@@ -105,7 +107,8 @@ int mat_clone_or_copy(struct mat *m, int src, int dst, uint64_t size);
 
 /* ---- mat_scratch.c: where image and states live ---- */
 /* Picks m->root (workdir or a loop-mounted XFS) and probes reflink. */
-int mat_scratch(struct mat *m, enum mat_scratch how, char *err, size_t errlen);
+int mat_scratch(struct mat *m, enum mat_scratch how, uint64_t mem_budget, char *err,
+		size_t errlen);
 /* Unmounts and removes what mat_scratch made. */
 void mat_scratch_free(struct mat *m);
 
