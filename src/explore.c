@@ -815,6 +815,12 @@ static void ex_fill_report(struct ex *ex)
 		snprintf(note + strlen(note), sizeof(note) - strlen(note),
 			 "%s--budget %.0f s ran out after %" PRIu64 " of %.0f states",
 			 note[0] ? "; " : "", ex->o->budget, r->generated, ex->total);
+	if (r->causes_search.cut)
+		snprintf(note + strlen(note), sizeof(note) - strlen(note),
+			 "%scause search: %s after %" PRIu64 " checker runs; failures past it "
+			 "keep an unminimized or matched cause", note[0] ? "; " : "",
+			 r->causes_search.cut == REPORT_CUT_BUDGET ? "--budget ran out"
+			 : "stopped at its cap", r->causes_search.runs);
 	r->note = note[0] ? strdup(note) : NULL;
 	ex_fill_trace_status(ex);
 	report_sort(r);

@@ -15,9 +15,10 @@
  * Every state tried here is a legal state of the model (a dropped journal
  * suffix stays a suffix), built from the bare base as replay builds it,
  * so a cause's id replays to the state that failed.  Checker runs are
- * bounded (EX_CAUSE_TESTS, --budget); past the bound a failure goes,
- * untested, to the most severe cause whose items it holds, or is its own
- * cause of severity "unconfirmed".
+ * bounded (EX_CAUSE_TESTS, --budget; the report's "cause_search" says
+ * how many were made and whether the bound cut the search); past the
+ * bound a failure goes, untested, to the most severe cause whose items it
+ * holds, or is its own cause of severity "unconfirmed".
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -37,6 +38,7 @@ struct ex_cz {
 	char **seen_line;    /* ... and the checker's first line */
 	size_t nseen;
 	size_t tests;        /* checker runs so far */
+	int cut;             /* REPORT_CUT_*: a test was refused, and why */
 	char line[256];      /* first output line of the last failing test */
 	uint64_t marks_n;    /* marks in the marks file written last ... */
 	bool marks_ok;       /* ... if one was */
@@ -86,6 +88,18 @@ static int cz_marks(struct ex *ex, struct ex_cz *z, uint64_t crash, const char *
 	return 0;
 }
 
+/* 0 when one more checker run is allowed, else -EAGAIN (and z->cut says why). */
+static int cz_allowed(struct ex *ex, struct ex_cz *z)
+{
+	if (z->tests >= EX_CAUSE_TESTS)
+		z->cut = REPORT_CUT_RUNS;
+	else if (ex->o->budget > 0 && ex_elapsed(ex) > ex->o->budget)
+		z->cut = REPORT_CUT_BUDGET;
+	else
+		return 0;
+	return -EAGAIN;
+}
+
 /*
  * Builds and checks s (with an empty marks file when z->no_marks); 1
  * fails, 0 passes, < 0 error or out of budget (--budget, or
@@ -114,9 +128,8 @@ static int cz_test(struct ex *ex, struct ex_cz *z, const struct state *s)
 			free(key);
 			return z->seen_fail[i];
 		}
-	rc = z->tests >= EX_CAUSE_TESTS ||
-	     (ex->o->budget > 0 && ex_elapsed(ex) > ex->o->budget) ? -EAGAIN : 0;
-	z->tests++;
+	if ((rc = cz_allowed(ex, z)) == 0)
+		z->tests++;
 	mat_remove(z->dir);
 	snprintf(marks, sizeof(marks), "%s/cause-marks", ex->workdir);
 	if (rc < 0 || (rc = mat_build_all(z->m, s, z->dir, &ckey, err, sizeof(err))) < 0 ||
@@ -402,7 +415,7 @@ static int cz_one(struct ex *ex, struct ex_cz *z, struct report_failure *f,
 		rc = cz_test(ex, z, &min);
 		/* a tear counted as lost must leave a consistent state, as the cause's did */
 		if (rc == 1 && k->severity == CZ_SEV_ACKED && cz_severity(ex, z, &min) != CZ_SEV_ACKED)
-			rc = z->tests > EX_CAUSE_TESTS ? -EAGAIN : 0;
+			rc = z->cut ? -EAGAIN : 0;
 		if (rc == 1) {
 			cz_assign(f, k);
 			rc = 0;
@@ -469,6 +482,7 @@ struct ex_causes {
 	struct ex_group *g;
 	size_t ng;
 	size_t done;     /* failures given a cause so far */
+	double seconds;  /* wall time spent in ex_causes_add */
 	bool broken;     /* could not start: failures keep no cause */
 	char wd[4200];
 };
@@ -493,6 +507,7 @@ static struct ex_causes *cz_start(struct ex *ex)
 size_t ex_causes_add(struct ex *ex)
 {
 	struct ex_causes *c = cz_start(ex);
+	double t0 = ex_elapsed(ex);
 	size_t i, n = 0;
 
 	if (!c)
@@ -500,6 +515,7 @@ size_t ex_causes_add(struct ex *ex)
 	report_sort_from(ex->rep, c->done); /* in crash order, however checkers finished */
 	for (; !c->broken && c->done < ex->rep->nfailures; c->done++)
 		cz_one(ex, &c->z, &ex->rep->failures[c->done], &c->g, &c->ng);
+	c->seconds += ex_elapsed(ex) - t0;
 	for (i = 0; i < c->ng; i++) /* found and confirmed */
 		n += c->g[i].severity != CZ_SEV_UNCONFIRMED;
 	return n;
@@ -545,8 +561,14 @@ void ex_causes_free(struct ex *ex)
  */
 void ex_causes(struct ex *ex)
 {
+	struct report_cause_search *st = &ex->rep->causes_search;
+
 	if (!ex->rep->nfailures)
 		return;
 	ex_causes_add(ex);
+	if (ex->causes && !ex->causes->broken)
+		*st = (struct report_cause_search){.ran = true, .runs = ex->causes->z.tests,
+						   .seconds = ex->causes->seconds,
+						   .cut = ex->causes->z.cut};
 	ex_causes_free(ex);
 }
