@@ -31,7 +31,8 @@
 #define EX_CAUSE_TESTS 2000  /* checker runs the cause search may spend in all */
 
 struct ex_cz {
-	struct mat *m;       /* a materializer whose image is the bare base */
+	struct cz_img img;   /* what test states are built on (explore_causes_img.c) */
+	bool final;          /* every failure still to come is known (after the sweep) */
 	char dir[4300];      /* where test states are built */
 	char **seen_id;      /* ids tested, and ... */
 	int *seen_fail;      /* ... whether they failed, ... */
@@ -109,7 +110,6 @@ static int cz_test(struct ex *ex, struct ex_cz *z, const struct state *s)
 {
 	char err[512], marks[4300], *id = state_id_new(s), *key = NULL;
 	struct check_result res;
-	uint64_t ckey;
 	size_t i;
 	void *tok;
 	int rc;
@@ -132,8 +132,9 @@ static int cz_test(struct ex *ex, struct ex_cz *z, const struct state *s)
 		z->tests++;
 	mat_remove(z->dir);
 	snprintf(marks, sizeof(marks), "%s/cause-marks", ex->workdir);
-	if (rc < 0 || (rc = mat_build_all(z->m, s, z->dir, &ckey, err, sizeof(err))) < 0 ||
-	    (rc = cz_marks(ex, z, z->no_marks ? 0 : s->crash, marks)) < 0 ||
+	if (rc == 0 && (rc = cz_img_build(&z->img, s, z->dir, err, sizeof(err))) < 0)
+		fprintf(stderr, "faultline: explore: cause search: %s\n", err);
+	if (rc < 0 || (rc = cz_marks(ex, z, z->no_marks ? 0 : s->crash, marks)) < 0 ||
 	    (rc = check_start(ex->run, z->dir, id, marks, NULL)) < 0 ||
 	    (rc = check_wait(ex->run, &tok, &res)) < 0) {
 		free(id);
@@ -398,7 +399,8 @@ static int cz_one(struct ex *ex, struct ex_cz *z, struct report_failure *f,
 	bool *keep = NULL, confirmed = true;
 	int sev = CZ_SEV_UNCONFIRMED, rc = state_parse(f->id, &full, err, sizeof(err));
 
-	if (rc < 0 || !(keep = malloc(full.n + 1)) || !(ord = malloc((*ng + 1) * sizeof(*ord))) ||
+	if (rc < 0 || (rc = cz_img_at(&z->img, ex->plan, &full, z->final)) < 0 ||
+	    !(keep = malloc(full.n + 1)) || !(ord = malloc((*ng + 1) * sizeof(*ord))) ||
 	    (rc = cz_items(ex, &z->d, &full, false, &fi)) < 0 ||
 	    (rc = cz_items(ex, &z->d, &full, true, &fa)) < 0) {
 		rc = rc < 0 ? rc : -ENOMEM;
@@ -490,7 +492,7 @@ struct ex_causes {
 static struct ex_causes *cz_start(struct ex *ex)
 {
 	struct ex_causes *c = ex->causes;
-	char err[512];
+	char err[512] = "";
 
 	if (c)
 		return c;
@@ -498,13 +500,33 @@ static struct ex_causes *cz_start(struct ex *ex)
 		return NULL;
 	snprintf(c->wd, sizeof(c->wd), "%s/causes", ex->workdir);
 	if (cz_regions(&c->z.d, ex->t) < 0 ||
-	    mat_new(ex->t, c->wd, MAT_SCRATCH_DIR, &c->z.m, err, sizeof(err)) < 0)
+	    cz_img_new(&c->z.img, ex->t, c->wd, err, sizeof(err)) < 0)
 		c->broken = true;
+	if (c->broken)
+		fprintf(stderr, "faultline: explore: cause search: %s\n", err[0] ? err : "out of memory");
 	snprintf(c->z.dir, sizeof(c->z.dir), "%s/state", c->wd);
 	return c;
 }
 
-size_t ex_causes_add(struct ex *ex)
+/* Adds delta to the image's counts of the choices of failures from..n (ids that parse). */
+static void cz_count(struct ex *ex, struct ex_causes *c, size_t from, int delta)
+{
+	char err[256];
+	size_t i;
+
+	for (i = from; i < ex->rep->nfailures; i++) {
+		struct state s = {0};
+
+		if (state_parse(ex->rep->failures[i].id, &s, err, sizeof(err)) == 0)
+			cz_img_count(&c->z.img, &s, delta);
+		state_free(&s);
+		if (delta < 0)
+			break; /* one failure done */
+	}
+}
+
+/* The search over the failures without a cause; final: no more will come. */
+static size_t cz_add(struct ex *ex, bool final)
 {
 	struct ex_causes *c = cz_start(ex);
 	double t0 = ex_elapsed(ex);
@@ -513,12 +535,22 @@ size_t ex_causes_add(struct ex *ex)
 	if (!c)
 		return 0;
 	report_sort_from(ex->rep, c->done); /* in crash order, however checkers finished */
-	for (; !c->broken && c->done < ex->rep->nfailures; c->done++)
+	c->z.final = final;
+	if (!c->broken)
+		cz_count(ex, c, c->done, 1);
+	for (; !c->broken && c->done < ex->rep->nfailures; c->done++) {
 		cz_one(ex, &c->z, &ex->rep->failures[c->done], &c->g, &c->ng);
+		cz_count(ex, c, c->done, -1);
+	}
 	c->seconds += ex_elapsed(ex) - t0;
 	for (i = 0; i < c->ng; i++) /* found and confirmed */
 		n += c->g[i].severity != CZ_SEV_UNCONFIRMED;
 	return n;
+}
+
+size_t ex_causes_add(struct ex *ex)
+{
+	return cz_add(ex, false);
 }
 
 void ex_causes_free(struct ex *ex)
@@ -547,7 +579,7 @@ void ex_causes_free(struct ex *ex)
 	free(z->seen_id);
 	free(z->seen_line);
 	free(z->seen_fail);
-	mat_free(z->m);
+	cz_img_free(&z->img);
 	mat_remove(c->wd);
 	free(c);
 	ex->causes = NULL;
@@ -565,7 +597,7 @@ void ex_causes(struct ex *ex)
 
 	if (!ex->rep->nfailures)
 		return;
-	ex_causes_add(ex);
+	cz_add(ex, true);
 	if (ex->causes && !ex->causes->broken)
 		*st = (struct report_cause_search){.ran = true, .runs = ex->causes->z.tests,
 						   .seconds = ex->causes->seconds,
