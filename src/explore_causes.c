@@ -14,11 +14,13 @@
  *
  * Every state tried here is a legal state of the model (a dropped journal
  * suffix stays a suffix), built from the bare base as replay builds it,
- * so a cause's id replays to the state that failed.  Checker runs are
- * bounded (EX_CAUSE_TESTS, --budget; the report's "cause_search" says
- * how many were made and whether the bound cut the search); past the
- * bound a failure goes, untested, to the most severe cause whose items it
- * holds, or is its own cause of severity "unconfirmed".
+ * so a cause's id replays to the state that failed (explore_causes_img.c
+ * builds them on a shared image, each costing its own ops).  Checker runs
+ * are bounded (cz_allowed: a number that grows with the failures, or
+ * --budget; the report's "cause_search" says how many were made and
+ * whether the bound cut the search); past the bound a failure goes,
+ * untested, to the most severe cause whose items it holds, or is its own
+ * cause of severity "unconfirmed".
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -28,7 +30,10 @@
 
 #include "explore_causes_i.h"
 
-#define EX_CAUSE_TESTS 2000  /* checker runs the cause search may spend in all */
+/* Without --budget, checker runs the cause search may spend: this many ... */
+#define EX_CAUSE_TESTS 2000
+/* ... plus this many per failure handed to it (ddmin on n ops: O(n log n) mostly) */
+#define EX_CAUSE_TESTS_PER_FAILURE 64
 
 struct ex_cz {
 	struct cz_img img;   /* what test states are built on (explore_causes_img.c) */
@@ -89,10 +94,18 @@ static int cz_marks(struct ex *ex, struct ex_cz *z, uint64_t crash, const char *
 	return 0;
 }
 
-/* 0 when one more checker run is allowed, else -EAGAIN (and z->cut says why). */
+/*
+ * 0 when one more checker run is allowed, else -EAGAIN (and z->cut says
+ * why).  Without --budget the bound is a number of runs that grows with
+ * the failures, so where it cuts depends on nothing but the trace and the
+ * options; --budget lifts it and lets time alone decide (the report says
+ * when that cut the search).
+ */
 static int cz_allowed(struct ex *ex, struct ex_cz *z)
 {
-	if (z->tests >= EX_CAUSE_TESTS)
+	size_t cap = EX_CAUSE_TESTS + EX_CAUSE_TESTS_PER_FAILURE * ex->rep->nfailures;
+
+	if (ex->o->budget <= 0 && z->tests >= cap)
 		z->cut = REPORT_CUT_RUNS;
 	else if (ex->o->budget > 0 && ex_elapsed(ex) > ex->o->budget)
 		z->cut = REPORT_CUT_BUDGET;
