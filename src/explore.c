@@ -13,16 +13,10 @@
  *     durable and only wait for the image to be able to take them).
  * Which states a point has is explore_choose.c's business.
  *
- * THE IMAGE RULE.  An op may enter the image once it is ELIGIBLE (durable
- * at the point, or - in prefix mode - simply before it) and every earlier
- * op it conflicts with is in the image already.  Two ops conflict when
- * they touch the same key: an inode's bytes (write, truncate, fallocate),
- * an inode's attributes (setattr, xattrs), or a directory entry (parent,
- * name) - a rename touches two.  Ops on different keys commute in the
- * materializer, so the image followed by the pending ops in recorded
- * order equals every op in recorded order: a state is exactly what
- * `faultline replay` of its id builds.  Each key keeps a queue of its ops;
- * an op enters when it is eligible and at the head of each of its queues.
+ * THE IMAGE RULE (explore_keys.c).  An op may enter the image once it is
+ * ELIGIBLE (durable at the point, or - in prefix mode - simply before it)
+ * and every earlier op it conflicts with is in the image already, so a
+ * state is exactly what `faultline replay` of its id builds.
  *
  * Dedup key: the state's content key (fskey.h) combined with the number
  * of marks acknowledged at the crash point.  Two states with the same
@@ -378,159 +372,6 @@ out:
 	return rc;
 }
 
-/* ---- the image rule: keys, queues, admission ---- */
-
-struct ex_kname {
-	uint8_t type;      /* 1 bytes of an inode, 2 its attributes, 3 a directory entry */
-	uint64_t a;        /* inode or directory id */
-	const char *name;  /* entry name (type 3), not NUL-terminated */
-	uint32_t len;
-	uint32_t idx;      /* the key's number */
-};
-
-static int kname_cmp(const void *x, const void *y)
-{
-	const struct ex_kname *p = x, *q = y;
-
-	if (p->type != q->type)
-		return p->type < q->type ? -1 : 1;
-	if (p->a != q->a)
-		return p->a < q->a ? -1 : 1;
-	if (p->len != q->len)
-		return p->len < q->len ? -1 : 1;
-	return p->len ? memcmp(p->name, q->name, p->len) : 0;
-}
-
-/* The number of key (type, a, name), made if new; UINT32_MAX without memory. */
-static uint32_t ex_key_of(struct ex *ex, void **tree, uint8_t type, uint64_t a,
-			  const char *name, uint32_t len)
-{
-	struct ex_kname *k = malloc(sizeof(*k)), **p;
-
-	if (!k)
-		return UINT32_MAX;
-	*k = (struct ex_kname){.type = type, .a = a, .name = name, .len = len,
-			       .idx = (uint32_t)ex->k.nkeys};
-	p = tsearch(k, tree, kname_cmp);
-	if (!p) {
-		free(k);
-		return UINT32_MAX;
-	}
-	if (*p != k)
-		free(k);
-	else
-		ex->k.nkeys++;
-	return (*p)->idx;
-}
-
-/* The keys op touches (see the image rule above). */
-static void ex_op_keys(struct ex *ex, void **tree, const struct ops_op *op, uint32_t of[2])
-{
-	of[0] = of[1] = UINT32_MAX;
-	if (op->kind == OPS_DATA) {
-		of[0] = ex_key_of(ex, tree, op->oflags & OPS_F_ATTR ? 2 : 1, op->id, NULL, 0);
-	} else if (op->kind == OPS_NS) {
-		of[0] = ex_key_of(ex, tree, 3, op->parent, ops_name(ex->t, op), op->name_len);
-		if (op->op == TRACE_OP_RENAME)
-			of[1] = ex_key_of(ex, tree, 3, op->parent2, ops_name2(ex->t, op),
-					  op->name2_len);
-		if (of[1] == of[0])
-			of[1] = UINT32_MAX;
-	}
-}
-
-static int ex_keys_new(struct ex *ex)
-{
-	struct ex_keys *k = &ex->k;
-	size_t n = ex->t->n, i, j, *fill;
-	void *tree = NULL;
-
-	k->of = calloc(n + 1, sizeof(*k->of));
-	k->eligible = calloc(n + 1, 1);
-	k->admitted = calloc(n + 1, 1);
-	k->stack = malloc((n + 1) * sizeof(*k->stack));
-	k->q = malloc((2 * n + 1) * sizeof(*k->q));
-	if (!k->of || !k->eligible || !k->admitted || !k->stack || !k->q)
-		return -ENOMEM;
-	for (i = 0; i < n; i++)
-		ex_op_keys(ex, &tree, &ex->t->v[i], k->of[i]);
-	tdestroy(tree, free);
-	k->qstart = calloc(k->nkeys + 1, sizeof(*k->qstart));
-	k->head = calloc(k->nkeys + 1, sizeof(*k->head));
-	fill = calloc(k->nkeys + 1, sizeof(*fill));
-	if (!k->qstart || !k->head || !fill) {
-		free(fill);
-		return -ENOMEM;
-	}
-	for (i = 0; i < n; i++) /* counts, then starts, then the queues, ascending */
-		for (j = 0; j < 2; j++)
-			if (k->of[i][j] != UINT32_MAX)
-				k->qstart[k->of[i][j] + 1]++;
-	for (i = 0; i < k->nkeys; i++)
-		k->qstart[i + 1] += k->qstart[i];
-	for (i = 0; i < n; i++)
-		for (j = 0; j < 2; j++)
-			if (k->of[i][j] != UINT32_MAX) {
-				uint32_t key = k->of[i][j];
-
-				k->q[k->qstart[key] + fill[key]++] = i;
-			}
-	for (i = 0; i < k->nkeys; i++)
-		k->head[i] = k->qstart[i];
-	free(fill);
-	return 0;
-}
-
-static void ex_keys_free(struct ex_keys *k)
-{
-	free(k->of);
-	free(k->q);
-	free(k->qstart);
-	free(k->head);
-	free(k->eligible);
-	free(k->admitted);
-	free(k->stack);
-}
-
-/* True when op i is at the head of each of its keys' queues. */
-static bool ex_ready(const struct ex_keys *k, size_t i)
-{
-	size_t j;
-
-	for (j = 0; j < 2; j++)
-		if (k->of[i][j] != UINT32_MAX && k->q[k->head[k->of[i][j]]] != i)
-			return false;
-	return true;
-}
-
-/* Op i became eligible: puts it, and every op it unblocks, into the image. */
-static int ex_admit(struct ex *ex, size_t i)
-{
-	struct ex_keys *k = &ex->k;
-	size_t sp = 0, j;
-	int rc = 0;
-
-	k->eligible[i] = 1;
-	k->stack[sp++] = i;
-	while (!rc && sp) {
-		i = k->stack[--sp];
-		if (k->admitted[i] || !k->eligible[i] || !ex_ready(k, i))
-			continue;
-		if (!ex->out_of_time) /* past --budget only counting goes on: no image needed */
-			rc = mat_image_apply(ex->mat, i);
-		k->admitted[i] = 1;
-		for (j = 0; j < 2; j++) {
-			uint32_t key = k->of[i][j];
-
-			if (key == UINT32_MAX || ++k->head[key] == k->qstart[key + 1])
-				continue;
-			if (k->eligible[k->q[k->head[key]]])
-				k->stack[sp++] = k->q[k->head[key]];
-		}
-	}
-	return rc;
-}
-
 /* ---- the sweep ---- */
 
 static bool ex_prefix_mode(const struct ex *ex)
@@ -578,11 +419,12 @@ static int ex_advance(struct ex *ex, size_t from, size_t x)
 	if (ex_prefix_mode(ex)) {
 		for (; !rc && ex->prefnext < x; ex->prefnext++)
 			if (ops_changes_state(&ex->t->v[ex->prefnext]))
-				rc = ex_admit(ex, ex->prefnext);
+				rc = ex_keys_admit(&ex->k, ex->out_of_time ? NULL : ex->mat, ex->prefnext);
 	} else {
 		for (; !rc && ex->durnext < ex->ndur &&
 		       ex->plan->durable_at[ex->bydur[ex->durnext]] < crash; ex->durnext++)
-			rc = ex_admit(ex, ex->bydur[ex->durnext]);
+			rc = ex_keys_admit(&ex->k, ex->out_of_time ? NULL : ex->mat,
+					   ex->bydur[ex->durnext]);
 	}
 	ex_refresh(ex, x);
 	return rc;
@@ -722,7 +564,7 @@ static int ex_open(struct ex *ex, char *err, size_t errlen)
 				      .atomic = ex->o->atomic};
 	memcpy(ex->geom.kinds, ex->o->kinds, sizeof(ex->geom.kinds) - 1);
 	if ((rc = model_plan_new(ex->o->model, ex->t, &ex->plan)) < 0 ||
-	    (rc = ex_sort_durable(ex)) < 0 || (rc = ex_keys_new(ex)) < 0 ||
+	    (rc = ex_sort_durable(ex)) < 0 || (rc = ex_keys_new(&ex->k, ex->t)) < 0 ||
 	    !(ex->names = names_new()) || !(ex->pending = malloc(n * sizeof(size_t))) ||
 	    !(ex->inflight = malloc(n * sizeof(size_t))) ||
 	    !(ex->fam = calloc(n, sizeof(*ex->fam))) || !(ex->fam_done = calloc(n, 1)))
@@ -840,6 +682,12 @@ static void ex_fill_report(struct ex *ex)
 		snprintf(note + strlen(note), sizeof(note) - strlen(note),
 			 "%s--budget %.0f s ran out after %" PRIu64 " of %.0f states",
 			 note[0] ? "; " : "", ex->o->budget, r->generated, ex->total);
+	if (r->causes_search.cut)
+		snprintf(note + strlen(note), sizeof(note) - strlen(note),
+			 "%scause search: %s after %" PRIu64 " checker runs; failures past it "
+			 "keep an unminimized or matched cause", note[0] ? "; " : "",
+			 r->causes_search.cut == REPORT_CUT_BUDGET ? "--budget ran out"
+			 : "stopped at its cap", r->causes_search.runs);
 	r->note = note[0] ? strdup(note) : NULL;
 	ex_fill_trace_status(ex);
 	report_sort(r);

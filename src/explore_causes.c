@@ -14,8 +14,11 @@
  *
  * Every state tried here is a legal state of the model (a dropped journal
  * suffix stays a suffix), built from the bare base as replay builds it,
- * so a cause's id replays to the state that failed.  Checker runs are
- * bounded (EX_CAUSE_TESTS, --budget); past the bound a failure goes,
+ * so a cause's id replays to the state that failed (explore_causes_img.c
+ * builds them on a shared image, each costing its own ops).  Checker runs
+ * are bounded (cz_allowed: a number that grows with the failures, or
+ * --budget; the report's "cause_search" says how many were made and
+ * whether the bound cut the search); past the bound a failure goes,
  * untested, to the most severe cause whose items it holds, or is its own
  * cause of severity "unconfirmed".
  */
@@ -27,16 +30,21 @@
 
 #include "explore_causes_i.h"
 
-#define EX_CAUSE_TESTS 2000  /* checker runs the cause search may spend in all */
+/* Without --budget, checker runs the cause search may spend: this many ... */
+#define EX_CAUSE_TESTS 2000
+/* ... plus this many per failure handed to it (ddmin on n ops: O(n log n) mostly) */
+#define EX_CAUSE_TESTS_PER_FAILURE 64
 
 struct ex_cz {
-	struct mat *m;       /* a materializer whose image is the bare base */
+	struct cz_img img;   /* what test states are built on (explore_causes_img.c) */
+	bool final;          /* every failure still to come is known (after the sweep) */
 	char dir[4300];      /* where test states are built */
 	char **seen_id;      /* ids tested, and ... */
 	int *seen_fail;      /* ... whether they failed, ... */
 	char **seen_line;    /* ... and the checker's first line */
 	size_t nseen;
 	size_t tests;        /* checker runs so far */
+	int cut;             /* REPORT_CUT_*: a test was refused, and why */
 	char line[256];      /* first output line of the last failing test */
 	uint64_t marks_n;    /* marks in the marks file written last ... */
 	bool marks_ok;       /* ... if one was */
@@ -87,6 +95,26 @@ static int cz_marks(struct ex *ex, struct ex_cz *z, uint64_t crash, const char *
 }
 
 /*
+ * 0 when one more checker run is allowed, else -EAGAIN (and z->cut says
+ * why).  Without --budget the bound is a number of runs that grows with
+ * the failures, so where it cuts depends on nothing but the trace and the
+ * options; --budget lifts it and lets time alone decide (the report says
+ * when that cut the search).
+ */
+static int cz_allowed(struct ex *ex, struct ex_cz *z)
+{
+	size_t cap = EX_CAUSE_TESTS + EX_CAUSE_TESTS_PER_FAILURE * ex->rep->nfailures;
+
+	if (ex->o->budget <= 0 && z->tests >= cap)
+		z->cut = REPORT_CUT_RUNS;
+	else if (ex->o->budget > 0 && ex_elapsed(ex) > ex->o->budget)
+		z->cut = REPORT_CUT_BUDGET;
+	else
+		return 0;
+	return -EAGAIN;
+}
+
+/*
  * Builds and checks s (with an empty marks file when z->no_marks); 1
  * fails, 0 passes, < 0 error or out of budget (--budget, or
  * EX_CAUSE_TESTS checker runs).  Results are cached.
@@ -95,7 +123,6 @@ static int cz_test(struct ex *ex, struct ex_cz *z, const struct state *s)
 {
 	char err[512], marks[4300], *id = state_id_new(s), *key = NULL;
 	struct check_result res;
-	uint64_t ckey;
 	size_t i;
 	void *tok;
 	int rc;
@@ -114,13 +141,13 @@ static int cz_test(struct ex *ex, struct ex_cz *z, const struct state *s)
 			free(key);
 			return z->seen_fail[i];
 		}
-	rc = z->tests >= EX_CAUSE_TESTS ||
-	     (ex->o->budget > 0 && ex_elapsed(ex) > ex->o->budget) ? -EAGAIN : 0;
-	z->tests++;
+	if ((rc = cz_allowed(ex, z)) == 0)
+		z->tests++;
 	mat_remove(z->dir);
 	snprintf(marks, sizeof(marks), "%s/cause-marks", ex->workdir);
-	if (rc < 0 || (rc = mat_build_all(z->m, s, z->dir, &ckey, err, sizeof(err))) < 0 ||
-	    (rc = cz_marks(ex, z, z->no_marks ? 0 : s->crash, marks)) < 0 ||
+	if (rc == 0 && (rc = cz_img_build(&z->img, s, z->dir, err, sizeof(err))) < 0)
+		fprintf(stderr, "faultline: explore: cause search: %s\n", err);
+	if (rc < 0 || (rc = cz_marks(ex, z, z->no_marks ? 0 : s->crash, marks)) < 0 ||
 	    (rc = check_start(ex->run, z->dir, id, marks, NULL)) < 0 ||
 	    (rc = check_wait(ex->run, &tok, &res)) < 0) {
 		free(id);
@@ -385,7 +412,8 @@ static int cz_one(struct ex *ex, struct ex_cz *z, struct report_failure *f,
 	bool *keep = NULL, confirmed = true;
 	int sev = CZ_SEV_UNCONFIRMED, rc = state_parse(f->id, &full, err, sizeof(err));
 
-	if (rc < 0 || !(keep = malloc(full.n + 1)) || !(ord = malloc((*ng + 1) * sizeof(*ord))) ||
+	if (rc < 0 || (rc = cz_img_at(&z->img, ex->plan, &full, z->final)) < 0 ||
+	    !(keep = malloc(full.n + 1)) || !(ord = malloc((*ng + 1) * sizeof(*ord))) ||
 	    (rc = cz_items(ex, &z->d, &full, false, &fi)) < 0 ||
 	    (rc = cz_items(ex, &z->d, &full, true, &fa)) < 0) {
 		rc = rc < 0 ? rc : -ENOMEM;
@@ -402,7 +430,7 @@ static int cz_one(struct ex *ex, struct ex_cz *z, struct report_failure *f,
 		rc = cz_test(ex, z, &min);
 		/* a tear counted as lost must leave a consistent state, as the cause's did */
 		if (rc == 1 && k->severity == CZ_SEV_ACKED && cz_severity(ex, z, &min) != CZ_SEV_ACKED)
-			rc = z->tests > EX_CAUSE_TESTS ? -EAGAIN : 0;
+			rc = z->cut ? -EAGAIN : 0;
 		if (rc == 1) {
 			cz_assign(f, k);
 			rc = 0;
@@ -469,6 +497,7 @@ struct ex_causes {
 	struct ex_group *g;
 	size_t ng;
 	size_t done;     /* failures given a cause so far */
+	double seconds;  /* wall time spent in ex_causes_add */
 	bool broken;     /* could not start: failures keep no cause */
 	char wd[4200];
 };
@@ -476,7 +505,7 @@ struct ex_causes {
 static struct ex_causes *cz_start(struct ex *ex)
 {
 	struct ex_causes *c = ex->causes;
-	char err[512];
+	char err[512] = "";
 
 	if (c)
 		return c;
@@ -484,25 +513,57 @@ static struct ex_causes *cz_start(struct ex *ex)
 		return NULL;
 	snprintf(c->wd, sizeof(c->wd), "%s/causes", ex->workdir);
 	if (cz_regions(&c->z.d, ex->t) < 0 ||
-	    mat_new(ex->t, c->wd, MAT_SCRATCH_DIR, &c->z.m, err, sizeof(err)) < 0)
+	    cz_img_new(&c->z.img, ex->t, c->wd, err, sizeof(err)) < 0)
 		c->broken = true;
+	if (c->broken)
+		fprintf(stderr, "faultline: explore: cause search: %s\n", err[0] ? err : "out of memory");
 	snprintf(c->z.dir, sizeof(c->z.dir), "%s/state", c->wd);
 	return c;
 }
 
-size_t ex_causes_add(struct ex *ex)
+/* Adds delta to the image's counts of the choices of failures from..n (ids that parse). */
+static void cz_count(struct ex *ex, struct ex_causes *c, size_t from, int delta)
+{
+	char err[256];
+	size_t i;
+
+	for (i = from; i < ex->rep->nfailures; i++) {
+		struct state s = {0};
+
+		if (state_parse(ex->rep->failures[i].id, &s, err, sizeof(err)) == 0)
+			cz_img_count(&c->z.img, &s, delta);
+		state_free(&s);
+		if (delta < 0)
+			break; /* one failure done */
+	}
+}
+
+/* The search over the failures without a cause; final: no more will come. */
+static size_t cz_add(struct ex *ex, bool final)
 {
 	struct ex_causes *c = cz_start(ex);
+	double t0 = ex_elapsed(ex);
 	size_t i, n = 0;
 
 	if (!c)
 		return 0;
 	report_sort_from(ex->rep, c->done); /* in crash order, however checkers finished */
-	for (; !c->broken && c->done < ex->rep->nfailures; c->done++)
+	c->z.final = final;
+	if (!c->broken)
+		cz_count(ex, c, c->done, 1);
+	for (; !c->broken && c->done < ex->rep->nfailures; c->done++) {
 		cz_one(ex, &c->z, &ex->rep->failures[c->done], &c->g, &c->ng);
+		cz_count(ex, c, c->done, -1);
+	}
+	c->seconds += ex_elapsed(ex) - t0;
 	for (i = 0; i < c->ng; i++) /* found and confirmed */
 		n += c->g[i].severity != CZ_SEV_UNCONFIRMED;
 	return n;
+}
+
+size_t ex_causes_add(struct ex *ex)
+{
+	return cz_add(ex, false);
 }
 
 void ex_causes_free(struct ex *ex)
@@ -531,7 +592,7 @@ void ex_causes_free(struct ex *ex)
 	free(z->seen_id);
 	free(z->seen_line);
 	free(z->seen_fail);
-	mat_free(z->m);
+	cz_img_free(&z->img);
 	mat_remove(c->wd);
 	free(c);
 	ex->causes = NULL;
@@ -545,8 +606,14 @@ void ex_causes_free(struct ex *ex)
  */
 void ex_causes(struct ex *ex)
 {
+	struct report_cause_search *st = &ex->rep->causes_search;
+
 	if (!ex->rep->nfailures)
 		return;
-	ex_causes_add(ex);
+	cz_add(ex, true);
+	if (ex->causes && !ex->causes->broken)
+		*st = (struct report_cause_search){.ran = true, .runs = ex->causes->z.tests,
+						   .seconds = ex->causes->seconds,
+						   .cut = ex->causes->z.cut};
 	ex_causes_free(ex);
 }

@@ -41,6 +41,46 @@ struct cz {
 	char **path;   /* per op: its path when it ran (state-changing ops); owned */
 };
 
+/* The image candidates are built on (explore_causes_img.c). */
+struct cz_img {
+	const struct ops_trace *t; /* the trace (not owned) */
+	struct mat *m;         /* image: the bare base plus the settled ops */
+	struct ex_keys k;      /* which ops m's image holds (explore_keys.c) */
+	char wd[4300];         /* m's work directory */
+	size_t x;              /* op index of the crash point it was last made ready for */
+	uint32_t *chosen;      /* per op: failures still to minimize that drop or tear it */
+	size_t *pend;          /* ops up to x not in the image, ascending */
+	size_t npend;
+	size_t resets;         /* times it went back to the bare base */
+	bool verify;           /* FAULTLINE_VERIFY_CAUSES: check each build against bare */
+	struct mat *bare;      /* verify: a materializer whose image stays the bare base */
+	char bare_wd[4310];    /* its work directory */
+	size_t verified;       /* candidates verified */
+};
+
+/* Makes the image (the bare base) in work directory wd.  0 or negative, err says why. */
+int cz_img_new(struct cz_img *ci, const struct ops_trace *t, const char *wd, char *err,
+	       size_t errlen);
+/* Frees it (and, when verifying, says how many candidates were verified). */
+void cz_img_free(struct cz_img *ci);
+/* Adds delta (+1: still to minimize, -1: done) to the counts of s's choices. */
+void cz_img_count(struct cz_img *ci, const struct state *s, int delta);
+/*
+ * Makes the image ready for the candidates of failing state full: admits
+ * what has settled (final: every failure still to come is counted).
+ * 0 or negative.
+ */
+int cz_img_at(struct cz_img *ci, const struct model_plan *plan, const struct state *full,
+	      bool final);
+/*
+ * Builds candidate s (choices a subset of the last cz_img_at's full) in
+ * dir (which must not exist).  0, -EPROTO when s chooses an op the image
+ * holds or (verifying) the build differs from the bare base's, or another
+ * negative code; err says why.
+ */
+int cz_img_build(struct cz_img *ci, const struct state *s, const char *dir, char *err,
+		 size_t errlen);
+
 /* Fills z->slot and z->path.  0 or -ENOMEM. */
 int cz_regions(struct cz *z, const struct ops_trace *t);
 

@@ -1,8 +1,9 @@
 /*
  * explore_i.h - the explorer's private parts, shared by explore.c (the
- * sweep, building and checking), explore_choose.c (which states a crash
- * point has), explore_causes.c (minimal failing states) and
- * explore_words.c (explanations).
+ * sweep, building and checking), explore_keys.c (which ops an image may
+ * take), explore_choose.c (which states a crash point has),
+ * explore_causes.c (minimal failing states) and explore_words.c
+ * (explanations).
  */
 #ifndef FL_EXPLORE_I_H
 #define FL_EXPLORE_I_H
@@ -33,7 +34,7 @@ struct ex_slot {
 	char *why;              /* explanation, computed at build time; owned */
 };
 
-/* What the image may take next: per-key queues of the ops not in it (see explore.c). */
+/* What the image may take next: per-key queues of the ops not in it (explore_keys.c). */
 struct ex_keys {
 	uint32_t (*of)[2];      /* per op: its keys (UINT32_MAX = none) */
 	size_t *q;              /* every key's ops, ascending, key after key */
@@ -89,6 +90,17 @@ double ex_elapsed(const struct ex *ex);
 uint64_t ex_rand(uint64_t *s);
 /* Builds state s (crash point op index x) and checks it unless seen before. */
 int ex_try(struct ex *ex, const struct state *s, size_t x);
+
+/* ---- explore_keys.c: the image rule ---- */
+/* Fills k's keys and queues for trace t (nothing admitted).  0 or -ENOMEM. */
+int ex_keys_new(struct ex_keys *k, const struct ops_trace *t);
+void ex_keys_free(struct ex_keys *k);
+/*
+ * Op i became eligible: admits it and every op it unblocks, applying each
+ * to m's image in turn (m NULL: only counts, no image kept).  0 or the
+ * first negative code of mat_image_apply.
+ */
+int ex_keys_admit(struct ex_keys *k, struct mat *m, size_t i);
 
 /* ---- explore_choose.c ---- */
 /* Generates the states of crash point x (ex->inflight is current).  draws: random seeds. */

@@ -7,7 +7,8 @@
  *
  *   - the human summary: one line of counts, one block per failing state;
  *   - JSON, the contract of DESIGN.md ("--json schema"), plus the fields
- *     added since: "mechanism", "note", "shard", "trace_status" and per
+ *     added since: "mechanism", "note", "shard", "trace_status",
+ *     "cause_search" (checker runs, seconds, whether it was cut) and per
  *     failure "content_key" (16 hex digits).  Fields are added, never
  *     renamed ("trace" stays the path; what was read of it is
  *     "trace_status");
@@ -594,6 +595,22 @@ static json_object *trace_status_json(const struct report *r, bool *oom)
 	return o;
 }
 
+/* {"runs", "seconds", "capped", "cut_by"}, or null when no cause search ran. */
+static json_object *cause_search_json(const struct report *r)
+{
+	static const char *const cut[] = {[REPORT_CUT_RUNS] = "runs", [REPORT_CUT_BUDGET] = "budget"};
+	const struct report_cause_search *c = &r->causes_search;
+	json_object *o;
+
+	if (!c->ran || !(o = json_object_new_object()))
+		return NULL;
+	jadd(o, "runs", json_object_new_uint64(c->runs));
+	jadd(o, "seconds", jdouble(c->seconds));
+	jadd(o, "capped", json_object_new_boolean(c->cut != REPORT_CUT_NONE));
+	jadd(o, "cut_by", c->cut ? json_object_new_string(cut[c->cut]) : NULL);
+	return o;
+}
+
 static json_object *report_json(const struct report *r, bool *oom)
 {
 	json_object *o = json_object_new_object();
@@ -627,6 +644,7 @@ static json_object *report_json(const struct report *r, bool *oom)
 	jadd(o, "note", jtext(r->note, true, oom));
 	jadd(o, "shard", shard_json(r));
 	jadd(o, "trace_status", trace_status_json(r, oom));
+	jadd(o, "cause_search", cause_search_json(r));
 	return o;
 }
 

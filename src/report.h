@@ -30,6 +30,11 @@ struct report_failure {
 	int cause_severity;  /* REPORT_SEV_*, 0 when there is no cause */
 };
 
+/* What cut the cause search short (report.causes_search.cut). */
+#define REPORT_CUT_NONE 0   /* every failure was minimized or matched */
+#define REPORT_CUT_RUNS 1   /* its cap on checker runs */
+#define REPORT_CUT_BUDGET 2 /* --budget */
+
 /* Severities of a cause, most severe first. */
 #define REPORT_SEV_ACKED 1       /* the state is consistent, acknowledged data is missing */
 #define REPORT_SEV_CORRUPT 2     /* the checker rejects the state even with no marks */
@@ -70,6 +75,12 @@ struct report {
 	uint64_t skipped;    /* unique states not checked (budget ran out) */
 	double coverage;     /* checked / this shard's share of unique, 0..1 */
 	double elapsed_s;
+	struct report_cause_search {
+		bool ran;        /* the cause search ran (some state failed) */
+		uint64_t runs;   /* checker runs it made */
+		double seconds;  /* wall time it took */
+		int cut;         /* REPORT_CUT_*: what stopped it before every failure was minimized */
+	} causes_search;     /* JSON "cause_search", null when it did not run */
 	struct report_failure *failures; /* failed of them, ordered by crash_after then id */
 	size_t nfailures;
 	size_t cap;          /* allocated entries of failures */

@@ -238,21 +238,35 @@ static int read_counts(json_object *top, struct report *r, char *err,
 	return 0;
 }
 
+/*
+ * Optional object field key of jf's parent: 1 with jf moved into it (its
+ * fields named prefix...), 0 when absent or null, or -EBADMSG (err says
+ * why) when it is not an object.
+ */
+static int jenter(struct jfield *jf, const char *key, const char *prefix)
+{
+	json_object *s;
+	int rc = jget(jf, key, true, &s);
+
+	if (rc <= 0 || !s)
+		return rc < 0 ? rc : 0;
+	if (!json_object_is_type(s, json_type_object))
+		return jbad(jf, key, "an object or null");
+	jf->parent = s;
+	jf->prefix = prefix;
+	return 1;
+}
+
 /* Optional "shard": null, or {"k": K, "n": N} with 1 <= K <= N. */
 static int read_shard(json_object *top, struct report *r, char *err,
 		      size_t errlen)
 {
 	struct jfield jf = {top, "", err, errlen};
-	json_object *s;
 	uint64_t k, n;
-	int rc = jget(&jf, "shard", true, &s);
+	int rc = jenter(&jf, "shard", "shard.");
 
-	if (rc <= 0 || !s)
-		return rc < 0 ? rc : 0;
-	if (!json_object_is_type(s, json_type_object))
-		return jbad(&jf, "shard", "an object or null");
-	jf.parent = s;
-	jf.prefix = "shard.";
+	if (rc <= 0)
+		return rc;
 	if ((rc = jget_u64(&jf, "k", &k)) < 0 ||
 	    (rc = jget_u64(&jf, "n", &n)) < 0)
 		return rc;
@@ -269,6 +283,32 @@ static int read_shard(json_object *top, struct report *r, char *err,
 }
 
 /*
+ * Optional "cause_search": null, or {"runs": N, "seconds": S, "capped":
+ * bool, "cut_by": "runs" | "budget" | null}.
+ */
+static int read_cause_search(json_object *top, struct report *r, char *err, size_t errlen)
+{
+	struct jfield jf = {top, "", err, errlen};
+	struct report_cause_search *c = &r->causes_search;
+	char *by = NULL;
+	bool capped;
+	int rc = jenter(&jf, "cause_search", "cause_search.");
+
+	if (rc <= 0)
+		return rc;
+	if ((rc = jget_u64(&jf, "runs", &c->runs)) < 0 ||
+	    (rc = jget_num(&jf, "seconds", &c->seconds)) < 0 ||
+	    (rc = jget_bool(&jf, "capped", &capped)) < 0 ||
+	    (rc = jget_str(&jf, "cut_by", false, true, &by)) < 0)
+		return rc;
+	c->ran = true;
+	c->cut = !capped ? REPORT_CUT_NONE
+		 : by && !strcmp(by, "budget") ? REPORT_CUT_BUDGET : REPORT_CUT_RUNS;
+	free(by);
+	return 0;
+}
+
+/*
  * Optional "trace_status": null, or {"partial": bool, "records_valid": N,
  * "reason": string or null}, a reason exactly when partial.
  */
@@ -277,15 +317,10 @@ static int read_trace_status(json_object *top, struct report *r, char *err,
 {
 	struct jfield jf = {top, "", err, errlen};
 	struct report_trace_status *ts = &r->tstatus;
-	json_object *s;
-	int rc = jget(&jf, "trace_status", true, &s);
+	int rc = jenter(&jf, "trace_status", "trace_status.");
 
-	if (rc <= 0 || !s)
-		return rc < 0 ? rc : 0;
-	if (!json_object_is_type(s, json_type_object))
-		return jbad(&jf, "trace_status", "an object or null");
-	jf.parent = s;
-	jf.prefix = "trace_status.";
+	if (rc <= 0)
+		return rc;
 	if ((rc = jget_bool(&jf, "partial", &ts->partial)) < 0 ||
 	    (rc = jget_u64(&jf, "records_valid", &ts->records_valid)) < 0 ||
 	    (rc = jget_str(&jf, "reason", false, true, &ts->reason)) < 0)
@@ -321,7 +356,8 @@ static int read_top(json_object *top, struct report *r, char *err,
 	    (rc = jget_str(&jf, "mechanism", true, true, &r->mechanism)) < 0 ||
 	    (rc = jget_str(&jf, "note", true, true, &r->note)) < 0 ||
 	    (rc = read_shard(top, r, err, errlen)) < 0 ||
-	    (rc = read_trace_status(top, r, err, errlen)) < 0) {
+	    (rc = read_trace_status(top, r, err, errlen)) < 0 ||
+	    (rc = read_cause_search(top, r, err, errlen)) < 0) {
 		if (rc == -ENOMEM)
 			snprintf(err, errlen, "out of memory");
 	}
