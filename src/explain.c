@@ -101,14 +101,27 @@ void explain_run_add(struct explain_run *v, size_t *n, uint64_t p, uint8_t cls)
 	v[(*n)++] = (struct explain_run){.start = p, .cls = cls};
 }
 
+/* Same pages and runs?  (Field by field: a run's padding is not set.) */
+static bool snap_same(const struct explain_snap *s, uint64_t np, const struct explain_run *run,
+		      size_t nrun)
+{
+	size_t r;
+
+	if (s->np != np || s->nrun != nrun)
+		return false;
+	for (r = 0; r < nrun; r++)
+		if (s->run[r].start != run[r].start || s->run[r].cls != run[r].cls)
+			return false;
+	return true;
+}
+
 int explain_snap_push(struct explain *x, struct explain_file *f, size_t m, uint64_t np,
 		      const struct explain_run *run, size_t nrun)
 {
-	struct explain_snap *last = f->nsnap ? &f->snap[f->nsnap - 1] : NULL, *s;
+	struct explain_snap *s;
 
 	(void)x;
-	if (last && last->np == np && last->nrun == nrun &&
-	    memcmp(last->run, run, nrun * sizeof(*run)) == 0)
+	if (f->nsnap && snap_same(&f->snap[f->nsnap - 1], np, run, nrun))
 		return 0;
 	if (f->nsnap == f->capsnap) {
 		size_t cap = f->capsnap ? 2 * f->capsnap : 4;
