@@ -23,8 +23,10 @@
  *
  * A file has as many pages as the larger of its durable size and the
  * size the program saw.  This is computed from the model alone (model.c's
- * durability and tear rules), without building states, by
- * explain_ref.c (a rescan of the trace per file and moment).
+ * durability and tear rules), without building states.  Two classifiers
+ * compute it: explain_sweep.c, one pass over the trace (the default), and
+ * explain_ref.c, the first algorithm (a rescan of the trace per file and
+ * moment), kept so tests can hold the sweep to it byte for byte.
  *
  * Invariants: moments are in trace order (crash points non-decreasing);
  * every file has a snapshot at moment 0 and at most one per moment, and
@@ -221,7 +223,7 @@ static int find_moments(struct explain *x, struct names *names)
 }
 
 int explain_build(struct explain *x, const struct ops_trace *t, const struct model *m,
-		  uint32_t page, uint32_t block)
+		  uint32_t page, uint32_t block, unsigned flags)
 {
 	struct names *names = names_new();
 	int err = -ENOMEM;
@@ -231,7 +233,7 @@ int explain_build(struct explain *x, const struct ops_trace *t, const struct mod
 		goto out;
 	if ((err = find_moments(x, names)) < 0)
 		goto out;
-	err = explain_reference(x);
+	err = flags & EXPLAIN_REFERENCE ? explain_reference(x) : explain_sweep(x);
 out:
 	names_free(names);
 	if (err)

@@ -66,13 +66,17 @@ struct explain {
 	size_t nm;        /* moments */
 };
 
+/* explain_build flags */
+#define EXPLAIN_REFERENCE 0x1u /* rescan the trace per file and moment (the old
+				  algorithm, kept to test the sweep against) */
+
 /*
  * Classifies trace t under model m with the given page and block sizes
  * (page >= 1; block 0 for none).  Returns 0 with *x filled (free it with
  * explain_free), or -ENOMEM (*x then freed).
  */
 int explain_build(struct explain *x, const struct ops_trace *t, const struct model *m,
-		  uint32_t page, uint32_t block);
+		  uint32_t page, uint32_t block, unsigned flags);
 void explain_free(struct explain *x);
 
 /* The class's name, as printed and in JSON ("durable", "may-tear", ...). */

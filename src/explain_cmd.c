@@ -4,7 +4,9 @@
  *                 crash may damage.
  *
  * This file parses options and loads the trace; explain.c classifies
- * and explain_report.c writes the result.
+ * and explain_report.c writes the result.  --reference (left out of the
+ * usage line: it is for tests) classifies with the old rescan instead of
+ * the sweep; the output must be the same byte for byte.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -16,7 +18,8 @@
 struct explain_opts {
 	const char *trace, *model, *json, *html;
 	double page, block;
-	bool partial; /* --partial: an unfinished recording's valid prefix */
+	bool partial;   /* --partial: an unfinished recording's valid prefix */
+	bool reference; /* --reference: the old per-moment rescan */
 };
 
 #define EXPLAIN_USAGE                                                                     \
@@ -29,7 +32,7 @@ static int explain_parse(int argc, char **argv, struct explain_opts *o)
 	static const struct option lopts[] = {
 		{"model", 1, NULL, 'm'}, {"page", 1, NULL, 'p'}, {"block", 1, NULL, 'b'},
 		{"json", 1, NULL, 'J'}, {"html", 1, NULL, 'H'}, {"help", 0, NULL, 'h'},
-		{"partial", 0, NULL, 'P'}, {NULL, 0, NULL, 0},
+		{"partial", 0, NULL, 'P'}, {"reference", 0, NULL, 'R'}, {NULL, 0, NULL, 0},
 	};
 	char *end;
 	int c;
@@ -41,6 +44,7 @@ static int explain_parse(int argc, char **argv, struct explain_opts *o)
 		case 'J': o->json = optarg; break;
 		case 'H': o->html = optarg; break;
 		case 'P': o->partial = true; break;
+		case 'R': o->reference = true; break;
 		case 'p': o->page = strtod(optarg, &end); if (*end || o->page < 512 || o->page > (1 << 24)) return -1; break;
 		case 'b': o->block = strtod(optarg, &end); if (*end || o->block < 0 || o->block > (1 << 24)) return -1; break;
 		case 'h':
@@ -88,7 +92,8 @@ int cmd_explain(int argc, char **argv)
 		cli_err("explain", "%s: %s", o.trace, err);
 		return FL_EXIT_USAGE;
 	}
-	if (explain_build(&x, t, model_find(o.model), (uint32_t)o.page, (uint32_t)o.block) < 0) {
+	if (explain_build(&x, t, model_find(o.model), (uint32_t)o.page, (uint32_t)o.block,
+			  o.reference ? EXPLAIN_REFERENCE : 0) < 0) {
 		cli_err("explain", "out of memory");
 		ops_free(t);
 		return FL_EXIT_ENV;

@@ -1,5 +1,7 @@
 /*
- * explain_i.h - what explain.c shares with the classifier (explain_ref.c).
+ * explain_i.h - what explain.c shares with the two classifiers
+ * (explain_sweep.c, the one used; explain_ref.c, the old rescan kept as
+ * the reference the sweep is tested against).
  */
 #ifndef FL_EXPLAIN_I_H
 #define FL_EXPLAIN_I_H
@@ -21,6 +23,7 @@ int explain_snap_push(struct explain *x, struct explain_file *f, size_t m, uint6
 void explain_run_add(struct explain_run *v, size_t *n, uint64_t p, uint8_t cls);
 
 /* Classify every file at every moment into snapshots.  0 or -ENOMEM. */
+int explain_sweep(struct explain *x);
 int explain_reference(struct explain *x);
 
 #endif

@@ -1,12 +1,14 @@
 /*
- * explain_ref.c - `faultline explain`'s classifier.
+ * explain_ref.c - the reference classifier: the first algorithm of
+ * `faultline explain`, kept as written so the sweep (explain_sweep.c)
+ * can be tested against it (`faultline explain --reference`).
  *
  * For each file and each moment it rescans every op begun by then: the
  * size the program saw, the durable size, whether the name is durable,
  * and the in-flight writes, each marking its pages in a fresh array
  * (worst class wins).  O(files x moments x ops) time and a pages-long
- * array per file and moment, simple enough to trust.  Its results are
- * kept as snapshots (explain.h).
+ * array per file and moment: too slow for large traces, simple enough
+ * to trust.  Its results go into the same snapshots as the sweep's.
  */
 #include <errno.h>
 #include <stdlib.h>
