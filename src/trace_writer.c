@@ -231,6 +231,7 @@ int trace_writer_open(const char *path, struct trace_writer **out)
 	sigset_t all, old;
 	struct trace_writer *w;
 	unsigned i;
+	size_t j;
 	int err;
 
 	*out = NULL;
@@ -243,6 +244,10 @@ int trace_writer_open(const char *path, struct trace_writer **out)
 			err = -ENOMEM;
 			goto out_free;
 		}
+		/* Touched now, not on the recorded program's time: a first-touch
+		 * fault per page would cost more than the copy into it. */
+		for (j = 0; j < TW_CHUNK; j += 4096)
+			((volatile uint8_t *)w->c[i].buf)[j] = 0;
 	}
 	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (w->fd < 0) {
