@@ -40,7 +40,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -138,25 +137,6 @@ static void ex_slot_clear(struct ex_slot *sl)
 	sl->busy = false;
 }
 
-/* cp -a src dst: 0, or -EIO if it failed. */
-static int ex_copy_tree(const char *src, const char *dst)
-{
-	char *argv[] = {"cp", "-a", "--", (char *)src, (char *)dst, NULL};
-	int status;
-	pid_t pid = fork();
-
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		execvp("cp", argv);
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
-}
-
 /*
  * Keeps a failing state, named by its id (or "state-KEY" for an id too
  * long for a file name), and a script that rebuilds and re-checks it.
@@ -176,7 +156,7 @@ static void ex_keep(struct ex *ex, struct ex_slot *sl)
 	snprintf(dst, sizeof(dst), "%s/%s", ex->o->keep_failures, name);
 	mat_remove(dst);
 	if (rename(sl->dir, dst) < 0 && errno == EXDEV)
-		ex_copy_tree(sl->dir, dst);
+		mat_copy_tree(sl->dir, dst);
 	snprintf(script, sizeof(script), "%s/%s.sh", ex->o->keep_failures, name);
 	f = fopen(script, "we");
 	if (!f)

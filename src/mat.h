@@ -92,6 +92,9 @@ int mat_build_all(struct mat *m, const struct state *s, const char *dir, uint64_
 /* Removes a state directory built by mat_build (or anything below dir). */
 int mat_remove(const char *dir);
 
+/* Copies the tree src to dst (cp -a), e.g. out of a tmpfs scratch.  0 or -EIO. */
+int mat_copy_tree(const char *src, const char *dst);
+
 /* Frees m and removes its work directory's image. */
 void mat_free(struct mat *m);
 

@@ -72,6 +72,13 @@ static int run_quiet(char *const argv[])
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
 }
 
+int mat_copy_tree(const char *src, const char *dst)
+{
+	char *cp[] = {"cp", "-a", "--", (char *)src, (char *)dst, NULL};
+
+	return run_quiet(cp);
+}
+
 /*
  * Makes WORKDIR/scratch.xfs (sparse, room for bytes several times over),
  * formats it with reflink on, and loop-mounts it on WORKDIR/x.
