@@ -10,7 +10,7 @@
  * module reads and writes /dev/fuse for it (fuse_session_custom_io) and:
  *
  *   - sets FUSE_HANDLE_KILLPRIV_V2 in the INIT reply when the kernel
- *     offers it (wire_killpriv_v2() then says so), and
+ *     offers it, and
  *   - notes, for the request the calling thread is about to serve, the
  *     kill-set-ID flags libfuse does not pass on: FUSE_WRITE_KILL_SUIDGID
  *     on WRITE, FATTR_KILL_SUIDGID on SETATTR, FUSE_OPEN_KILL_SUIDGID on
@@ -46,35 +46,37 @@
 static __thread bool wire_kill;     /* the request this thread serves asks to kill set-ID bits */
 static uint64_t wire_init_unique;   /* the INIT request's unique, 0 before it; atomic */
 static bool wire_v2_offered;        /* the kernel offered HANDLE_KILLPRIV_V2; atomic */
-static bool wire_v2;                /* ... and the reply took it; atomic */
+
+/* Where each request that can ask to kill set-ID bits says so. */
+static const struct {
+	uint32_t opcode; /* FUSE_* */
+	size_t arg_len;  /* its argument struct's size */
+	size_t at;       /* offset of the 32-bit flags word in it */
+	uint32_t bit;    /* the kill bit there */
+} wire_kills[] = {
+	{FUSE_WRITE, sizeof(struct fuse_write_in), offsetof(struct fuse_write_in, write_flags),
+	 FUSE_WRITE_KILL_SUIDGID},
+	{FUSE_SETATTR, sizeof(struct fuse_setattr_in), offsetof(struct fuse_setattr_in, valid),
+	 FATTR_KILL_SUIDGID},
+	{FUSE_OPEN, sizeof(struct fuse_open_in), offsetof(struct fuse_open_in, open_flags),
+	 FUSE_OPEN_KILL_SUIDGID},
+	{FUSE_CREATE, sizeof(struct fuse_create_in), offsetof(struct fuse_create_in, open_flags),
+	 FUSE_OPEN_KILL_SUIDGID},
+};
 
 /* The kill flag of a request (hdr + its argument, len bytes in all). */
 static bool wire_req_kill(const struct fuse_in_header *h, const uint8_t *arg, size_t len)
 {
-	if (h->opcode == FUSE_WRITE && len >= sizeof(struct fuse_write_in)) {
-		struct fuse_write_in in;
+	uint32_t flags;
+	size_t i;
 
-		memcpy(&in, arg, sizeof(in));
-		return (in.write_flags & FUSE_WRITE_KILL_SUIDGID) != 0;
-	}
-	if (h->opcode == FUSE_SETATTR && len >= sizeof(struct fuse_setattr_in)) {
-		struct fuse_setattr_in in;
-
-		memcpy(&in, arg, sizeof(in));
-		return (in.valid & FATTR_KILL_SUIDGID) != 0;
-	}
-	if (h->opcode == FUSE_OPEN && len >= sizeof(struct fuse_open_in)) {
-		struct fuse_open_in in;
-
-		memcpy(&in, arg, sizeof(in));
-		return (in.open_flags & FUSE_OPEN_KILL_SUIDGID) != 0;
-	}
-	if (h->opcode == FUSE_CREATE && len >= sizeof(struct fuse_create_in)) {
-		struct fuse_create_in in;
-
-		memcpy(&in, arg, sizeof(in));
-		return (in.open_flags & FUSE_OPEN_KILL_SUIDGID) != 0;
-	}
+	for (i = 0; i < sizeof(wire_kills) / sizeof(wire_kills[0]); i++)
+		if (h->opcode == wire_kills[i].opcode) {
+			if (len < wire_kills[i].arg_len)
+				return false;
+			memcpy(&flags, arg + wire_kills[i].at, sizeof(flags));
+			return (flags & wire_kills[i].bit) != 0;
+		}
 	return false;
 }
 
@@ -120,7 +122,6 @@ ssize_t wire_writev(int fd, struct iovec *iov, int count, void *userdata)
 			memcpy(&flags, p, sizeof(flags));
 			flags |= FUSE_HANDLE_KILLPRIV_V2;
 			memcpy(p, &flags, sizeof(flags));
-			__atomic_store_n(&wire_v2, true, __ATOMIC_RELEASE);
 		}
 		if (oh.unique == init)
 			__atomic_store_n(&wire_init_unique, 0, __ATOMIC_RELEASE);
@@ -131,9 +132,4 @@ ssize_t wire_writev(int fd, struct iovec *iov, int count, void *userdata)
 bool wire_kill_suidgid(void)
 {
 	return wire_kill;
-}
-
-bool wire_killpriv_v2(void)
-{
-	return __atomic_load_n(&wire_v2, __ATOMIC_ACQUIRE);
 }

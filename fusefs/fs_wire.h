@@ -18,7 +18,4 @@ ssize_t wire_writev(int fd, struct iovec *iov, int count, void *userdata);
 /* Whether the request this thread serves asks the file system to clear set-ID bits. */
 bool wire_kill_suidgid(void);
 
-/* Whether the mount runs with HANDLE_KILLPRIV_V2 (known once INIT is answered). */
-bool wire_killpriv_v2(void);
-
 #endif
