@@ -352,7 +352,8 @@ int trace_writer_sync(struct trace_writer *w, uint64_t seq)
 		w->want_sync = seq;
 	while (!w->failed && (w->fsync ? w->synced : w->written) < seq) {
 		/* The record is still in the chunk being filled: queue that. */
-		if (w->nq == 0 || w->c[(w->head + w->nq - 1) % TW_CHUNKS].last < seq)
+		if (w->written < seq &&
+		    (w->nq == 0 || w->c[(w->head + w->nq - 1) % TW_CHUNKS].last < seq))
 			if (tw_queue(w))
 				break;
 		if (w->busy || !tw_step(w))
