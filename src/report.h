@@ -162,11 +162,16 @@ int report_read_json(const char *path, struct report *r, char *err, size_t errle
  * Progress line on a TTY stderr: done/total, failures, rate, ETA, redrawn
  * at most 10 times a second.  report_progress_new returns NULL when tty is
  * not a terminal; every report_progress_* accepts NULL and does nothing.
- * One thread calls them.
+ * One thread calls them.  The _at forms take the CLOCK_MONOTONIC time in ns
+ * (a positive value) from the caller instead of reading the clock, so the rate,
+ * the ETA and the redraw throttle follow the caller's clock.
  */
 struct report_progress;
 struct report_progress *report_progress_new(FILE *tty);
+struct report_progress *report_progress_new_at(FILE *tty, int64_t start_ns);
 void report_progress_update(struct report_progress *p, uint64_t done, uint64_t total, uint64_t failed);
+void report_progress_update_at(struct report_progress *p, uint64_t done, uint64_t total, uint64_t failed,
+			       int64_t now_ns);
 void report_progress_end(struct report_progress *p);
 
 #endif

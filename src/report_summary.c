@@ -229,6 +229,11 @@ static int64_t now_ns(void)
 
 struct report_progress *report_progress_new(FILE *tty)
 {
+	return report_progress_new_at(tty, now_ns());
+}
+
+struct report_progress *report_progress_new_at(FILE *tty, int64_t start_ns)
+{
 	struct report_progress *p;
 
 	if (!tty || !isatty(fileno(tty)))
@@ -237,7 +242,7 @@ struct report_progress *report_progress_new(FILE *tty)
 	if (!p)
 		return NULL;
 	p->tty = tty;
-	p->start = now_ns();
+	p->start = start_ns;
 	return p;
 }
 
@@ -256,13 +261,18 @@ static void eta_text(double s, char *buf, size_t len)
 void report_progress_update(struct report_progress *p, uint64_t done,
 			    uint64_t total, uint64_t failed)
 {
-	int64_t t;
+	if (p)
+		report_progress_update_at(p, done, total, failed, now_ns());
+}
+
+void report_progress_update_at(struct report_progress *p, uint64_t done,
+			       uint64_t total, uint64_t failed, int64_t t)
+{
 	double secs, rate;
 	char eta[24] = "?";
 
 	if (!p)
 		return;
-	t = now_ns();
 	if (p->last && t - p->last < PROGRESS_INTERVAL_NS && done != total)
 		return;
 	p->last = t;
