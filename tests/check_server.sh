@@ -1,9 +1,11 @@
 #!/bin/sh
 # REQUIRES: fuse, jq, timeout
 # check_server.sh - warm checkers (explore --check-server).  walkv's
-# checker as a fork server (faultline_checker.h) gives exactly the per-state
-# verdicts of `walkv check` run per state, on a correct and a buggy
-# recording.  Servers that misbehave on one state (hang past --timeout,
+# checker as a fork server and as an in-process server (faultline_checker.h)
+# gives exactly the per-state verdicts of `walkv check` run per state, on a
+# correct and a buggy recording; a probe check that misbehaves (exits,
+# aborts, returns out of range, prints on stdout) gets the same verdicts
+# from both server forms.  Servers that misbehave on one state (hang past --timeout,
 # exit, reply garbage) fail that state only, as the protocol says, and the
 # states after it are still checked by a fresh server.  Nothing is left
 # running.  Durations are never asserted: `timeout` bounds each run only
@@ -50,15 +52,41 @@ for t in good bug; do
 	[ $t = good ] && want=0 || want=1
 	explore $want $t.check $t --check "$WALKV check" -j 2
 	explore $want $t.server $t --check-server "$WALKV check-server" -j 2
+	explore $want $t.inproc $t --check-server "$WALKV check-server --in-process" -j 2
 	jq -c .states "$WORK/$t.check.json" >"$WORK/$t.check.states"
-	jq -c .states "$WORK/$t.server.json" >"$WORK/$t.server.states"
-	cmp -s "$WORK/$t.check.states" "$WORK/$t.server.states" ||
-		fail "$t: counts differ: $(cat "$WORK/$t.check.states") vs $(cat "$WORK/$t.server.states")"
-	[ "$(verdicts $t.check)" = "$(verdicts $t.server)" ] ||
-		fail "$t: per-state verdicts differ: $(verdicts $t.check | head -c 1500) vs $(verdicts $t.server | head -c 1500)"
+	for s in server inproc; do
+		jq -c .states "$WORK/$t.$s.json" >"$WORK/$t.$s.states"
+		cmp -s "$WORK/$t.check.states" "$WORK/$t.$s.states" ||
+			fail "$t.$s: counts differ: $(cat "$WORK/$t.check.states") vs $(cat "$WORK/$t.$s.states")"
+		[ "$(verdicts $t.check)" = "$(verdicts $t.$s)" ] ||
+			fail "$t.$s: per-state verdicts differ: $(verdicts $t.check | head -c 1500) vs $(verdicts $t.$s | head -c 1500)"
+	done
 done
 jq -e '.states.failed > 10' "$WORK/bug.server.json" >/dev/null ||
 	fail "the buggy walkv was not caught: $(jq -c .states "$WORK/bug.server.json")"
+
+# ---- the two server forms on a check that misbehaves on purpose
+# (tests/probe_checker.c: by the content of x it passes, returns 3, aborts,
+# exits 4 or returns 261); `exec` so that an in-process server's death by
+# a signal is seen as that signal, not as its shell's exit 128+N ----
+PROBE="$top_builddir/tests/probe_checker"
+"$FL" record -o "$WORK/probe.trace" -- sh -c ': >x; printf a >>x; printf b >>x; printf cd >>x' \
+	>"$WORK/probe.rec" 2>&1 || hard_error "record probe exited $?: $(cat "$WORK/probe.rec")"
+explore 1 probe.fork probe --check-server "exec $PROBE fork" -j 2
+explore 1 probe.inproc probe --check-server "exec $PROBE in-process" -j 2
+pv() { jq -c '[.failures[] | {id, exit_status, signal, timed_out}] | sort_by(.id)' "$WORK/$1.json"; }
+[ "$(pv probe.fork)" = "$(pv probe.inproc)" ] ||
+	fail "probe: fork and in-process verdicts differ: $(pv probe.fork) vs $(pv probe.inproc)"
+# Every outcome the probe has occurred, and each state's output is its own
+# probe line: printed on stdout, it never became a protocol reply.
+jq -e '.states.passed >= 1 and ([.failures[] | (.exit_status // ("signal " + (.signal | tostring)))] |
+	unique == [3, 4, 5, "signal 6"])' "$WORK/probe.inproc.json" >/dev/null ||
+	fail "probe: not every outcome was seen: $(pv probe.inproc)"
+for f in fork inproc; do
+	jq -e '[.failures[] | .id as $id | .output | contains("probe " + $id + " cwd-ok\n")] | all' \
+		"$WORK/probe.$f.json" >/dev/null ||
+		fail "probe.$f: a state's output is not its own probe line: $(jq -c '[.failures[] | {id, output}]' "$WORK/probe.$f.json" | head -c 1500)"
+done
 
 # ---- replay --check-server: a failing id replays to a failure, a passing
 # one to a pass, through the same server as through the per-state checker ----

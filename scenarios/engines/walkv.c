@@ -60,11 +60,15 @@
  *   commit 8 lost: recovery ends at commit 0
  *   key 5 holds 0, commit 1 says 1: a torn or half-applied record was accepted
  *
- * Usage: walkv init | run N [--bug B] | check [--bug B] | check-server [--bug B]
+ * Usage: walkv init | run N [--bug B] | check [--bug B]
+ *        | check-server [--in-process] [--bug B]
  *
  * check-server is the same check as a warm checker (faultline explore
  * --check-server "walkv check-server"): faultline_serve() forks one child
- * per state, which runs cmd_check() in it.
+ * per state, which runs cmd_check() in it.  With --in-process,
+ * faultline_serve_in_process() runs cmd_check() in the server itself: it
+ * may, because cmd_check() frees and closes all it takes and keeps nothing
+ * in globals between calls.
  * Exit codes: 0 fine; 1 the guarantee is broken (check); 2 usage or an
  * I/O error (the engine itself failed).
  */
@@ -357,7 +361,8 @@ static int cmd_check(void)
 	return 0;
 }
 
-/* cmd_check() in the fork server's child (cwd and FAULTLINE_* are set). */
+/* cmd_check() for the server: in its child, or in the server itself with
+ * --in-process (cwd and FAULTLINE_* are set either way). */
 static int serve_check(const char *dir, const char *id, const char *marks)
 {
 	(void)dir;
@@ -369,7 +374,8 @@ static int serve_check(const char *dir, const char *id, const char *marks)
 static int usage(void)
 {
 	fputs("usage: walkv init | run N [--bug nocrc|early-ack|no-dirsync|"
-	      "ckpt-nosync] | check [--bug B] | check-server [--bug B]\n",
+	      "ckpt-nosync] | check [--bug B] | check-server [--in-process] "
+	      "[--bug B]\n",
 	      stderr);
 	return 2;
 }
@@ -393,6 +399,9 @@ int main(int argc, char **argv)
 		return cmd_check(); /* only nocrc changes recovery */
 	if (args == 2 && !strcmp(argv[1], "check-server"))
 		return faultline_serve(serve_check);
+	if (args == 3 && !strcmp(argv[1], "check-server") &&
+	    !strcmp(argv[2], "--in-process"))
+		return faultline_serve_in_process(serve_check);
 	if (args != 3 || strcmp(argv[1], "run"))
 		return usage();
 	errno = 0;
