@@ -3,7 +3,9 @@
  * crash points, building each state, deduplicating, checking.
  *
  * The sweep visits every crash point (each record that changes state, is
- * a barrier or is a mark; open/flush/release change nothing) in order.  A
+ * a barrier or is a mark; open/flush/release change nothing) in order
+ * (--order spread: in three passes, each from the start of the trace and
+ * each visiting its own points; see ex_spread).  A
  * crash at record c is a crash during op c (model.h).  At each point it
  * keeps three things current:
  *   - the IMAGE in the materializer: ops every state here shares, whole;
@@ -482,11 +484,14 @@ static bool ex_enough_causes(struct ex *ex)
 }
 
 /*
- * Runs the sweep over the crash points cps[0..ncp): at each, counts the
- * states the mode has there (for coverage), then generates them; once
- * --budget runs out it only counts.
+ * Runs the sweep over the crash points cps[0..ncp) whose pass_of[] is
+ * pass (every one when pass_of is NULL): at each, counts the states the
+ * mode has there (for coverage), then generates them; once --budget runs
+ * out or --max-causes is met it only counts.  The points it skips are
+ * passed over (their ops still reach the image, names and marks).
  */
-static int ex_sweep(struct ex *ex, const size_t *cps, size_t ncp)
+static int ex_sweep(struct ex *ex, const size_t *cps, size_t ncp, const uint8_t *pass_of,
+		    uint8_t pass)
 {
 	struct ex_draw *draws = NULL;
 	uint64_t *seeds = NULL;
@@ -498,6 +503,8 @@ static int ex_sweep(struct ex *ex, const size_t *cps, size_t ncp)
 	for (i = 0; !rc && i < ncp; i++) {
 		size_t n = 0;
 
+		if (pass_of && pass_of[i] != pass)
+			continue;
 		if ((rc = ex_advance(ex, prev, cps[i])) < 0)
 			break;
 		prev = cps[i] + 1;
@@ -512,6 +519,81 @@ static int ex_sweep(struct ex *ex, const size_t *cps, size_t ncp)
 	}
 	free(draws);
 	free(seeds);
+	return rc;
+}
+
+/* Takes the sweep back to the start of the trace, for another pass: the
+ * image to the base (unless it is no longer kept), no names, marks or
+ * pending ops.  What was generated, seen and checked stays. */
+static int ex_restart(struct ex *ex, char *err, size_t errlen)
+{
+	size_t i;
+	int rc;
+
+	ex_keys_free(&ex->k);
+	names_free(ex->names);
+	ex->names = names_new();
+	if ((rc = ex_keys_new(&ex->k, ex->t)) < 0 || !ex->names)
+		return rc < 0 ? rc : -ENOMEM;
+	for (i = 0; i < ex->t->nbase; i++)
+		ops_names_apply(ex->names, ex->t, &ex->t->base[i]);
+	ex->nmarks = ex->lastmark = 0;
+	ex->npend = ex->ninf = ex->durnext = ex->prefnext = 0;
+	return ex->out_of_time ? 0 : mat_image_reset(ex->mat, err, errlen);
+}
+
+#define EX_SPREAD_1 16u  /* crash points of the first spread pass */
+#define EX_SPREAD_2 256u /* ... of the first two */
+
+/* Marks pass p on n crash points of ncp evenly spread (each the last of
+ * its stretch of the trace), where no earlier pass has one. */
+static void ex_spread_pass(uint8_t *pass_of, size_t ncp, size_t n, uint8_t p)
+{
+	size_t j, at;
+
+	for (j = 0; j < n; j++) {
+		at = (size_t)(((uint64_t)(j + 1) * ncp + n - 1) / n);
+		if (at && pass_of[at - 1] > p)
+			pass_of[at - 1] = p;
+	}
+}
+
+/*
+ * --order spread: which pass visits each of the ncp crash points: 0 for
+ * EX_SPREAD_1 of them evenly spread, 1 for EX_SPREAD_2 likewise less
+ * those, 2 for the rest.  Each point is visited, and counted, exactly
+ * once.  NULL without memory.
+ */
+static uint8_t *ex_spread(const struct explore_opts *o, size_t ncp)
+{
+	uint8_t *pass_of = malloc(ncp ? ncp : 1);
+
+	if (!pass_of)
+		return NULL;
+	memset(pass_of, 2, ncp);
+	ex_spread_pass(pass_of, ncp, o->spread[0] ? o->spread[0] : EX_SPREAD_1, 0);
+	ex_spread_pass(pass_of, ncp, o->spread[1] ? o->spread[1] : EX_SPREAD_2, 1);
+	return pass_of;
+}
+
+/* Visits the crash points in the order --order asks. */
+static int ex_visit(struct ex *ex, const size_t *cps, size_t ncp, char *err, size_t errlen)
+{
+	uint8_t *pass_of, pass;
+	int rc = 0;
+
+	if (!ex->spread)
+		return ex_sweep(ex, cps, ncp, NULL, 0);
+	if (!(pass_of = ex_spread(ex->o, ncp)))
+		return -ENOMEM;
+	for (pass = 0; !rc && pass < 3; pass++) {
+		if (!memchr(pass_of, pass, ncp))
+			continue;
+		if (pass && (rc = ex_restart(ex, err, errlen)) < 0)
+			break;
+		rc = ex_sweep(ex, cps, ncp, pass_of, pass);
+	}
+	free(pass_of);
 	return rc;
 }
 
@@ -652,6 +734,10 @@ static void ex_fill_report(struct ex *ex)
 		snprintf(note, sizeof(note), "exhaustive: %zu crash points had more than %u ops "
 			 "in flight or %d states (up to %" PRIu64 " ops); those fell back to bounded:2",
 			 ex->fallbacks, ex->o->window, EX_EXHAUSTIVE_MAX, ex->fallback_max);
+	if (ex->spread)
+		snprintf(note + strlen(note), sizeof(note) - strlen(note),
+			 "%scrash points in --order spread (%u, then %u spread over the trace, "
+			 "then the rest)", note[0] ? "; " : "", EX_SPREAD_1, EX_SPREAD_2);
 	if (ex->enough_causes)
 		snprintf(note + strlen(note), sizeof(note) - strlen(note),
 			 "%s--max-causes %u: stopped once %u cause%s found, after %" PRIu64
@@ -682,6 +768,9 @@ int explore_run(const struct explore_opts *o, struct report *rep, char *err,
 
 	clock_gettime(CLOCK_MONOTONIC, &ex.t0);
 	err[0] = 0;
+	ex.spread = o->mode != EXPLORE_RANDOM &&
+		    (o->order == EXPLORE_ORDER_SPREAD ||
+		     (o->order == EXPLORE_ORDER_AUTO && o->max_causes));
 	rc = ex_open(&ex, err, errlen);
 	if (!rc && !(cps = malloc((ex.t->n + 1) * sizeof(*cps))))
 		rc = -ENOMEM;
@@ -690,7 +779,7 @@ int explore_run(const struct explore_opts *o, struct report *rep, char *err,
 			cps[ncp++] = i;
 	if (!rc) {
 		ex.prog = o->progress && o->check ? report_progress_new(stderr) : NULL;
-		rc = ex_sweep(&ex, cps, ncp);
+		rc = ex_visit(&ex, cps, ncp, err, errlen);
 	}
 	while (ex.run && check_running(ex.run) > 0 && ex_finish_one(&ex) > 0)
 		;

@@ -39,6 +39,13 @@ struct explore_state {
 	const char *status;  /* "checked", "unique" (no checker), "duplicate" or "shard" */
 };
 
+/* The order crash points are visited in. */
+enum explore_order {
+	EXPLORE_ORDER_AUTO,   /* spread with --max-causes (not random:N), else sweep */
+	EXPLORE_ORDER_SWEEP,  /* first to last */
+	EXPLORE_ORDER_SPREAD, /* 16, then 256 points spread over the trace, then the rest */
+};
+
 struct explore_opts {
 	const char *trace;          /* trace directory */
 	bool partial;               /* --partial: an unfinished recording's prefix */
@@ -59,6 +66,9 @@ struct explore_opts {
 	double timeout;             /* --timeout, seconds */
 	double budget;              /* --budget, seconds, 0 for none */
 	unsigned max_causes;        /* --max-causes N: stop once N causes are found, 0 for none */
+	enum explore_order order;   /* --order */
+	unsigned spread[2];         /* --order spread: points of its first pass and of its first
+				       two (0: 16 and 256; tests set fewer) */
 	const char *keep_failures;  /* --keep-failures DIR or NULL */
 	const char *workdir;        /* --workdir or NULL for a temporary one */
 	enum mat_scratch scratch;   /* --scratch auto|dir|xfs|mem */

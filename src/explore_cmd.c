@@ -39,7 +39,7 @@
 	"usage: faultline explore TRACE --check CMD|--check-server CMD [--model M] [--mode MODE]\n" \
 	"         [--sector N] [--tear KINDS] [--atomic N] [--block N] [--window N]\n"    \
 	"         [--seed S] [-j N] [--shard K/N] [--timeout SEC] [--budget SEC]\n"        \
-	"         [--max-causes N]\n"                                                      \
+	"         [--max-causes N] [--order sweep|spread]\n"                               \
 	"         [--json FILE] [--junit FILE] [--keep-failures DIR] [--workdir DIR]\n"    \
 	"         [--scratch auto|dir|xfs|mem] [--scratch-budget MIB] [--no-progress]\n"   \
 	"         [--list-states FILE] [--partial]\n"                                     \
@@ -47,6 +47,9 @@
 	"  modes:  prefix, omit-one (default), bounded:K, random:N, exhaustive\n"          \
 	"  --max-causes N: stop exploring once N causes are found and confirmed\n"     \
 	"  (N = 1: does it fail at all?); coverage says how much was explored\n"      \
+	"  --order spread: visit 16, then 256 crash points spread over the trace\n"   \
+	"  before the rest, so late failures are found early (the default with\n"     \
+	"  --max-causes); sweep: first to last (the default otherwise)\n"            \
 	"  --partial: explore the valid prefix of a trace whose recording did not\n"      \
 	"  finish (else refused, exit 2); the reports say the trace is partial\n"
 
@@ -132,6 +135,13 @@ static bool explore_opt(struct explore_cli *c, int opt, const char *arg)
 	case 'T': if (!num_arg(arg, 0, 1e6, &v)) break; o->timeout = v; return true;
 	case 'B': if (!num_arg(arg, 0, 1e7, &v)) break; o->budget = v; return true;
 	case 'N': if (!num_arg(arg, 1, 1e6, &v)) break; o->max_causes = (unsigned)v; return true;
+	case 'O':
+		if (!strcmp(arg, "sweep") || !strcmp(arg, "spread")) {
+			o->order = arg[1] == 'w' ? EXPLORE_ORDER_SWEEP : EXPLORE_ORDER_SPREAD;
+			return true;
+		}
+		cli_err("explore", "bad --order '%s' (sweep or spread)", arg);
+		return false;
 	case 'J': c->json = arg; return true;
 	case 'L': o->list_states = arg; return true;
 	case 'C': if (!num_arg(arg, 1, 1.8e19, &v)) break; c->crash = strtoull(arg, NULL, 10); return true;
@@ -188,7 +198,7 @@ static int explore_parse(int argc, char **argv, struct explore_cli *c)
 		{"block", 1, NULL, 'b'}, {"window", 1, NULL, 'w'}, {"seed", 1, NULL, 's'},
 		{"check-server", 1, NULL, 'V'}, {"jobs", 1, NULL, 'j'}, {"shard", 1, NULL, 'S'}, {"timeout", 1, NULL, 'T'},
 		{"budget", 1, NULL, 'B'}, {"json", 1, NULL, 'J'}, {"junit", 1, NULL, 'U'},
-		{"max-causes", 1, NULL, 'N'},
+		{"max-causes", 1, NULL, 'N'}, {"order", 1, NULL, 'O'},
 		{"keep-failures", 1, NULL, 'K'}, {"workdir", 1, NULL, 'W'},
 		{"scratch", 1, NULL, 'X'}, {"scratch-budget", 1, NULL, 'Y'},
 		{"list-states", 1, NULL, 'L'},

@@ -82,6 +82,7 @@ struct ex {
 	uint64_t keyed;           /* states keyed in memory before (or instead of) building */
 	struct ex_causes *causes; /* the cause search, once started (explore_causes.c) */
 	bool enough_causes;       /* --max-causes reached: the sweep only counts */
+	bool spread;              /* --order spread: three passes (explore.c) */
 	size_t causes_seen;       /* failures when causes were last looked for */
 };
 

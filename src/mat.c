@@ -450,6 +450,50 @@ int mat_remove(const char *dir)
 	return 0;
 }
 
+/* Makes WORKDIR/img and loads the base and the created inodes into it. */
+static int image_open(struct mat *m, char *err, size_t errlen)
+{
+	char img[4200];
+	int rc;
+
+	snprintf(img, sizeof(img), "%s/img", m->root);
+	if (mkdir(img, 0700) < 0 ||
+	    (m->imgfd = open(img, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot make work directory %s: %s", img, strerror(errno));
+		return rc;
+	}
+	if ((rc = image_load_base(m, err, errlen)) < 0)
+		return rc;
+	if ((rc = image_define_created(m)) < 0)
+		snprintf(err, errlen, "out of memory");
+	return rc;
+}
+
+/* Empties the image: its files, inodes and entries. */
+static void image_close(struct mat *m)
+{
+	char img[4300];
+
+	if (m->imgfd >= 0)
+		close(m->imgfd);
+	m->imgfd = -1;
+	if (m->root[0]) {
+		snprintf(img, sizeof(img), "%s/img", m->root);
+		mat_remove(img);
+	}
+	tdestroy(m->inodes, mat_ino_free);
+	m->inodes = NULL;
+	free(m->ns.e);
+	memset(&m->ns, 0, sizeof(m->ns));
+}
+
+int mat_image_reset(struct mat *m, char *err, size_t errlen)
+{
+	image_close(m);
+	return image_open(m, err, errlen);
+}
+
 int mat_new(const struct ops_trace *t, const char *workdir, enum mat_scratch how,
 	    struct mat **out, char *err, size_t errlen)
 {
@@ -459,7 +503,6 @@ int mat_new(const struct ops_trace *t, const char *workdir, enum mat_scratch how
 int mat_new_budget(const struct ops_trace *t, const char *workdir, enum mat_scratch how,
 		   uint64_t mem_budget, struct mat **out, char *err, size_t errlen)
 {
-	char img[4200];
 	struct mat *m;
 	int rc;
 
@@ -480,21 +523,9 @@ int mat_new_budget(const struct ops_trace *t, const char *workdir, enum mat_scra
 		snprintf(err, errlen, "cannot make work directory %s: %s", workdir, strerror(errno));
 		goto fail;
 	}
-	if ((rc = mat_scratch(m, how, mem_budget, err, errlen)) < 0)
+	if ((rc = mat_scratch(m, how, mem_budget, err, errlen)) < 0 ||
+	    (rc = image_open(m, err, errlen)) < 0)
 		goto fail;
-	snprintf(img, sizeof(img), "%s/img", m->root);
-	if (mkdir(img, 0700) < 0 ||
-	    (m->imgfd = open(img, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot make work directory %s: %s", img, strerror(errno));
-		goto fail;
-	}
-	if ((rc = image_load_base(m, err, errlen)) < 0)
-		goto fail;
-	if ((rc = image_define_created(m)) < 0) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
 	*out = m;
 	return 0;
 fail:
@@ -522,19 +553,10 @@ const char *mat_mechanism(const struct mat *m)
 
 void mat_free(struct mat *m)
 {
-	char img[4300];
-
 	if (!m)
 		return;
-	if (m->imgfd >= 0)
-		close(m->imgfd);
-	if (m->root[0]) {
-		snprintf(img, sizeof(img), "%s/img", m->root);
-		mat_remove(img);
-	}
+	image_close(m);
 	mat_scratch_free(m);
-	tdestroy(m->inodes, mat_ino_free);
-	free(m->ns.e);
 	free(m->workdir);
 	free(m->buf);
 	free(m);

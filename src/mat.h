@@ -60,6 +60,10 @@ const char *mat_root(const struct mat *m);
  * taken when it was asked for or could have been. */
 const char *mat_mechanism(const struct mat *m);
 
+/* Takes the image back to the base, as mat_new made it (for a sweep that
+ * starts over).  No state may be in use.  0, or negative with err set. */
+int mat_image_reset(struct mat *m, char *err, size_t errlen);
+
 /* Applies op idx of the trace to the image, whole.  0 or negative. */
 int mat_image_apply(struct mat *m, size_t idx);
 

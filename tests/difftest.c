@@ -20,6 +20,10 @@
  *      the same state under every model);
  *   4. prefix ⊆ omit-one ⊆ bounded:2 ⊆ bounded:3 ⊆ exhaustive, and
  *      strict ⊆ ext4-ordered ⊆ posix for every mode.
+ * Runs alternate between --order sweep and --order spread (random:N is
+ * always a sweep), so both visiting orders are held to the same sets;
+ * spread with passes of 2 and 5 crash points, so that short traces go
+ * through all three of its passes.
  * A crash point where exhaustive fell back to bounded:2 is compared with
  * the reference's cost <= 2 states and counted.  A model whose reference
  * set has more than --max states (default 20000) is left out for that
@@ -74,6 +78,8 @@ struct run {
 	struct set *out;        /* where the explorer's states go */
 	unsigned long *violations;
 	bool quiet;
+	bool spread;            /* this run visits in --order spread */
+	unsigned long nruns;    /* explore_into calls so far (they alternate orders) */
 };
 
 static int st_cmp(const void *a, const void *b)
@@ -146,7 +152,8 @@ static void violation(const struct run *r, const char *fmt, ...)
 	(*r->violations)++;
 	if (r->quiet && *r->violations > 20)
 		return;
-	printf("VIOLATION %s %s %s: ", r->trace, r->model, r->mode);
+	printf("VIOLATION %s %s %s%s: ", r->trace, r->model, r->mode,
+	       r->spread ? " (--order spread)" : "");
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
@@ -188,6 +195,10 @@ static int explore_into(struct run *r, const struct model *m, const char *mode,
 	int rc;
 
 	explore_parse_mode(mode, &o);
+	r->spread = r->nruns++ % 2 && o.mode != EXPLORE_RANDOM;
+	o.order = r->spread ? EXPLORE_ORDER_SPREAD : EXPLORE_ORDER_SWEEP;
+	o.spread[0] = 2;
+	o.spread[1] = 5;
 	r->out = out;
 	r->mode = mode;
 	rc = explore_run(&o, &rep, err, sizeof(err));
