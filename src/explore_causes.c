@@ -513,11 +513,15 @@ static struct ex_causes *cz_start(struct ex *ex)
 		return NULL;
 	snprintf(c->wd, sizeof(c->wd), "%s/causes", ex->workdir);
 	if (cz_regions(&c->z.d, ex->t) < 0 ||
-	    cz_img_new(&c->z.img, ex->t, c->wd, err, sizeof(err)) < 0)
+	    cz_img_new(&c->z.img, ex->t, c->wd, ex->o->scratch,
+		       ex->o->mem_budget ? ex->o->mem_budget : MAT_MEM_BUDGET_DEFAULT, err,
+		       sizeof(err)) < 0)
 		c->broken = true;
 	if (c->broken)
 		fprintf(stderr, "faultline: explore: cause search: %s\n", err[0] ? err : "out of memory");
-	snprintf(c->z.dir, sizeof(c->z.dir), "%s/state", c->wd);
+	/* on the image's file system: a tmpfs or XFS scratch is mounted below wd */
+	snprintf(c->z.dir, sizeof(c->z.dir), "%s/state",
+		 c->broken ? c->wd : mat_root(c->z.img.m));
 	return c;
 }
 

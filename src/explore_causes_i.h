@@ -58,9 +58,10 @@ struct cz_img {
 	size_t verified;       /* candidates verified */
 };
 
-/* Makes the image (the bare base) in work directory wd.  0 or negative, err says why. */
-int cz_img_new(struct cz_img *ci, const struct ops_trace *t, const char *wd, char *err,
-	       size_t errlen);
+/* Makes the image (the bare base) in work directory wd, on the scratch how
+ * asks for (mat_new_budget).  0 or negative, err says why. */
+int cz_img_new(struct cz_img *ci, const struct ops_trace *t, const char *wd,
+	       enum mat_scratch how, uint64_t mem_budget, char *err, size_t errlen);
 /* Frees it (and, when verifying, says how many candidates were verified). */
 void cz_img_free(struct cz_img *ci);
 /* Adds delta (+1: still to minimize, -1: done) to the counts of s's choices. */

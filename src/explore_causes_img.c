@@ -38,8 +38,8 @@
 #include "explore_causes_i.h"
 #include "fskey.h"
 
-int cz_img_new(struct cz_img *ci, const struct ops_trace *t, const char *wd, char *err,
-	       size_t errlen)
+int cz_img_new(struct cz_img *ci, const struct ops_trace *t, const char *wd,
+	       enum mat_scratch how, uint64_t mem_budget, char *err, size_t errlen)
 {
 	const char *v = getenv("FAULTLINE_VERIFY_CAUSES");
 	int rc;
@@ -51,7 +51,7 @@ int cz_img_new(struct cz_img *ci, const struct ops_trace *t, const char *wd, cha
 	if (!(ci->chosen = calloc(t->n + 1, sizeof(*ci->chosen))) ||
 	    !(ci->pend = malloc((t->n + 1) * sizeof(*ci->pend))))
 		return -ENOMEM;
-	if ((rc = mat_new(t, wd, MAT_SCRATCH_DIR, &ci->m, err, errlen)) < 0)
+	if ((rc = mat_new_budget(t, wd, how, mem_budget, &ci->m, err, errlen)) < 0)
 		return rc;
 	if ((rc = ex_keys_new(&ci->k, t)) < 0)
 		return rc;
@@ -87,19 +87,17 @@ void cz_img_count(struct cz_img *ci, const struct state *s, int delta)
 			ci->chosen[idx] += (uint32_t)delta;
 }
 
-/* Back to the bare base: a new materializer and empty queues.  0 or negative. */
+/* Back to the bare base: the image reloaded and empty queues.  0 or negative. */
 static int img_reset(struct cz_img *ci)
 {
 	char err[512];
 	int rc;
 
-	mat_free(ci->m);
-	ci->m = NULL;
 	ex_keys_free(&ci->k);
 	memset(&ci->k, 0, sizeof(ci->k));
 	ci->x = 0;
 	ci->resets++;
-	if ((rc = mat_new(ci->t, ci->wd, MAT_SCRATCH_DIR, &ci->m, err, sizeof(err))) < 0) {
+	if ((rc = mat_image_reset(ci->m, err, sizeof(err))) < 0) {
 		fprintf(stderr, "faultline: explore: cause search: %s\n", err);
 		return rc;
 	}
