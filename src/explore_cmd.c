@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <search.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 
 #include "check.h"
 #include "cli.h"
+#include "cmdword.h"
 #include "explore.h"
 #include "fskey.h"
 #include "fl_error.h"
@@ -91,7 +93,20 @@ struct explore_cli {
 	bool states;       /* `faultline states`: no checker */
 	bool reference;    /* states --reference */
 	uint64_t crash;    /* states --crash SEQ, 0 for every crash point */
+	char check_buf[16384]; /* the checker, its command word made absolute */
 };
+
+/* A checker runs in each state's directory: a ./prog given by the user
+ * means the one in the directory faultline was started in (cmdword.h).
+ * Returns cmd, or buf holding it resolved. */
+static const char *resolve_check(const char *cmd, char *buf, size_t cap)
+{
+	char cwd[PATH_MAX];
+
+	if (getcwd(cwd, sizeof(cwd)) && cmdword_resolve_first(cmd, cwd, buf, cap) > 0)
+		return buf;
+	return cmd;
+}
 
 /* Applies one option; returns false with a reason printed for a bad value. */
 static bool explore_opt(struct explore_cli *c, int opt, const char *arg)
@@ -107,7 +122,7 @@ static bool explore_opt(struct explore_cli *c, int opt, const char *arg)
 			cli_err("explore", "--check and --check-server: give one checker");
 			return false;
 		}
-		o->check = arg;
+		o->check = resolve_check(arg, c->check_buf, sizeof(c->check_buf));
 		o->check_server = opt == 'V';
 		return true;
 	case 'm':
@@ -339,6 +354,7 @@ struct replay_opts {
 	const char *check; /* --check CMD or --check-server CMD, or NULL */
 	bool server;       /* check is a checker server (--check-server) */
 	double timeout;    /* --timeout */
+	char check_buf[16384]; /* check, its command word made absolute */
 };
 
 static int replay_parse(int argc, char **argv, struct replay_opts *o)
@@ -359,7 +375,7 @@ static int replay_parse(int argc, char **argv, struct replay_opts *o)
 				cli_err("replay", "--check and --check-server: give one checker");
 				return -FL_EUSAGE;
 			}
-			o->check = optarg;
+			o->check = resolve_check(optarg, o->check_buf, sizeof(o->check_buf));
 			o->server = opt == 'V';
 		} else if (opt == 'p')
 			o->partial = true;

@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cmdword.h"
 #include "fl_error.h"
 #include "trace.h"
 #include "trace_meta.h"
@@ -72,6 +73,8 @@ struct record_opts {
 	const char *backing;   /* --backing: where to make the backing dir, or NULL */
 	bool allow_other;      /* --allow-other: let other users enter the mount */
 	char **cmd;            /* the workload, NULL-terminated */
+	char cmd0[2 * PATH_MAX];  /* cmd[0] made absolute (cmdword.h) */
+	char setup_buf[16384];    /* setup, its command word made absolute */
 };
 
 /* Everything record acquires, so one function can release it on any path. */
@@ -635,6 +638,22 @@ static void usage(FILE *f)
 		   "[--real-fsync] [--keep-final] [--allow-other] [--backing DIR] -- CMD [ARG...]\n");
 }
 
+/* The workload and --setup run in the mount and base/: a ./prog given by
+ * the user means the one in the directory record was started in. */
+static int record_resolve(struct record_opts *o)
+{
+	char cwd[PATH_MAX];
+
+	if (!getcwd(cwd, sizeof(cwd)))
+		return 0; /* nothing to resolve against: as given */
+	if (cmdword_resolve_arg(o->cmd[0], cwd, o->cmd0, sizeof(o->cmd0)) > 0)
+		o->cmd[0] = o->cmd0;
+	if (o->setup && cmdword_resolve_first(o->setup, cwd, o->setup_buf,
+					      sizeof(o->setup_buf)) > 0)
+		o->setup = o->setup_buf;
+	return 0;
+}
+
 static int record_parse(int argc, char **argv, struct record_opts *o)
 {
 	static const struct option lopts[] = {
@@ -669,7 +688,7 @@ static int record_parse(int argc, char **argv, struct record_opts *o)
 		return -FL_EUSAGE;
 	}
 	o->cmd = argv + optind;
-	return 0;
+	return record_resolve(o);
 }
 
 /* Blocks the signals we wait for; installs a handler so they interrupt. */

@@ -55,6 +55,7 @@ int main(void)
 		make_model_suite,
 		make_mat_suite,
 		make_explore_suite,
+		make_cmdword_suite,
 	};
 	SRunner *sr = srunner_create(NULL);
 	size_t i;
