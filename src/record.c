@@ -217,6 +217,15 @@ static int write_file_durably(const char *dir, const char *name, const char *tex
 	return err;
 }
 
+/* Milliseconds as a JSON number of seconds, to the millisecond ("0.093"). */
+static json_object *seconds_json(long ms)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%ld.%03ld", ms / 1000, ms % 1000);
+	return json_object_new_double_s((double)ms / 1000.0, buf);
+}
+
 static json_object *status_json(int status)
 {
 	json_object *o = json_object_new_object();
@@ -267,8 +276,7 @@ static int write_meta(const struct record_opts *o, const struct record_run *run,
 				       json_object_new_int64(run->start_ns));
 	json_object_object_add(m, "workload", status_json(run->wl_status));
 	json_object_object_add(m, "recorder", status_json(run->fs_status));
-	json_object_object_add(m, "elapsed_s",
-			       json_object_new_double(ms_since(&run->t0) / 1000.0));
+	json_object_object_add(m, "elapsed_s", seconds_json(ms_since(&run->t0)));
 	err = write_file_durably(run->trace, TRACE_META_FILE,
 				 json_object_to_json_string_ext(m, JSON_C_TO_STRING_PRETTY |
 									   JSON_C_TO_STRING_NOSLASHESCAPE));

@@ -364,23 +364,30 @@ static json_object *jtext(const char *s, bool nullable, bool *oom)
 	return o;
 }
 
-/* A JSON number printed with the fewest digits that read back as d. */
-static json_object *jdouble(double d)
+/*
+ * A JSON number printed as its meaning needs (fmt: "%.3f" for seconds, to
+ * the millisecond; "%.6g" for a share), never as 0.092999999999999999.
+ * A share below 1 never prints as 1: a run that missed states does not
+ * claim full coverage.
+ */
+static json_object *jfigure(double d, const char *fmt)
 {
-	char buf[40];
-	int prec;
+	char buf[64];
+	size_t n;
 
 	if (!isfinite(d))
 		d = 0;
-	for (prec = 15; prec < 17; prec++) {
-		snprintf(buf, sizeof(buf), "%.*g", prec, d);
-		if (strtod(buf, NULL) == d)
-			break;
+	snprintf(buf, sizeof(buf), fmt, d);
+	if (d < 1 && strtod(buf, NULL) >= 1)
+		snprintf(buf, sizeof(buf), "0.999999");
+	if (strchr(buf, '.') && !strpbrk(buf, "eE")) { /* 0.500 -> 0.5, 2.000 -> 2.0 */
+		n = strlen(buf);
+		while (n > 2 && buf[n - 1] == '0' && buf[n - 2] != '.')
+			buf[--n] = 0;
 	}
-	snprintf(buf, sizeof(buf), "%.*g", prec, d);
 	if (!strpbrk(buf, ".eE"))
 		strcat(buf, ".0");
-	return json_object_new_double_s(d, buf);
+	return json_object_new_double_s(strtod(buf, NULL), buf);
 }
 
 static void jadd(json_object *o, const char *key, json_object *v)
@@ -605,7 +612,7 @@ static json_object *cause_search_json(const struct report *r)
 	if (!c->ran || !(o = json_object_new_object()))
 		return NULL;
 	jadd(o, "runs", json_object_new_uint64(c->runs));
-	jadd(o, "seconds", jdouble(c->seconds));
+	jadd(o, "seconds", jfigure(c->seconds, "%.3f"));
 	jadd(o, "capped", json_object_new_boolean(c->cut != REPORT_CUT_NONE));
 	jadd(o, "cut_by", c->cut ? json_object_new_string(cut[c->cut]) : NULL);
 	return o;
@@ -634,8 +641,8 @@ static json_object *report_json(const struct report *r, bool *oom)
 		     json_object_new_uint64(
 			 *count_field((struct report *)r, i)));
 	jadd(o, "states", st);
-	jadd(o, "coverage", jdouble(r->coverage));
-	jadd(o, "elapsed_s", jdouble(r->elapsed_s));
+	jadd(o, "coverage", jfigure(r->coverage, "%.6g"));
+	jadd(o, "elapsed_s", jfigure(r->elapsed_s, "%.3f"));
 	for (i = 0; i < r->nfailures; i++)
 		json_object_array_add(fa, failure_json(&r->failures[i], oom));
 	jadd(o, "failures", fa);

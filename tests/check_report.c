@@ -5,6 +5,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <poll.h>
@@ -142,7 +143,8 @@ static void assert_same(const struct report *a, const struct report *b)
 	ck_assert_uint_eq(a->passed, b->passed);
 	ck_assert_uint_eq(a->failed, b->failed);
 	ck_assert_uint_eq(a->skipped, b->skipped);
-	ck_assert(a->coverage == b->coverage); /* exact: shortest round trip */
+	/* a share prints to six significant digits */
+	ck_assert(fabs(a->coverage - b->coverage) <= 5e-6 * a->coverage);
 	ck_assert(a->elapsed_s == b->elapsed_s);
 	ck_assert_int_eq(a->tstatus.known, b->tstatus.known);
 	ck_assert_int_eq(a->tstatus.partial, b->tstatus.partial);
@@ -234,6 +236,25 @@ START_TEST(json_schema_and_nulls)
 	ck_assert_ptr_nonnull(strstr(text, "\"coverage\": 1.0,"));
 	free(text);
 	json_object_put(o);
+	report_free(&r);
+
+	/* Figures print as what they mean: seconds to the millisecond, a
+	 * share to six digits, and a share below 1 never as 1. */
+	memset(&r, 0, sizeof(r));
+	r.coverage = 0.0010694493955990536;
+	r.elapsed_s = 0.092999999999999999;
+	ck_assert_int_eq(report_write_json(&r, path), 0);
+	text = slurp(path);
+	ck_assert_ptr_nonnull(strstr(text, "\"coverage\": 0.00106945,"));
+	ck_assert_ptr_nonnull(strstr(text, "\"elapsed_s\": 0.093,"));
+	free(text);
+	r.coverage = 0.99999997;
+	r.elapsed_s = 2;
+	ck_assert_int_eq(report_write_json(&r, path), 0);
+	text = slurp(path);
+	ck_assert_ptr_nonnull(strstr(text, "\"coverage\": 0.999999,"));
+	ck_assert_ptr_nonnull(strstr(text, "\"elapsed_s\": 2.0,"));
+	free(text);
 	report_free(&r);
 }
 END_TEST
