@@ -186,8 +186,13 @@ void report_print_summary(const struct report *r, FILE *f)
 		r->passed, r->failed);
 	if (r->skipped)
 		fprintf(f, ", %" PRIu64 " skipped", r->skipped);
-	fprintf(f, " (coverage %s, %.1f s%s%s)\n", cov, r->elapsed_s,
-		r->mechanism && r->mechanism[0] ? ", " : "",
+	fprintf(f, " (coverage %s, %.1f s", cov, r->elapsed_s);
+	/* Two rates: generating (keying) states and checking them differ by
+	 * orders of magnitude; a run too short to time gives none. */
+	if (r->elapsed_s >= 0.5)
+		fprintf(f, ": %.0f generated/s, %.0f checked/s", (double)r->generated / r->elapsed_s,
+			(double)r->checked / r->elapsed_s);
+	fprintf(f, "%s%s)\n", r->mechanism && r->mechanism[0] ? ", " : "",
 		r->mechanism ? r->mechanism : "");
 	summary_trace_status(f, r);
 	summary_causes(f, r);

@@ -718,7 +718,8 @@ START_TEST(summary_lines)
 			 "\"q\"/faultline.trace: "
 			 "1234 states generated, 310 unique, 77 checked: 74 "
 			 "passed, 3 failed, "
-			 "1 skipped (coverage 98.7%, 2.1 s, reflink (xfs))\n"));
+			 "1 skipped (coverage 98.7%, 2.1 s: 588 generated/s, "
+			 "37 checked/s, reflink (xfs))\n"));
 	ck_assert_ptr_nonnull(
 	    strstr(text, "FAIL c3  crash during op 3: dropped \\ backslash\n"
 			 "    checker timed out, no output\n"));
