@@ -76,7 +76,7 @@
  * on write, truncate and O_TRUNC (fs_kill_suidgid), as the VFS would.
  *
  * Exit status: 0 after an unmount or SIGTERM/SIGINT/SIGHUP with the trace
- * closed cleanly; 3 (with a one-line "faultline-fs: " reason) if setup
+ * closed cleanly; 2 for bad usage; 3 (with a one-line "faultline-fs: " reason) if setup
  * fails before --ready-fd is signalled, or if the trace could not be
  * completed.
  */
@@ -104,6 +104,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fs_help.h"
 #include "fs_i.h"
 #include "fs_req.h"
 #include "fs_wire.h"
@@ -1068,12 +1069,17 @@ int main(int argc, char *argv[])
 	int err, status = FS_EXIT_ENV;
 
 	umask(0); /* the kernel applied the caller's umask already */
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "--man"))) {
+		if (argv[1][2] == 'h')
+			help_print_cmd(stdout, &help_fs, NULL);
+		else /* faultline-fs(8), built by make */
+			help_print_man(stdout, &help_fs, PACKAGE_VERSION);
+		return 0;
+	}
 	err = fs_parse_args(argc, argv, &o);
 	if (err == -EINVAL) {
-		fprintf(stderr, "faultline-fs: usage: faultline-fs --trace FILE "
-			"[--real-fsync] [--ready-fd N] [--allow-other] [-d] "
-			"BACKING MOUNTPOINT\n");
-		goto out;
+		help_print_usage(stderr, &help_fs, NULL);
+		return 2;
 	}
 	if (err)
 		goto out;

@@ -27,4 +27,11 @@ int cmd_states(int argc, char **argv);
 void cli_err(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+#include <stdio.h>
+
+/* Prints command cmd's full --help (help_faultline.c). */
+void cli_help(const char *cmd, FILE *f);
+/* Prints command cmd's usage lines. */
+void cli_usage(const char *cmd, FILE *f);
+
 #endif

@@ -22,10 +22,6 @@ struct explain_opts {
 	bool reference; /* --reference: the old per-moment rescan */
 };
 
-#define EXPLAIN_USAGE                                                                     \
-	"usage: faultline explain TRACE [--model M] [--page N] [--block N] [--json FILE] " \
-	"[--html FILE] [--partial]"
-
 /* 0, -1 on bad usage, -2 for an unknown model. */
 static int explain_parse(int argc, char **argv, struct explain_opts *o)
 {
@@ -48,7 +44,7 @@ static int explain_parse(int argc, char **argv, struct explain_opts *o)
 		case 'p': o->page = strtod(optarg, &end); if (*end || o->page < 512 || o->page > (1 << 24)) return -1; break;
 		case 'b': o->block = strtod(optarg, &end); if (*end || o->block < 0 || o->block > (1 << 24)) return -1; break;
 		case 'h':
-			printf(EXPLAIN_USAGE "\n");
+			cli_help("explain", stdout);
 			exit(0);
 		default: return -1;
 		}
@@ -84,8 +80,11 @@ int cmd_explain(int argc, char **argv)
 	int rc = explain_parse(argc, argv, &o);
 
 	if (rc < 0) {
-		cli_err("explain", rc == -2 ? "unknown model (%s)" : EXPLAIN_USAGE "%s",
-			rc == -2 ? model_list() : "");
+		if (rc == -2)
+			cli_err("explain", "unknown model (%s)", model_list());
+		else
+			cli_err("explain", "need one TRACE and valid options (see faultline "
+				"explain --help)");
 		return FL_EXIT_USAGE;
 	}
 	if (ops_load(o.trace, o.partial ? OPS_LOAD_PARTIAL : 0, &t, err, sizeof(err)) < 0) {

@@ -37,33 +37,6 @@
 #include "reference.h"
 #include "state.h"
 
-#define EXPLORE_USAGE                                                                     \
-	"usage: faultline explore TRACE --check CMD|--check-server CMD [--model M] [--mode MODE]\n" \
-	"         [--sector N] [--tear KINDS] [--atomic N] [--block N] [--window N]\n"    \
-	"         [--seed S] [-j N] [--shard K/N] [--timeout SEC] [--budget SEC]\n"        \
-	"         [--max-causes N] [--order sweep|spread]\n"                               \
-	"         [--json FILE] [--junit FILE] [--keep-failures DIR] [--workdir DIR]\n"    \
-	"         [--scratch auto|dir|xfs|mem] [--scratch-budget MIB] [--no-progress]\n"   \
-	"         [--list-states FILE] [--partial]\n"                                     \
-	"  models: strict, posix (default), ext4-ordered\n"                                \
-	"  modes:  prefix, omit-one (default), bounded:K, random:N, exhaustive\n"          \
-	"  --max-causes N: stop exploring once N causes are found and confirmed\n"     \
-	"  (N = 1: does it fail at all?); coverage says how much was explored\n"      \
-	"  --order spread: visit 16, then 256 crash points spread over the trace\n"   \
-	"  before the rest, so late failures are found early (the default with\n"     \
-	"  --max-causes); sweep: first to last (the default otherwise)\n"            \
-	"  --partial: explore the valid prefix of a trace whose recording did not\n"      \
-	"  finish (else refused, exit 2); the reports say the trace is partial\n"
-
-#define STATES_USAGE                                                                      \
-	"usage: faultline states TRACE [--reference] [--crash SEQ] [--model M] [--mode MODE]\n" \
-	"         [--sector N] [--tear KINDS] [--atomic N] [--block N] [--window N]\n"    \
-	"         [--seed S] [-o FILE] [--partial]\n"                                     \
-	"  Lists every crash state the mode generates, one per line: id, key (content\n"  \
-	"  and marks, hex), marks acknowledged, status (unique or duplicate).  Without\n" \
-	"  --reference the explorer builds each state; with it, the reference\n"         \
-	"  enumerator computes the mode's set in memory (small traces only).\n"
-
 /* For a trace loaded with --partial: a line saying only its prefix was used. */
 static void partial_note(FILE *f, bool partial, uint64_t nvalid, const char *reason)
 {
@@ -232,7 +205,7 @@ static int explore_parse(int argc, char **argv, struct explore_cli *c)
 	explore_parse_mode("omit-one", &c->o);
 	while ((opt = getopt_long(argc, argv, c->states ? "o:h" : "j:h", lopts, NULL)) != -1) {
 		if (opt == 'h') {
-			fputs(c->states ? STATES_USAGE : EXPLORE_USAGE, stdout);
+			cli_help(c->states ? "states" : "explore", stdout);
 			exit(0);
 		}
 		if (opt == 'P' || opt == 'p' || (opt == 'R' && c->states)) {
@@ -382,15 +355,13 @@ static int replay_parse(int argc, char **argv, struct replay_opts *o)
 		else if (opt == 'T' && num_arg(optarg, 0, 1e6, &o->timeout))
 			continue;
 		else if (opt == 'h') {
-			printf("usage: faultline replay TRACE STATE_ID [--into DIR] "
-			       "[--check CMD | --check-server CMD] [--timeout SEC] [--partial]\n");
+			cli_help("replay", stdout);
 			exit(0);
 		} else
 			return -FL_EUSAGE;
 	}
 	if (optind != argc - 2) {
-		cli_err("replay", "usage: faultline replay TRACE STATE_ID [--into DIR] "
-			"[--check CMD | --check-server CMD] [--timeout SEC] [--partial]");
+		cli_err("replay", "need TRACE and STATE_ID (see faultline replay --help)");
 		return -FL_EUSAGE;
 	}
 	o->trace = argv[optind];

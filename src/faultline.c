@@ -2,35 +2,23 @@
  * faultline.c - the faultline command: dispatch to a subcommand.
  *
  * Subcommands live in their own files (record.c, show.c, ...) and share
- * the exit codes of cli.h.  This file only picks one and prints usage.
+ * the exit codes of cli.h.  This file only picks one; what each says for
+ * --help, and faultline(1), come from help_faultline.c.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "help_faultline.h"
 
 static const struct {
-	const char *name;                /* subcommand word */
+	const char *name;                  /* subcommand word */
 	int (*run)(int argc, char **argv); /* its entry point */
-	const char *synopsis;            /* one line for `faultline --help` */
 } commands[] = {
-	{"record", cmd_record,
-	 "record  [-o TRACE] [--setup CMD] [--from DIR] [--real-fsync] -- CMD [ARG...]"},
-	{"show", cmd_show, "show    TRACE [--json] [--data]"},
-	{"explore", cmd_explore,
-	 "explore TRACE --check CMD [--model M] [--mode MODE] [--sector N] [--tear KINDS]\n"
-	 "                  [--atomic N] [--block N] [--seed S] [-j N] [--shard K/N] [--timeout SEC]\n"
-	 "                  [--budget SEC] [--json FILE] [--junit FILE] [--keep-failures DIR]\n"
-	 "                  [--partial]"},
-	{"replay", cmd_replay, "replay  TRACE STATE_ID [--into DIR] [--check CMD] [--partial]"},
-	{"merge", cmd_merge, "merge   RESULT.json... [--json FILE] [--junit FILE]"},
-	{"run", cmd_run, "run     SCENARIO [explore options override the scenario's]"},
-	{"states", cmd_states,
-	 "states  TRACE [--reference] [--crash SEQ] [--model M] [--mode MODE] [tear options] [-o FILE]\n"
-	 "                  [--partial]"},
-	{"explain", cmd_explain,
-	 "explain TRACE [--model M] [--page N] [--block N] [--json FILE] [--html FILE] [--partial]"},
+	{"record", cmd_record}, {"show", cmd_show},   {"explore", cmd_explore},
+	{"replay", cmd_replay}, {"merge", cmd_merge}, {"run", cmd_run},
+	{"states", cmd_states}, {"explain", cmd_explain},
 };
 
 void cli_err(const char *cmd, const char *fmt, ...)
@@ -44,17 +32,25 @@ void cli_err(const char *cmd, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* The usage lines of every subcommand (help_faultline.c says them all). */
 static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  faultline %s\n", commands[i].synopsis);
-	fprintf(f, "--partial: use the valid prefix of a trace whose recording did not finish\n"
-		   "  (without it, exit 2; a damaged complete trace is refused either way)\n");
-	fprintf(f, "exit codes: 0 ok, 1 failure found, 2 usage or bad input, "
-		   "3 environment error\n");
+		help_print_usage(f, &help_faultline, commands[i].name);
+	fprintf(f, "faultline --help: every command, option, exit code and variable; "
+		   "faultline CMD --help: one command\n");
+}
+
+void cli_help(const char *cmd, FILE *f)
+{
+	help_print_cmd(f, &help_faultline, cmd);
+}
+
+void cli_usage(const char *cmd, FILE *f)
+{
+	help_print_usage(f, &help_faultline, cmd);
 }
 
 int main(int argc, char **argv)
@@ -66,7 +62,11 @@ int main(int argc, char **argv)
 		return FL_EXIT_USAGE;
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		usage(stdout);
+		help_print_page(stdout, &help_faultline);
+		return FL_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--man")) { /* faultline(1), built by make */
+		help_print_man(stdout, &help_faultline, PACKAGE_VERSION);
 		return FL_EXIT_OK;
 	}
 	if (!strcmp(argv[1], "--version")) {

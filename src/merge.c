@@ -41,9 +41,6 @@
 #include "cli.h"
 #include "report.h"
 
-#define MERGE_USAGE                                                            \
-	"usage: faultline merge RESULT.json... [--json FILE] [--junit FILE]"
-
 struct merge_opts {
 	const char *json;  /* --json FILE, or NULL */
 	const char *junit; /* --junit FILE, or NULL */
@@ -70,14 +67,14 @@ static int merge_parse(int argc, char **argv, struct merge_opts *o)
 			o->junit = optarg;
 			break;
 		case 'h':
-			printf("%s\n", MERGE_USAGE);
+			cli_help("merge", stdout);
 			exit(FL_EXIT_OK);
 		default:
 			return -1;
 		}
 	}
 	if (optind >= argc) {
-		cli_err("merge", "%s", MERGE_USAGE);
+		cli_err("merge", "need one or more RESULT.json (see faultline merge --help)");
 		return -1;
 	}
 	o->files = argv + optind;

@@ -640,12 +640,6 @@ static void unmount_and_wait(struct record_run *run)
 
 /* ---- the command ---- */
 
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: faultline record [-o TRACE] [--setup CMD] [--from DIR] "
-		   "[--real-fsync] [--keep-final] [--allow-other] [--backing DIR] -- CMD [ARG...]\n");
-}
-
 /* The workload and --setup run in the mount and base/: a ./prog given by
  * the user means the one in the directory record was started in. */
 static int record_resolve(struct record_opts *o)
@@ -687,8 +681,8 @@ static int record_parse(int argc, char **argv, struct record_opts *o)
 		case 'K': o->keep_final = true; break;
 		case 'A': o->allow_other = true; break;
 		case 'b': o->backing = optarg; break;
-		case 'h': usage(stdout); exit(0);
-		default: usage(stderr); return -FL_EUSAGE;
+		case 'h': cli_help("record", stdout); exit(0);
+		default: cli_err("record", "see faultline record --help"); return -FL_EUSAGE;
 		}
 	}
 	if (optind >= argc) {

@@ -195,8 +195,12 @@ int cmd_run(int argc, char **argv)
 	const char *tmp = getenv("TMPDIR");
 	int rc;
 
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		cli_help("run", stdout);
+		return FL_EXIT_OK;
+	}
 	if (argc < 2 || argv[1][0] == '-') {
-		cli_err("run", "usage: faultline run SCENARIO [explore options]");
+		cli_err("run", "need a SCENARIO file first (see faultline run --help)");
 		return FL_EXIT_USAGE;
 	}
 	if (scenario_load(argv[1], &s, err, sizeof(err)) < 0) {

@@ -424,14 +424,14 @@ static int show_parse(int argc, char **argv, struct show_opts *o)
 			o->data = true;
 			break;
 		case 'h':
-			printf("usage: faultline show TRACE [--json] [--data]\n");
+			cli_help("show", stdout);
 			exit(0);
 		default:
 			return -FL_EUSAGE;
 		}
 	}
 	if (optind != argc - 1) {
-		cli_err("show", "usage: faultline show TRACE [--json] [--data]");
+		cli_err("show", "need one TRACE (see faultline show --help)");
 		return -FL_EUSAGE;
 	}
 	o->trace = argv[optind];

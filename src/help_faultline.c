@@ -1,0 +1,250 @@
+/*
+ * help_faultline.c - what `faultline --help`, `faultline CMD --help` and
+ * faultline(1) say (help.h renders it).  Each subcommand's parser prints
+ * its entry here; tests/help.sh checks that every option a parser takes
+ * is described here and that every option described here is taken.
+ */
+#include "help.h"
+#include "help_faultline.h"
+
+static const struct help_opt record_opts[] = {
+	{"-o TRACE, --output TRACE",
+	 "The trace directory to write (default faultline.trace).  It must not exist, or be an "
+	 "earlier trace, which is replaced."},
+	{"--setup CMD",
+	 "Run CMD (sh -c, not recorded) in a fresh directory, or in the copy --from made; that "
+	 "directory becomes TRACE/base, where every crash state starts."},
+	{"--from DIR", "Copy DIR into TRACE/base before --setup (cp -a)."},
+	{"--real-fsync",
+	 "Pass fsync, fdatasync and synchronous writes through to the backing directory (native "
+	 "timing).  By default barriers are recorded, not paid."},
+	{"--keep-final", "Keep the tree the workload left behind as TRACE/final."},
+	{"--allow-other", "Let other users enter the mount (FUSE allow_other)."},
+	{"--backing DIR",
+	 "Make the backing directory inside DIR (default inside TRACE), e.g. on a small file "
+	 "system, to see how the workload meets ENOSPC."},
+	{NULL, NULL},
+};
+
+static const struct help_opt show_opts[] = {
+	{"--json", "The stable JSON form: trace status, base and every record."},
+	{"--data", "With --json: the bytes of every write, in hex."},
+	{NULL, NULL},
+};
+
+/* Options explore, states and run share (the state space). */
+#define SPACE_OPTS                                                                              \
+	{"--model M",                                                                           \
+	 "Persistence model: strict, posix (default) or ext4-ordered (rules: src/model.c)."},    \
+	{"--mode MODE",                                                                         \
+	 "Which states each crash point has: prefix, omit-one (default), bounded:K (K <= 8), "  \
+	 "random:N (N states drawn with --seed) or exhaustive (every legal state where at "     \
+	 "most --window ops are in flight, else bounded:2)."},                                  \
+	{"--sector N", "Sector size in bytes for tears (default 512)."},                        \
+	{"--tear KINDS",                                                                        \
+	 "Which damaged sector contents a tear may have: a list of old, new, zero, garbage "    \
+	 "(default all)."},                                                                     \
+	{"--atomic N", "Aligned writes of up to N bytes are all-or-nothing."},                  \
+	{"--block N",                                                                           \
+	 "Tears widen to whole N-byte blocks, and clean sectors of a torn block may be "        \
+	 "damaged too (copy-on-write file systems, large-page devices)."},                      \
+	{"--window N", "exhaustive: the largest in-flight set enumerated (default 8, at most 24)."}, \
+	{"--seed S", "random:N: the seed of the draws (default 0)."},                          \
+	{"--partial",                                                                           \
+	 "Use the valid prefix of a trace whose recording did not finish (else refused with "   \
+	 "exit 2); reports say the trace is partial."}
+
+static const struct help_opt explore_opts[] = {
+	{"--check CMD",
+	 "The recovery check: sh -c CMD runs in a private copy of each unique state, with "
+	 "FAULTLINE_STATE_DIR, FAULTLINE_STATE_ID and FAULTLINE_MARKS set; exit 0 means the "
+	 "state is fine."},
+	{"--check-server CMD",
+	 "A warm checker instead: CMD starts once per job and answers one line per state (see "
+	 "CHECKERS)."},
+	SPACE_OPTS,
+	{"-j N, --jobs N", "Checkers run at once (default: the number of CPUs)."},
+	{"--shard K/N",
+	 "Check only shard K of N (states by content key); faultline merge joins the shards' "
+	 "JSON reports into the unsharded report."},
+	{"--timeout SEC", "A checker running longer fails its state (default 60)."},
+	{"--budget SEC",
+	 "Stop generating states after SEC seconds; the rest is counted, and the coverage and "
+	 "note say how much was explored."},
+	{"--max-causes N",
+	 "Stop once N distinct causes are found and confirmed (N = 1: does it fail at all?)."},
+	{"--order sweep|spread",
+	 "Crash points first to last (sweep), or 16, then 256 spread over the trace, then the "
+	 "rest (spread: the default with --max-causes).  The states are the same."},
+	{"--json FILE", "Write the report as JSON."},
+	{"--junit FILE", "Write the report as JUnit XML (one test case per cause and per state)."},
+	{"--keep-failures DIR",
+	 "Keep each failing state in DIR, with a script that rebuilds and re-checks it."},
+	{"--workdir DIR", "Build states under DIR (default a temporary directory in TMPDIR)."},
+	{"--scratch auto|dir|xfs|mem",
+	 "Where states are built: auto (a private tmpfs when the states fit the budget and "
+	 "faultline is root, else reflinks or copies on the work directory), dir, xfs (a "
+	 "loop-mounted XFS image, for reflinks) or mem (tmpfs, or fail)."},
+	{"--scratch-budget MIB", "Memory a tmpfs scratch may use (default 1024)."},
+	{"--no-progress", "No progress line on a terminal."},
+	{"--list-states FILE",
+	 "Write one line per generated state (- for stdout): id, key, marks, status."},
+	{NULL, NULL},
+};
+
+static const struct help_opt states_opts[] = {
+	SPACE_OPTS,
+	{"--reference",
+	 "List the reference enumerator's states (the definition, by brute force, in memory) "
+	 "instead of the explorer's."},
+	{"--crash SEQ", "Only the states of the crash during record SEQ."},
+	{"-o FILE, --output FILE", "Write the list to FILE (default stdout)."},
+	{NULL, NULL},
+};
+
+static const struct help_opt replay_opts[] = {
+	{"--into DIR", "Build the state in DIR, which must not exist (default faultline-state)."},
+	{"--check CMD", "Then run the check on it, as explore does; exit 1 if it fails."},
+	{"--check-server CMD", "Then check it through a warm checker, as explore does."},
+	{"--timeout SEC", "The checker's time limit (default 60)."},
+	{"--partial", "Replay from the valid prefix of an unfinished recording."},
+	{NULL, NULL},
+};
+
+static const struct help_opt merge_opts[] = {
+	{"--json FILE", "Write the merged report as JSON."},
+	{"--junit FILE", "Write the merged report as JUnit XML."},
+	{NULL, NULL},
+};
+
+static const struct help_opt explain_opts[] = {
+	{"--model M", "Persistence model (default posix)."},
+	{"--page N", "Page size in bytes (default 4096)."},
+	{"--block N", "Device block size: pages beside an in-flight write in the same block are "
+		      "collateral."},
+	{"--json FILE", "Every page of every file at every moment, as JSON."},
+	{"--html FILE", "A self-contained heat map per file (pages down, moments across)."},
+	{"--partial", "Explain the valid prefix of an unfinished recording."},
+	{NULL, NULL},
+};
+
+static const struct help_cmd cmds[] = {
+	{"record", "[-o TRACE] [--setup CMD] [--from DIR] [--real-fsync] [--keep-final]\n"
+		   "    [--allow-other] [--backing DIR] -- CMD [ARG...]",
+	 "Runs CMD with its working directory at a FUSE mount (FAULTLINE_MNT) and records every "
+	 "write, barrier, truncate and namespace operation it makes there, with the bytes, in "
+	 "TRACE.  A line written to $FAULTLINE_MNT/.faultline-ctl (\"commit 42\") becomes a mark: "
+	 "what the program has acknowledged as durable.  A command word that is a relative path "
+	 "naming a file in the current directory (./wl.sh) is made absolute first.  Exit 0 "
+	 "recorded and CMD succeeded, 1 CMD failed (the trace is kept), 2 usage or --setup "
+	 "failed, 3 no usable FUSE or the recorder failed.",
+	 record_opts},
+	{"show", "TRACE [--json] [--data]",
+	 "Prints the trace, one record per line (seq, pid, op, path, arguments), and whether it "
+	 "is whole.",
+	 show_opts},
+	{"explore",
+	 "TRACE --check CMD|--check-server CMD [--model M] [--mode MODE]\n"
+	 "    [--sector N] [--tear KINDS] [--atomic N] [--block N] [--window N] [--seed S]\n"
+	 "    [-j N] [--shard K/N] [--timeout SEC] [--budget SEC] [--max-causes N]\n"
+	 "    [--order sweep|spread] [--json FILE] [--junit FILE] [--keep-failures DIR]\n"
+	 "    [--workdir DIR] [--scratch auto|dir|xfs|mem] [--scratch-budget MIB]\n"
+	 "    [--no-progress] [--list-states FILE] [--partial]",
+	 "Builds every crash state the model and mode allow at every crash point, checks each "
+	 "unique one, and groups the failures into causes (a minimal failing state each, in "
+	 "words).  Exit 0 every checked state passed, 1 some failed, 2 bad trace or options, 3 "
+	 "environment.",
+	 explore_opts},
+	{"states",
+	 "TRACE [--reference] [--crash SEQ] [--model M] [--mode MODE] [--sector N]\n"
+	 "    [--tear KINDS] [--atomic N] [--block N] [--window N] [--seed S] [-o FILE] [--partial]",
+	 "Lists every crash state the mode generates, without checking: id, key (content and "
+	 "acknowledged marks, hex), marks, status (unique or duplicate).",
+	 states_opts},
+	{"replay",
+	 "TRACE STATE_ID [--into DIR] [--check CMD | --check-server CMD] [--timeout SEC]\n"
+	 "    [--partial]",
+	 "Rebuilds one crash state from its id (such as c812-d790-t801:4n4o: crash during record "
+	 "812, op 790 lost, op 801 torn), byte for byte, and optionally checks it.",
+	 replay_opts},
+	{"merge", "RESULT.json... [--json FILE] [--junit FILE]",
+	 "Joins the JSON reports of the shards of one exploration (--shard K/N) into the report "
+	 "the unsharded run would have written.",
+	 merge_opts},
+	{"run", "SCENARIO [explore options]",
+	 "Records and explores a scenario file (record and explore in a private work "
+	 "directory), then compares the verdict with its expect (and its causes).  Explore "
+	 "options given after SCENARIO override the file's.  Exit 0 as expected, 1 not, 2 bad "
+	 "scenario or the workload failed, 3 environment.",
+	 NULL},
+	{"explain", "TRACE [--model M] [--page N] [--block N] [--json FILE] [--html FILE]\n"
+		    "    [--partial]",
+	 "For each file and page, just before every barrier, at every mark and at the end: "
+	 "durable, old-or-new, may-tear, may-vanish or collateral, over every crash state the "
+	 "model allows.",
+	 explain_opts},
+	{NULL, NULL, NULL, NULL},
+};
+
+static const struct help_section sections[] = {
+	{"EXIT STATUS",
+	 "0: success (every state passed; the command did what was asked).\n"
+	 "1: a failure was found (a state failed its check; the recorded command failed; run: "
+	 "the verdict differs from the scenario's expect).\n"
+	 "2: usage or bad input: a malformed trace, scenario or option (one line on stderr "
+	 "says why).\n"
+	 "3: environment: no usable FUSE, a mount failed, out of memory or disk."},
+	{"ENVIRONMENT",
+	 "FAULTLINE_MNT: set for the recorded command: the mount it runs in.\n"
+	 "FAULTLINE_STATE_DIR, FAULTLINE_STATE_ID, FAULTLINE_MARKS: set for a checker: the "
+	 "state's directory (also its working directory), its id, and a file holding the marks "
+	 "acknowledged before the crash, one per line.\n"
+	 "FAULTLINE_FS: the faultline-fs binary to record with (default: the one beside "
+	 "faultline or in its build tree, else faultline-fs in PATH).\n"
+	 "TMPDIR: where temporary work directories go (default /tmp).\n"
+	 "FAULTLINE_VERIFY_CAUSES=1: also build every state of the cause search from the bare "
+	 "base and compare (slow; for tests)."},
+	{"CHECKERS",
+	 "A --check command runs once per unique state, in a private copy of it that it may "
+	 "change, in its own process group; exit 0 says the state is fine, anything else (or a "
+	 "signal, or the --timeout) fails it, and what it printed is the state's output.\n"
+	 "\n"
+	 "A --check-server command starts once per job and reads one request per line: the "
+	 "state's directory, id and marks file, separated by tabs.  For each it answers one "
+	 "line on stdout: \"ok\", or \"fail\" with an optional reason (\"fail exit 3\" and "
+	 "\"fail signal 11\" are reported as that exit or signal).  What it writes to stderr "
+	 "while a state is out is that state's output.  A server that hangs, dies or answers "
+	 "anything else fails that state and is replaced.  For checkers in C, "
+	 "faultline_checker.h serves check() in a child per state (faultline_serve) or, for a "
+	 "check that cleans up after itself, in the server (faultline_serve_in_process)."},
+	{"EXAMPLES",
+	 "Record a workload, explore it, replay a failure:\n"
+	 "\n"
+	 "  faultline record -o t --setup './wl.sh init' -- ./wl.sh run 20\n"
+	 "  faultline explore t --check './wl.sh check' --json report.json\n"
+	 "  faultline replay t c812-d790 --into /tmp/s --check './wl.sh check'\n"
+	 "\n"
+	 "A CI gate that asks only whether recovery fails at all:\n"
+	 "\n"
+	 "  faultline explore t --check ./check.sh --max-causes 1 --junit junit.xml\n"
+	 "\n"
+	 "Four CI jobs, one shard each, then one report:\n"
+	 "\n"
+	 "  faultline explore t --check ./check.sh --shard 2/4 --json s2.json\n"
+	 "  faultline merge s1.json s2.json s3.json s4.json --junit junit.xml"},
+	{NULL, NULL},
+};
+
+const struct help_page help_faultline = {
+	.program = "faultline",
+	.man_section = 1,
+	.summary = "crash-consistency test harness and fault injector",
+	.about = "faultline records what a program does to its files through a FUSE file system, "
+		 "builds the states a crash could have left on disk under a persistence model "
+		 "(operations lost, reordered or torn sector by sector), and runs the program's "
+		 "own recovery check on each.  A failure comes back with an id that rebuilds its "
+		 "state and a cause in words.",
+	.cmds = cmds,
+	.sections = sections,
+	.see_also = "faultline-fs(8)",
+};
