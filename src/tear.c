@@ -214,6 +214,7 @@ int tear_family(const struct tear_geom *g, const struct ops_op *op, struct tear_
 	bool append = end > op->old_size;
 	struct tear_range r;
 	struct pattern p;
+	bool atomic;
 	int err = 0;
 
 	tear_set_free(out);
@@ -223,11 +224,14 @@ int tear_family(const struct tear_geom *g, const struct ops_op *op, struct tear_
 	pat_init(&p);
 	if (append)
 		err = add(out, &p, true, &r, g->sector, cap);
-	if (err || is_atomic(g, op))
-		goto out;
-	if ((err = family_touched(g, &r, cap, out)) < 0)
-		goto out;
-	if (append) { /* 6: touched sectors at or past the old size: the size only */
+	atomic = is_atomic(g, op);
+	if (!err && !atomic)
+		err = family_touched(g, &r, cap, out);
+	/* 6: touched sectors at or past the old size: the size only.  Like
+	 * the bytes without the size above, this is the file system's order
+	 * (the inode's size persisted before the data), not the device's, so
+	 * neither --atomic nor --tear removes it; the models filter it. */
+	if (!err && append) {
 		uint64_t k = op->old_size > r.start ? (op->old_size - r.start + g->sector - 1) / g->sector : 0;
 
 		if (k < r.first)
@@ -238,6 +242,8 @@ int tear_family(const struct tear_geom *g, const struct ops_op *op, struct tear_
 			err = add(out, &p, false, &r, g->sector, cap);
 		}
 	}
+	if (err || atomic)
+		goto out;
 	if (!err && g->block && allowed(g, 'g') && r.last - r.first + 1 < r.nsect) {
 		pat_init(&p);
 		if (r.first > 0)
