@@ -22,12 +22,30 @@ int cmd_merge(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_states(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+
+struct scenario;
+/* Records scenario s's setup and workload as TRACE (faultline record in a
+ * child).  0, or the exit code to return (a failing workload is a bad
+ * scenario: FL_EXIT_USAGE, said as command who). */
+int run_record_scenario(const struct scenario *s, const char *trace, const char *who);
 
 /* Prints "faultline: <cmd>: <message>\n" to stderr. */
 void cli_err(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+#include <signal.h>
 #include <stdio.h>
+
+/*
+ * For commands that run checkers and mount scratch (explore, states,
+ * audit): SIGINT, SIGTERM and SIGHUP set the flag returned (give it to
+ * explore_opts.stop), so the command can end its checkers and remove its
+ * work directory and mounts.  Afterwards cli_exit_if_signalled() says so
+ * and dies of the same signal.
+ */
+const volatile sig_atomic_t *cli_catch_signals(void);
+void cli_exit_if_signalled(const char *cmd);
 
 /* Prints command cmd's full --help (help_faultline.c). */
 void cli_help(const char *cmd, FILE *f);

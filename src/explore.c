@@ -49,6 +49,7 @@
 #include "explore_i.h"
 #include "fl_error.h"
 #include "fskey.h"
+#include "verdicts.h"
 
 double ex_elapsed(const struct ex *ex)
 {
@@ -171,6 +172,33 @@ static void ex_keep(struct ex *ex, struct ex_slot *sl)
 	chmod(script, 0755);
 }
 
+/* Counts the verdict res on slot sl's state (a failure goes to the
+ * report, and to --keep-failures); frees the slot.  0 or negative. */
+static int ex_record(struct ex *ex, struct ex_slot *sl, const struct check_result *res)
+{
+	int rc = 0;
+
+	ex->rep->checked++;
+	if (res->passed) {
+		ex->rep->passed++;
+	} else {
+		struct report_failure f = {
+			.id = sl->id, .crash_after = sl->crash, .explanation = sl->why,
+			.exit_status = res->exit_status, .signal = res->signal,
+			.timed_out = res->timed_out, .output = res->output, .content_key = sl->key,
+		};
+
+		ex->rep->failed++;
+		rc = report_add_failure(ex->rep, &f);
+		if (ex->o->keep_failures)
+			ex_keep(ex, sl);
+	}
+	mat_remove(sl->dir);
+	ex_slot_clear(sl);
+	report_progress_update(ex->prog, ex->rep->checked, ex->rep->unique, ex->rep->failed);
+	return rc;
+}
+
 static int ex_finish_one(struct ex *ex)
 {
 	struct check_result res;
@@ -180,25 +208,11 @@ static int ex_finish_one(struct ex *ex)
 
 	if (rc <= 0)
 		return rc;
-	ex->rep->checked++;
-	if (res.passed) {
-		ex->rep->passed++;
-	} else {
-		struct report_failure f = {
-			.id = sl->id, .crash_after = sl->crash, .explanation = sl->why,
-			.exit_status = res.exit_status, .signal = res.signal,
-			.timed_out = res.timed_out, .output = res.output, .content_key = sl->key,
-		};
-
-		ex->rep->failed++;
-		rc = report_add_failure(ex->rep, &f);
-		if (ex->o->keep_failures)
-			ex_keep(ex, sl);
-	}
+	if (ex->o->verdicts)
+		rc = verdicts_add(ex->o->verdicts, sl->key, &res);
+	if (rc >= 0)
+		rc = ex_record(ex, sl, &res);
 	check_result_free(&res);
-	mat_remove(sl->dir);
-	ex_slot_clear(sl);
-	report_progress_update(ex->prog, ex->rep->checked, ex->rep->unique, ex->rep->failed);
 	return rc < 0 ? rc : 1;
 }
 
@@ -287,12 +301,15 @@ static int ex_count_draw(struct ex *ex, const char *id)
 int ex_try(struct ex *ex, const struct state *s, size_t x)
 {
 	char err[512], marks[4200], *id;
+	const struct check_result *cached;
 	const char *status;
 	struct ex_slot *sl;
 	uint64_t content, key, mkey;
 	bool keyed;
 	int rc;
 
+	if (ex->o->stop && *ex->o->stop)
+		return -EINTR;
 	if (ex->o->budget > 0 && ex_elapsed(ex) > ex->o->budget)
 		ex->out_of_time = true;
 	if (ex->out_of_time)
@@ -338,6 +355,10 @@ int ex_try(struct ex *ex, const struct state *s, size_t x)
 	sl->crash = s->crash;
 	sl->key = key;
 	sl->why = ex_explain_at(ex, s, x, ex->nmarks, ex->lastmark);
+	if ((cached = verdicts_find(ex->o->verdicts, key))) { /* checked in another run */
+		verdicts_reused(ex->o->verdicts);
+		return ex_record(ex, sl, cached);
+	}
 	while (check_running(ex->run) >= ex->o->jobs && (rc = ex_finish_one(ex)) > 0)
 		;
 	if (rc < 0 || (rc = ex_marks_file(ex, marks, sizeof(marks))) < 0 ||
@@ -475,6 +496,8 @@ static struct ex_draw *ex_draws(const struct ex *ex, size_t ncp)
  */
 static bool ex_enough_causes(struct ex *ex)
 {
+	if (ex->o->stop && *ex->o->stop)
+		return false; /* the next ex_try returns -EINTR */
 	while (ex->run && check_running(ex->run) > 0 && ex_finish_one(ex) > 0)
 		;
 	if (ex->rep->nfailures == ex->causes_seen)
@@ -781,10 +804,20 @@ int explore_run(const struct explore_opts *o, struct report *rep, char *err,
 		ex.prog = o->progress && o->check ? report_progress_new(stderr) : NULL;
 		rc = ex_visit(&ex, cps, ncp, err, errlen);
 	}
-	while (ex.run && check_running(ex.run) > 0 && ex_finish_one(&ex) > 0)
-		;
+	while (!rc && ex.run && check_running(ex.run) > 0) {
+		int one = ex_finish_one(&ex);
+
+		if (one <= 0) {
+			rc = one;
+			break;
+		}
+	}
+	if (!rc && o->stop && *o->stop)
+		rc = -EINTR;
 	if (!rc && ex.run)
 		ex_causes(&ex);
+	if (!rc && o->stop && *o->stop)
+		rc = -EINTR; /* during the cause search: its verdicts are not whole */
 	if (rc < 0 && !err[0])
 		snprintf(err, errlen, "%s", strerror(-rc));
 	ex_fill_report(&ex);

@@ -12,6 +12,7 @@
 #ifndef FL_EXPLORE_H
 #define FL_EXPLORE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -46,6 +47,8 @@ enum explore_order {
 	EXPLORE_ORDER_SPREAD, /* 16, then 256 points spread over the trace, then the rest */
 };
 
+struct verdicts;
+
 struct explore_opts {
 	const char *trace;          /* trace directory */
 	bool partial;               /* --partial: an unfinished recording's prefix */
@@ -77,6 +80,9 @@ struct explore_opts {
 	const char *list_states;    /* --list-states FILE ("-" for stdout) or NULL */
 	void (*on_state)(void *arg, const struct explore_state *st); /* hook, or NULL */
 	void *on_state_arg;
+	struct verdicts *verdicts;  /* verdicts.h: checked states shared with other runs, or NULL */
+	const volatile sig_atomic_t *stop; /* non-zero (a signal handler set it): stop now, end the
+				       checkers and clean up; explore_run returns -EINTR */
 	bool build_every;           /* build even the states whose in-memory key is a duplicate,
 				       and fail if the built state's key differs (tests) */
 };

@@ -29,6 +29,8 @@
 #include <string.h>
 
 #include "explore_causes_i.h"
+#include "fskey.h"
+#include "verdicts.h"
 
 /* Without --budget, checker runs the cause search may spend: this many ... */
 #define EX_CAUSE_TESTS 2000
@@ -122,8 +124,10 @@ static int cz_allowed(struct ex *ex, struct ex_cz *z)
 static int cz_test(struct ex *ex, struct ex_cz *z, const struct state *s)
 {
 	char err[512], marks[4300], *id = state_id_new(s), *key = NULL;
-	struct check_result res;
-	size_t i;
+	const struct check_result *cached;
+	struct check_result res = {0};
+	uint64_t content = 0, skey;
+	size_t i, last;
 	void *tok;
 	int rc;
 
@@ -141,15 +145,29 @@ static int cz_test(struct ex *ex, struct ex_cz *z, const struct state *s)
 			free(key);
 			return z->seen_fail[i];
 		}
-	if ((rc = cz_allowed(ex, z)) == 0)
-		z->tests++;
 	mat_remove(z->dir);
 	snprintf(marks, sizeof(marks), "%s/cause-marks", ex->workdir);
-	if (rc == 0 && (rc = cz_img_build(&z->img, s, z->dir, err, sizeof(err))) < 0)
+	if ((rc = cz_img_build(&z->img, s, z->dir, &content, err, sizeof(err))) < 0)
 		fprintf(stderr, "faultline: explore: cause search: %s\n", err);
-	if (rc < 0 || (rc = cz_marks(ex, z, z->no_marks ? 0 : s->crash, marks)) < 0 ||
-	    (rc = check_start(ex->run, z->dir, id, marks, NULL)) < 0 ||
-	    (rc = check_wait(ex->run, &tok, &res)) < 0) {
+	/* The marks file holds the marks up to the crash (none with no_marks):
+	 * with the content, the same key the explorer gives a state. */
+	skey = fskey_state(content, z->no_marks ? 0 : ops_marks_before(ex->t, s->crash, &last));
+	if (rc == 0 && (cached = verdicts_find(ex->o->verdicts, skey))) {
+		verdicts_reused(ex->o->verdicts);
+		res = *cached;
+		res.output = strdup(cached->output ? cached->output : "");
+		if (!res.output)
+			rc = -ENOMEM;
+	} else if (rc == 0 && (rc = cz_allowed(ex, z)) == 0) {
+		z->tests++;
+		if ((rc = cz_marks(ex, z, z->no_marks ? 0 : s->crash, marks)) == 0 &&
+		    (rc = check_start(ex->run, z->dir, id, marks, NULL)) == 0 &&
+		    (rc = check_wait(ex->run, &tok, &res)) >= 0 && ex->o->verdicts)
+			rc = verdicts_add(ex->o->verdicts, skey, &res) < 0 ? -ENOMEM : 1;
+		if (rc == -ENOMEM)
+			check_result_free(&res);
+	}
+	if (rc < 0) {
 		free(id);
 		free(key);
 		return rc;

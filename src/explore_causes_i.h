@@ -75,12 +75,13 @@ int cz_img_at(struct cz_img *ci, const struct model_plan *plan, const struct sta
 	      bool final);
 /*
  * Builds candidate s (choices a subset of the last cz_img_at's full) in
- * dir (which must not exist).  0, -EPROTO when s chooses an op the image
+ * dir (which must not exist); *content (unless NULL) gets its content
+ * key.  0, -EPROTO when s chooses an op the image
  * holds or (verifying) the build differs from the bare base's, or another
  * negative code; err says why.
  */
-int cz_img_build(struct cz_img *ci, const struct state *s, const char *dir, char *err,
-		 size_t errlen);
+int cz_img_build(struct cz_img *ci, const struct state *s, const char *dir, uint64_t *content,
+		 char *err, size_t errlen);
 
 /* Fills z->slot and z->path.  0 or -ENOMEM. */
 int cz_regions(struct cz *z, const struct ops_trace *t);

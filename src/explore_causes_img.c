@@ -173,8 +173,8 @@ static int img_verify(struct cz_img *ci, const struct state *s, const char *dir,
 	return 0;
 }
 
-int cz_img_build(struct cz_img *ci, const struct state *s, const char *dir, char *err,
-		 size_t errlen)
+int cz_img_build(struct cz_img *ci, const struct state *s, const char *dir, uint64_t *content,
+		 char *err, size_t errlen)
 {
 	uint64_t key;
 	size_t i;
@@ -190,5 +190,7 @@ int cz_img_build(struct cz_img *ci, const struct state *s, const char *dir, char
 		}
 	if ((rc = mat_build(ci->m, s, ci->pend, ci->npend, dir, &key, err, errlen)) < 0)
 		return rc;
+	if (content)
+		*content = key;
 	return ci->verify ? img_verify(ci, s, dir, err, errlen) : 0;
 }

@@ -246,7 +246,12 @@ int cmd_explore(int argc, char **argv)
 
 	if (explore_parse(argc, argv, &c) < 0)
 		return FL_EXIT_USAGE;
+	c.o.stop = cli_catch_signals();
 	rc = explore_run(&c.o, &rep, err, sizeof(err));
+	if (rc < 0 && *c.o.stop) {
+		report_free(&rep);
+		cli_exit_if_signalled("explore");
+	}
 	if (rc < 0) {
 		cli_err("explore", "%s: %s", c.o.trace, err);
 		report_free(&rep);
@@ -590,7 +595,12 @@ int cmd_states(int argc, char **argv)
 		c.o.progress = false;
 		c.o.on_state = states_from_explore;
 		c.o.on_state_arg = &so;
+		c.o.stop = cli_catch_signals();
 		rc = explore_run(&c.o, &rep, err, sizeof(err));
+		if (rc < 0 && *c.o.stop) {
+			report_free(&rep);
+			cli_exit_if_signalled("states");
+		}
 		if (rc < 0)
 			cli_err("states", "%s: %s", c.o.trace, err);
 		else if (rep.note)

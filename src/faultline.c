@@ -5,7 +5,9 @@
  * the exit codes of cli.h.  This file only picks one; what each says for
  * --help, and faultline(1), come from help_faultline.c.
  */
+#include <signal.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,7 +20,7 @@ static const struct {
 } commands[] = {
 	{"record", cmd_record}, {"show", cmd_show},   {"explore", cmd_explore},
 	{"replay", cmd_replay}, {"merge", cmd_merge}, {"run", cmd_run},
-	{"states", cmd_states}, {"explain", cmd_explain},
+	{"states", cmd_states}, {"explain", cmd_explain}, {"audit", cmd_audit},
 };
 
 void cli_err(const char *cmd, const char *fmt, ...)
@@ -41,6 +43,36 @@ static void usage(FILE *f)
 		help_print_usage(f, &help_faultline, commands[i].name);
 	fprintf(f, "faultline --help: every command, option, exit code and variable; "
 		   "faultline CMD --help: one command\n");
+}
+
+static volatile sig_atomic_t cli_signal; /* the stopping signal caught, 0 for none */
+
+static void cli_on_signal(int sig)
+{
+	cli_signal = sig;
+}
+
+const volatile sig_atomic_t *cli_catch_signals(void)
+{
+	struct sigaction sa = {.sa_handler = cli_on_signal}; /* no SA_RESTART: waits end */
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	return &cli_signal;
+}
+
+void cli_exit_if_signalled(const char *cmd)
+{
+	int sig = cli_signal;
+
+	if (!sig)
+		return;
+	cli_err(cmd, "stopped by signal %d; checkers ended, work directory removed", sig);
+	signal(sig, SIG_DFL);
+	raise(sig);
+	exit(128 + sig);
 }
 
 void cli_help(const char *cmd, FILE *f)

@@ -128,6 +128,28 @@ static const struct help_opt explain_opts[] = {
 	{NULL, NULL},
 };
 
+static const struct help_opt audit_opts[] = {
+	{"--check CMD", "The recovery check, as for explore (a SCENARIO brings its own)."},
+	{"--check-server CMD", "A warm checker instead, as for explore."},
+	{"--claims LIST",
+	 "What the engine declares it needs: an ordering (strict, ext4-ordered, posix) and a "
+	 "device (whole, page-atomic, sector-atomic, torn, block16k, block64k), e.g. "
+	 "posix,sector-atomic.  Exit 0 when it holds there, 1 when it needs more (default: "
+	 "posix,block64k, the weakest)."},
+	{"--mode MODE", "The states of each cell: prefix, omit-one (default), bounded:K or "
+			"exhaustive."},
+	{"--sector N", "Sector size in bytes (default 512)."},
+	{"--window N", "exhaustive: the largest in-flight set enumerated (default 8)."},
+	{"--seed S", "Kept for the explorations (random:N is not offered)."},
+	{"-j N, --jobs N", "Checkers run at once (default: the number of CPUs)."},
+	{"--timeout SEC", "A checker running longer fails its state (default 60)."},
+	{"--budget SEC", "Each cell's exploration stops generating after SEC seconds."},
+	{"--json FILE", "Write the matrix, the verdict and the claims as JSON (- for stdout)."},
+	{"--no-progress", "No line on stderr as each cell finishes."},
+	{"--partial", "Audit the valid prefix of an unfinished recording."},
+	{NULL, NULL},
+};
+
 static const struct help_cmd cmds[] = {
 	{"record", "[-o TRACE] [--setup CMD] [--from DIR] [--real-fsync] [--keep-final]\n"
 		   "    [--allow-other] [--backing DIR] -- CMD [ARG...]",
@@ -183,6 +205,20 @@ static const struct help_cmd cmds[] = {
 	 "durable, old-or-new, may-tear, may-vanish or collateral, over every crash state the "
 	 "model allows.",
 	 explain_opts},
+	{"audit",
+	 "TRACE --check CMD|--check-server CMD [--claims LIST] [--mode MODE] [-j N]\n"
+	 "    [--timeout SEC] [--budget SEC] [--sector N] [--window N] [--seed S]\n"
+	 "    [--json FILE] [--no-progress] [--partial]\n"
+	 "SCENARIO.ini [--claims LIST] [same options]",
+	 "Explores one recording under a matrix of assumptions and says which the engine "
+	 "relies on.  Rows are orderings (strict, ext4-ordered, posix), columns device "
+	 "assumptions (whole writes; 4 KiB-aligned writes atomic; sector-atomic; torn "
+	 "sectors read as zeros or garbage; damage to whole 16 KiB and 64 KiB blocks), each "
+	 "from the strongest to the weakest.  A state is checked once, whichever cells it "
+	 "belongs to.  The verdict names the weakest ordering and device it survives and the "
+	 "first cause just past each.  A SCENARIO.ini is recorded first and brings its "
+	 "checker.",
+	 audit_opts},
 	{NULL, NULL, NULL, NULL},
 };
 

@@ -48,7 +48,7 @@ static int run_self(char **argv)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : FL_EXIT_ENV;
 }
 
-static int run_record(const struct scenario *s, const char *trace)
+int run_record_scenario(const struct scenario *s, const char *trace, const char *who)
 {
 	char *argv[12];
 	int n = 0, rc;
@@ -67,7 +67,7 @@ static int run_record(const struct scenario *s, const char *trace)
 	argv[n] = NULL;
 	rc = run_self(argv);
 	if (rc == FL_EXIT_FAIL)
-		cli_err("run", "%s: the workload failed; a scenario's workload must succeed", s->path);
+		cli_err(who, "%s: the workload failed; a scenario's workload must succeed", s->path);
 	return rc == FL_EXIT_FAIL ? FL_EXIT_USAGE : rc;
 }
 
@@ -219,7 +219,7 @@ int cmd_run(int argc, char **argv)
 	if (s.description)
 		printf("scenario %s: %s\n", s.name, s.description);
 	fflush(stdout);
-	rc = run_record(&s, trace);
+	rc = run_record_scenario(&s, trace, "run");
 	if (rc == FL_EXIT_OK) {
 		rc = run_explore(&s, trace, json, argc - 2, argv + 2);
 		if (rc == FL_EXIT_OK || rc == FL_EXIT_FAIL) {

@@ -28,7 +28,7 @@ described() {
 }
 
 # ---- source -> help: every option a parser takes is described ----
-for pair in record:record.c show:show.c merge:merge.c explain:explain_cmd.c; do
+for pair in record:record.c show:show.c merge:merge.c explain:explain_cmd.c audit:audit_cmd.c; do
 	cmd=${pair%%:*} file=${pair#*:}
 	"$FL" "$cmd" --help >"$WORK/$cmd.help" || fail "$cmd --help: exit $?"
 	for o in $(long_opts "$S/$file"); do
@@ -52,7 +52,7 @@ for o in $(long_opts "$top_srcdir/fusefs/faultline-fs.c"); do
 done
 
 # ---- help -> parser: every option described is taken ----
-for cmd in record show explore states replay merge explain; do
+for cmd in record show explore states replay merge explain audit; do
 	for o in $(documented "$cmd"); do
 		"$FL" "$cmd" "$o" x y >"$WORK/o.out" 2>&1 </dev/null
 		grep -q -e "unrecognized option" -e "option not for this command" "$WORK/o.out" &&
@@ -64,7 +64,7 @@ grep -q "^usage: faultline run SCENARIO" "$WORK/run.help" || fail "run --help: $
 
 # ---- the page: every command, every section, all of it in faultline(1) ----
 "$FL" --help >"$WORK/all.help" || fail "faultline --help: exit $?"
-for cmd in record show explore states replay merge run explain; do
+for cmd in record show explore states replay merge run explain audit; do
 	grep -q "^usage: faultline $cmd " "$WORK/all.help" || fail "faultline --help lacks $cmd's usage"
 done
 for sec in "EXIT STATUS" ENVIRONMENT CHECKERS EXAMPLES; do
@@ -84,7 +84,7 @@ for pair in "$FL:faultline.1" "$FS:faultline-fs.8"; do
 	[ ! -s "$WORK/groff.err" ] || fail "groff warns on $page: $(head -5 "$WORK/groff.err")"
 done
 LC_ALL=C groff -man -Tascii "$WORK/faultline.1" 2>/dev/null | sed 's/.\x08//g' >"$WORK/man.txt"
-for cmd in record show explore states replay merge run explain; do
+for cmd in record show explore states replay merge run explain audit; do
 	grep -q "^   $cmd\$" "$WORK/man.txt" || fail "faultline(1) has no section for $cmd"
 done
 for o in $(documented explore); do
@@ -92,7 +92,7 @@ for o in $(documented explore); do
 done
 
 # ---- usage errors: one line, exit 2 ----
-for args in "show" "replay onlytrace" "merge" "explain" "run" "record" "explore"; do
+for args in "show" "replay onlytrace" "merge" "explain" "run" "record" "explore" "audit"; do
 	# shellcheck disable=SC2086
 	"$FL" $args >"$WORK/u.out" 2>"$WORK/u.err"
 	rc=$?

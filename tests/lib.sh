@@ -26,9 +26,11 @@ FL_TEST_WORK="$WORK"
 export TMPDIR FL_TEST_WORK
 PIDS="$WORK/pids"
 
-# Prints the FUSE mounts whose mount point lies beneath $WORK.
+# Prints the mounts whose mount point lies beneath $WORK: FUSE mounts, and
+# the tmpfs or loop XFS scratch an explore mounts in its work directory
+# (TMPDIR is $WORK).
 leftover_mounts() {
-	awk -v w="$WORK" '$3 ~ /^fuse/ && index($2, w) == 1 { print $2 }' /proc/mounts
+	awk -v w="$WORK" 'index($2, w) == 1 { print $2 }' /proc/mounts
 }
 
 # is_ours PID: true if PID is alive and one of this test's processes.  A
@@ -83,7 +85,7 @@ lib_cleanup() {
 	fi
 	left=$(leftover_mounts)
 	if [ -n "$left" ]; then
-		echo "FAIL: FUSE mount left behind: $left" >&2
+		echo "FAIL: mount left behind: $left" >&2
 		for m in $left; do umount -l "$m" 2>/dev/null || fusermount3 -uz "$m"; done
 		[ "$rc" -eq 0 ] && rc=1
 	fi
