@@ -208,8 +208,8 @@ static int ex_finish_one(struct ex *ex)
 
 	if (rc <= 0)
 		return rc;
-	if (ex->o->verdicts)
-		rc = verdicts_add(ex->o->verdicts, sl->key, &res);
+	if (ex->verdicts)
+		rc = verdicts_add(ex->verdicts, sl->key, &res);
 	if (rc >= 0)
 		rc = ex_record(ex, sl, &res);
 	check_result_free(&res);
@@ -355,8 +355,8 @@ int ex_try(struct ex *ex, const struct state *s, size_t x)
 	sl->crash = s->crash;
 	sl->key = key;
 	sl->why = ex_explain_at(ex, s, x, ex->nmarks, ex->lastmark);
-	if ((cached = verdicts_find(ex->o->verdicts, key))) { /* checked in another run */
-		verdicts_reused(ex->o->verdicts);
+	if ((cached = verdicts_find(ex->verdicts, key))) { /* checked in another run */
+		verdicts_reused(ex->verdicts);
 		return ex_record(ex, sl, cached);
 	}
 	while (check_running(ex->run) >= ex->o->jobs && (rc = ex_finish_one(ex)) > 0)
@@ -692,6 +692,7 @@ static void ex_close(struct ex *ex)
 	size_t i;
 
 	ex_causes_free(ex);
+	verdicts_free(ex->own_verdicts);
 	check_runner_free(ex->run);
 	for (i = 0; ex->slots && i <= ex->o->jobs; i++)
 		ex_slot_clear(&ex->slots[i]);
@@ -791,10 +792,13 @@ int explore_run(const struct explore_opts *o, struct report *rep, char *err,
 
 	clock_gettime(CLOCK_MONOTONIC, &ex.t0);
 	err[0] = 0;
+	ex.verdicts = o->verdicts;
 	ex.spread = o->mode != EXPLORE_RANDOM &&
 		    (o->order == EXPLORE_ORDER_SPREAD ||
 		     (o->order == EXPLORE_ORDER_AUTO && o->max_causes));
 	rc = ex_open(&ex, err, errlen);
+	if (!rc && !ex.verdicts && o->check && !(ex.verdicts = ex.own_verdicts = verdicts_new()))
+		rc = -ENOMEM;
 	if (!rc && !(cps = malloc((ex.t->n + 1) * sizeof(*cps))))
 		rc = -ENOMEM;
 	for (i = 0; !rc && i < ex.t->n; i++)

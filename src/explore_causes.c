@@ -46,6 +46,7 @@ struct ex_cz {
 	char **seen_line;    /* ... and the checker's first line */
 	size_t nseen;
 	size_t tests;        /* checker runs so far */
+	size_t answered;     /* candidates answered from verdicts (verdicts.h) instead */
 	int cut;             /* REPORT_CUT_*: a test was refused, and why */
 	char line[256];      /* first output line of the last failing test */
 	uint64_t marks_n;    /* marks in the marks file written last ... */
@@ -152,8 +153,9 @@ static int cz_test(struct ex *ex, struct ex_cz *z, const struct state *s)
 	/* The marks file holds the marks up to the crash (none with no_marks):
 	 * with the content, the same key the explorer gives a state. */
 	skey = fskey_state(content, z->no_marks ? 0 : ops_marks_before(ex->t, s->crash, &last));
-	if (rc == 0 && (cached = verdicts_find(ex->o->verdicts, skey))) {
-		verdicts_reused(ex->o->verdicts);
+	if (rc == 0 && (cached = verdicts_find(ex->verdicts, skey))) {
+		verdicts_reused(ex->verdicts);
+		z->answered++;
 		res = *cached;
 		res.output = strdup(cached->output ? cached->output : "");
 		if (!res.output)
@@ -162,8 +164,8 @@ static int cz_test(struct ex *ex, struct ex_cz *z, const struct state *s)
 		z->tests++;
 		if ((rc = cz_marks(ex, z, z->no_marks ? 0 : s->crash, marks)) == 0 &&
 		    (rc = check_start(ex->run, z->dir, id, marks, NULL)) == 0 &&
-		    (rc = check_wait(ex->run, &tok, &res)) >= 0 && ex->o->verdicts)
-			rc = verdicts_add(ex->o->verdicts, skey, &res) < 0 ? -ENOMEM : 1;
+		    (rc = check_wait(ex->run, &tok, &res)) >= 0 && ex->verdicts)
+			rc = verdicts_add(ex->verdicts, skey, &res) < 0 ? -ENOMEM : 1;
 		if (rc == -ENOMEM)
 			check_result_free(&res);
 	}
@@ -635,6 +637,7 @@ void ex_causes(struct ex *ex)
 	cz_add(ex, true);
 	if (ex->causes && !ex->causes->broken)
 		*st = (struct report_cause_search){.ran = true, .runs = ex->causes->z.tests,
+						   .answered = ex->causes->z.answered,
 						   .seconds = ex->causes->seconds,
 						   .cut = ex->causes->z.cut};
 	ex_causes_free(ex);

@@ -83,6 +83,9 @@ struct ex {
 	struct ex_causes *causes; /* the cause search, once started (explore_causes.c) */
 	bool enough_causes;       /* --max-causes reached: the sweep only counts */
 	bool spread;              /* --order spread: three passes (explore.c) */
+	struct verdicts *verdicts; /* o->verdicts, or our own: the sweep's verdicts answer the
+				      cause search's questions about the same states */
+	struct verdicts *own_verdicts; /* ours to free, or NULL */
 	size_t causes_seen;       /* failures when causes were last looked for */
 };
 

@@ -602,7 +602,7 @@ static json_object *trace_status_json(const struct report *r, bool *oom)
 	return o;
 }
 
-/* {"runs", "seconds", "capped", "cut_by"}, or null when no cause search ran. */
+/* {"runs", "answered", "seconds", "capped", "cut_by"}, or null when no cause search ran. */
 static json_object *cause_search_json(const struct report *r)
 {
 	static const char *const cut[] = {[REPORT_CUT_RUNS] = "runs", [REPORT_CUT_BUDGET] = "budget"};
@@ -612,6 +612,7 @@ static json_object *cause_search_json(const struct report *r)
 	if (!c->ran || !(o = json_object_new_object()))
 		return NULL;
 	jadd(o, "runs", json_object_new_uint64(c->runs));
+	jadd(o, "answered", json_object_new_uint64(c->answered));
 	jadd(o, "seconds", jfigure(c->seconds, "%.3f"));
 	jadd(o, "capped", json_object_new_boolean(c->cut != REPORT_CUT_NONE));
 	jadd(o, "cut_by", c->cut ? json_object_new_string(cut[c->cut]) : NULL);

@@ -78,6 +78,7 @@ struct report {
 	struct report_cause_search {
 		bool ran;        /* the cause search ran (some state failed) */
 		uint64_t runs;   /* checker runs it made */
+		uint64_t answered; /* candidates answered by an earlier check of the same state */
 		double seconds;  /* wall time it took */
 		int cut;         /* REPORT_CUT_*: what stopped it before every failure was minimized */
 	} causes_search;     /* JSON "cause_search", null when it did not run */

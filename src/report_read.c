@@ -284,12 +284,14 @@ static int read_shard(json_object *top, struct report *r, char *err,
 
 /*
  * Optional "cause_search": null, or {"runs": N, "seconds": S, "capped":
- * bool, "cut_by": "runs" | "budget" | null}.
+ * bool, "cut_by": "runs" | "budget" | null}, and "answered": N since it
+ * was added (0 when absent).
  */
 static int read_cause_search(json_object *top, struct report *r, char *err, size_t errlen)
 {
 	struct jfield jf = {top, "", err, errlen};
 	struct report_cause_search *c = &r->causes_search;
+	json_object *cs, *v;
 	char *by = NULL;
 	bool capped;
 	int rc = jenter(&jf, "cause_search", "cause_search.");
@@ -301,6 +303,10 @@ static int read_cause_search(json_object *top, struct report *r, char *err, size
 	    (rc = jget_bool(&jf, "capped", &capped)) < 0 ||
 	    (rc = jget_str(&jf, "cut_by", false, true, &by)) < 0)
 		return rc;
+	if (json_object_object_get_ex(top, "cause_search", &cs) &&
+	    json_object_object_get_ex(cs, "answered", &v) &&
+	    json_object_is_type(v, json_type_int) && json_object_get_int64(v) >= 0)
+		c->answered = json_object_get_uint64(v);
 	c->ran = true;
 	c->cut = !capped ? REPORT_CUT_NONE
 		 : by && !strcmp(by, "budget") ? REPORT_CUT_BUDGET : REPORT_CUT_RUNS;

@@ -67,8 +67,10 @@ int verdicts_add(struct verdicts *v, uint64_t key, const struct check_result *re
 	v->added++;
 	n->key = key;
 	n->res = *res;
-	n->res.output = res->output ? strdup(res->output) : NULL;
-	if (res->output && !n->res.output) {
+	/* A pass's output is never reported: not kept, so memory follows the failures. */
+	n->res.output = res->output && !res->passed ? strdup(res->output) : NULL;
+	n->res.output_len = n->res.output ? res->output_len : 0;
+	if (res->output && !res->passed && !n->res.output) {
 		free(n);
 		return -ENOMEM;
 	}

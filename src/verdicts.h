@@ -23,7 +23,7 @@ void verdicts_free(struct verdicts *v);
 const struct check_result *verdicts_find(const struct verdicts *v, uint64_t key);
 
 /* Remembers a copy of res for key (a key remembered already keeps its
- * first verdict).  0 or -ENOMEM. */
+ * first verdict; a pass is kept without its output).  0 or -ENOMEM. */
 int verdicts_add(struct verdicts *v, uint64_t key, const struct check_result *res);
 
 /* How many checker runs were answered from v instead (verdicts_find hits
