@@ -19,7 +19,6 @@
 
 #include "audit.h"
 #include "cli.h"
-#include "cmdword.h"
 #include "fl_error.h"
 #include "mat.h"
 #include "model.h"
@@ -35,14 +34,6 @@ struct audit_cli {
 	char check_buf[16384];
 };
 
-static bool num(const char *s, double lo, double hi, double *out)
-{
-	char *end;
-
-	*out = strtod(s, &end);
-	return *s && !*end && *out >= lo && *out <= hi;
-}
-
 static int audit_parse(int argc, char **argv, struct audit_cli *c)
 {
 	static const struct option lopts[] = {
@@ -53,7 +44,6 @@ static int audit_parse(int argc, char **argv, struct audit_cli *c)
 		{"no-progress", 0, NULL, 'P'}, {"help", 0, NULL, 'h'},    {NULL, 0, NULL, 0},
 	};
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	char cwd[PATH_MAX];
 	int opt, row, col;
 	double v;
 
@@ -69,10 +59,7 @@ static int audit_parse(int argc, char **argv, struct audit_cli *c)
 				cli_err("audit", "--check and --check-server: give one checker");
 				return -FL_EUSAGE;
 			}
-			c->o.check = optarg;
-			if (getcwd(cwd, sizeof(cwd)) &&
-			    cmdword_resolve_first(optarg, cwd, c->check_buf, sizeof(c->check_buf)) > 0)
-				c->o.check = c->check_buf;
+			c->o.check = cli_resolve_check(optarg, c->check_buf, sizeof(c->check_buf));
 			c->o.check_server = opt == 'V';
 			break;
 		case 'M':
@@ -83,32 +70,32 @@ static int audit_parse(int argc, char **argv, struct audit_cli *c)
 			}
 			break;
 		case 'x':
-			if (!num(optarg, 1, 1 << 20, &v))
+			if (!cli_num_arg(optarg, 1, 1 << 20, &v))
 				goto bad;
 			c->o.sector = (uint32_t)v;
 			break;
 		case 'w':
-			if (!num(optarg, 0, 24, &v))
+			if (!cli_num_arg(optarg, 0, 24, &v))
 				goto bad;
 			c->o.window = (unsigned)v;
 			break;
 		case 's':
-			if (!num(optarg, 0, 1.8e19, &v))
+			if (!cli_num_arg(optarg, 0, 1.8e19, &v))
 				goto bad;
 			c->o.seed = strtoull(optarg, NULL, 10);
 			break;
 		case 'j':
-			if (!num(optarg, 1, 1024, &v))
+			if (!cli_num_arg(optarg, 1, 1024, &v))
 				goto bad;
 			c->o.jobs = (unsigned)v;
 			break;
 		case 'T':
-			if (!num(optarg, 0, 1e6, &v))
+			if (!cli_num_arg(optarg, 0, 1e6, &v))
 				goto bad;
 			c->o.timeout = v;
 			break;
 		case 'B':
-			if (!num(optarg, 0, 1e7, &v))
+			if (!cli_num_arg(optarg, 0, 1e7, &v))
 				goto bad;
 			c->o.budget = v;
 			break;

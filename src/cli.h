@@ -47,6 +47,16 @@ void cli_err(const char *cmd, const char *fmt, ...)
 const volatile sig_atomic_t *cli_catch_signals(void);
 void cli_exit_if_signalled(const char *cmd);
 
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Parses a number in [lo, hi] into *out; false on junk or out of range. */
+bool cli_num_arg(const char *s, double lo, double hi, double *out);
+/* A checker runs in each state's directory: a ./prog given by the user
+ * means the one in the directory faultline was started in (cmdword.h).
+ * Returns cmd, or buf (cap bytes) holding it resolved. */
+const char *cli_resolve_check(const char *cmd, char *buf, size_t cap);
+
 /* Prints command cmd's full --help (help_faultline.c). */
 void cli_help(const char *cmd, FILE *f);
 /* Prints command cmd's usage lines. */

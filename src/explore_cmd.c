@@ -28,7 +28,6 @@
 
 #include "check.h"
 #include "cli.h"
-#include "cmdword.h"
 #include "explore.h"
 #include "fskey.h"
 #include "fl_error.h"
@@ -45,20 +44,6 @@ static void partial_note(FILE *f, bool partial, uint64_t nvalid, const char *rea
 			   "(--partial): %s\n", nvalid, reason ? reason : "");
 }
 
-/* Parses a number in [lo, hi]; false on junk. */
-static bool num_arg(const char *s, double lo, double hi, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (!*s || *end || errno || v < lo || v > hi)
-		return false;
-	*out = v;
-	return true;
-}
-
 struct explore_cli {
 	struct explore_opts o;
 	const char *json;  /* --json FILE */
@@ -68,18 +53,6 @@ struct explore_cli {
 	uint64_t crash;    /* states --crash SEQ, 0 for every crash point */
 	char check_buf[16384]; /* the checker, its command word made absolute */
 };
-
-/* A checker runs in each state's directory: a ./prog given by the user
- * means the one in the directory faultline was started in (cmdword.h).
- * Returns cmd, or buf holding it resolved. */
-static const char *resolve_check(const char *cmd, char *buf, size_t cap)
-{
-	char cwd[PATH_MAX];
-
-	if (getcwd(cwd, sizeof(cwd)) && cmdword_resolve_first(cmd, cwd, buf, cap) > 0)
-		return buf;
-	return cmd;
-}
 
 /* Applies one option; returns false with a reason printed for a bad value. */
 static bool explore_opt(struct explore_cli *c, int opt, const char *arg)
@@ -95,7 +68,7 @@ static bool explore_opt(struct explore_cli *c, int opt, const char *arg)
 			cli_err("explore", "--check and --check-server: give one checker");
 			return false;
 		}
-		o->check = resolve_check(arg, c->check_buf, sizeof(c->check_buf));
+		o->check = cli_resolve_check(arg, c->check_buf, sizeof(c->check_buf));
 		o->check_server = opt == 'V';
 		return true;
 	case 'm':
@@ -114,15 +87,15 @@ static bool explore_opt(struct explore_cli *c, int opt, const char *arg)
 			return true;
 		cli_err("explore", "bad --tear '%s' (a list of old,new,zero,garbage)", arg);
 		return false;
-	case 'x': if (!num_arg(arg, 1, 1 << 20, &v)) break; o->sector = (uint32_t)v; return true;
-	case 'a': if (!num_arg(arg, 0, 1 << 24, &v)) break; o->atomic = (uint32_t)v; return true;
-	case 'b': if (!num_arg(arg, 0, 1 << 24, &v)) break; o->block = (uint32_t)v; return true;
-	case 'w': if (!num_arg(arg, 0, 24, &v)) break; o->window = (unsigned)v; return true;
-	case 's': if (!num_arg(arg, 0, 1.8e19, &v)) break; o->seed = strtoull(arg, NULL, 10); return true;
-	case 'j': if (!num_arg(arg, 1, 1024, &v)) break; o->jobs = (unsigned)v; return true;
-	case 'T': if (!num_arg(arg, 0, 1e6, &v)) break; o->timeout = v; return true;
-	case 'B': if (!num_arg(arg, 0, 1e7, &v)) break; o->budget = v; return true;
-	case 'N': if (!num_arg(arg, 1, 1e6, &v)) break; o->max_causes = (unsigned)v; return true;
+	case 'x': if (!cli_num_arg(arg, 1, 1 << 20, &v)) break; o->sector = (uint32_t)v; return true;
+	case 'a': if (!cli_num_arg(arg, 0, 1 << 24, &v)) break; o->atomic = (uint32_t)v; return true;
+	case 'b': if (!cli_num_arg(arg, 0, 1 << 24, &v)) break; o->block = (uint32_t)v; return true;
+	case 'w': if (!cli_num_arg(arg, 0, 24, &v)) break; o->window = (unsigned)v; return true;
+	case 's': if (!cli_num_arg(arg, 0, 1.8e19, &v)) break; o->seed = strtoull(arg, NULL, 10); return true;
+	case 'j': if (!cli_num_arg(arg, 1, 1024, &v)) break; o->jobs = (unsigned)v; return true;
+	case 'T': if (!cli_num_arg(arg, 0, 1e6, &v)) break; o->timeout = v; return true;
+	case 'B': if (!cli_num_arg(arg, 0, 1e7, &v)) break; o->budget = v; return true;
+	case 'N': if (!cli_num_arg(arg, 1, 1e6, &v)) break; o->max_causes = (unsigned)v; return true;
 	case 'O':
 		if (!strcmp(arg, "sweep") || !strcmp(arg, "spread")) {
 			o->order = arg[1] == 'w' ? EXPLORE_ORDER_SWEEP : EXPLORE_ORDER_SPREAD;
@@ -132,7 +105,7 @@ static bool explore_opt(struct explore_cli *c, int opt, const char *arg)
 		return false;
 	case 'J': c->json = arg; return true;
 	case 'L': o->list_states = arg; return true;
-	case 'C': if (!num_arg(arg, 1, 1.8e19, &v)) break; c->crash = strtoull(arg, NULL, 10); return true;
+	case 'C': if (!cli_num_arg(arg, 1, 1.8e19, &v)) break; c->crash = strtoull(arg, NULL, 10); return true;
 	case 'U': c->junit = arg; return true;
 	case 'K': o->keep_failures = arg; return true;
 	case 'W': o->workdir = arg; return true;
@@ -147,7 +120,7 @@ static bool explore_opt(struct explore_cli *c, int opt, const char *arg)
 		cli_err("explore", "bad --scratch '%s' (auto, dir, xfs or mem)", arg);
 		return false;
 	case 'Y':
-		if (!num_arg(arg, 1, 1 << 24, &v))
+		if (!cli_num_arg(arg, 1, 1 << 24, &v))
 			break;
 		o->mem_budget = (uint64_t)v << 20;
 		return true;
@@ -353,11 +326,11 @@ static int replay_parse(int argc, char **argv, struct replay_opts *o)
 				cli_err("replay", "--check and --check-server: give one checker");
 				return -FL_EUSAGE;
 			}
-			o->check = resolve_check(optarg, o->check_buf, sizeof(o->check_buf));
+			o->check = cli_resolve_check(optarg, o->check_buf, sizeof(o->check_buf));
 			o->server = opt == 'V';
 		} else if (opt == 'p')
 			o->partial = true;
-		else if (opt == 'T' && num_arg(optarg, 0, 1e6, &o->timeout))
+		else if (opt == 'T' && cli_num_arg(optarg, 0, 1e6, &o->timeout))
 			continue;
 		else if (opt == 'h') {
 			cli_help("replay", stdout);

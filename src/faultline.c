@@ -5,13 +5,17 @@
  * the exit codes of cli.h.  This file only picks one; what each says for
  * --help, and faultline(1), come from help_faultline.c.
  */
+#include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "cmdword.h"
 #include "help_faultline.h"
 
 static const struct {
@@ -73,6 +77,28 @@ void cli_exit_if_signalled(const char *cmd)
 	signal(sig, SIG_DFL);
 	raise(sig);
 	exit(128 + sig);
+}
+
+bool cli_num_arg(const char *s, double lo, double hi, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (!*s || *end || errno || v < lo || v > hi)
+		return false;
+	*out = v;
+	return true;
+}
+
+const char *cli_resolve_check(const char *cmd, char *buf, size_t cap)
+{
+	char cwd[PATH_MAX];
+
+	if (getcwd(cwd, sizeof(cwd)) && cmdword_resolve_first(cmd, cwd, buf, cap) > 0)
+		return buf;
+	return cmd;
 }
 
 void cli_help(const char *cmd, FILE *f)
