@@ -550,16 +550,13 @@ static int ex_sweep(struct ex *ex, const size_t *cps, size_t ncp, const uint8_t 
  * pending ops.  What was generated, seen and checked stays. */
 static int ex_restart(struct ex *ex, char *err, size_t errlen)
 {
-	size_t i;
 	int rc;
 
 	ex_keys_free(&ex->k);
 	names_free(ex->names);
-	ex->names = names_new();
+	ex->names = ex_names_base(ex->t);
 	if ((rc = ex_keys_new(&ex->k, ex->t)) < 0 || !ex->names)
 		return rc < 0 ? rc : -ENOMEM;
-	for (i = 0; i < ex->t->nbase; i++)
-		ops_names_apply(ex->names, ex->t, &ex->t->base[i]);
 	ex->nmarks = ex->lastmark = 0;
 	ex->npend = ex->ninf = ex->durnext = ex->prefnext = 0;
 	return ex->out_of_time ? 0 : mat_image_reset(ex->mat, err, errlen);
@@ -622,6 +619,16 @@ static int ex_visit(struct ex *ex, const size_t *cps, size_t ncp, char *err, siz
 
 /* ---- setup and teardown ---- */
 
+struct names *ex_names_base(const struct ops_trace *t)
+{
+	struct names *n = names_new();
+	size_t i;
+
+	for (i = 0; n && i < t->nbase; i++)
+		ops_names_apply(n, t, &t->base[i]);
+	return n;
+}
+
 static int ex_open_list(struct ex *ex, char *err, size_t errlen)
 {
 	if (!ex->o->list_states)
@@ -650,7 +657,7 @@ static int ex_open(struct ex *ex, char *err, size_t errlen)
 	memcpy(ex->geom.kinds, ex->o->kinds, sizeof(ex->geom.kinds) - 1);
 	if ((rc = model_plan_new(ex->o->model, ex->t, &ex->plan)) < 0 ||
 	    (rc = ex_sort_durable(ex)) < 0 || (rc = ex_keys_new(&ex->k, ex->t)) < 0 ||
-	    !(ex->names = names_new()) || !(ex->pending = malloc(n * sizeof(size_t))) ||
+	    !(ex->names = ex_names_base(ex->t)) || !(ex->pending = malloc(n * sizeof(size_t))) ||
 	    !(ex->inflight = malloc(n * sizeof(size_t))) ||
 	    !(ex->fam = calloc(n, sizeof(*ex->fam))) || !(ex->fam_done = calloc(n, 1)))
 		return rc < 0 ? rc : -ENOMEM;
@@ -670,8 +677,6 @@ static int ex_open(struct ex *ex, char *err, size_t errlen)
 				 ex->o->mem_budget ? ex->o->mem_budget : MAT_MEM_BUDGET_DEFAULT,
 				 &ex->mat, err, errlen)) < 0)
 		return rc; /* -FL_EBADTRACE for a hostile base: exit 2 */
-	for (i = 0; i < ex->t->nbase; i++) /* the base's names, for explanations */
-		ops_names_apply(ex->names, ex->t, &ex->t->base[i]);
 	ex->slots = calloc(ex->o->jobs + 1, sizeof(*ex->slots));
 	if (!ex->slots)
 		return -ENOMEM;

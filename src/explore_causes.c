@@ -274,13 +274,11 @@ static void cz_ddmin(struct ex *ex, struct ex_cz *z, const struct state *full, b
 /* The paths of every id just after the record with seq crash; NULL without memory. */
 static struct names *names_at(struct ex *ex, uint64_t crash)
 {
-	struct names *at = names_new();
+	struct names *at = ex_names_base(ex->t);
 	size_t i;
 
 	if (!at)
 		return NULL;
-	for (i = 0; i < ex->t->nbase; i++)
-		ops_names_apply(at, ex->t, &ex->t->base[i]);
 	for (i = 0; i < ex->t->n && ex->t->v[i].seq <= crash; i++)
 		ops_names_apply(at, ex->t, &ex->t->v[i]);
 	return at;

@@ -92,6 +92,8 @@ struct ex {
 /* ---- explore.c ---- */
 double ex_elapsed(const struct ex *ex);
 uint64_t ex_rand(uint64_t *s);
+/* The paths of t's base, before any op (for explanations); NULL without memory. */
+struct names *ex_names_base(const struct ops_trace *t);
 /* Builds state s (crash point op index x) and checks it unless seen before. */
 int ex_try(struct ex *ex, const struct state *s, size_t x);
 
