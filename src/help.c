@@ -93,10 +93,19 @@ void help_print_usage(FILE *f, const struct help_page *p, const char *name)
 	}
 }
 
-static void print_cmd(FILE *f, const struct help_page *p, const struct help_cmd *c)
+/* Each option of c: its flag, then its description indented below. */
+static void print_opts(FILE *f, const struct help_cmd *c)
 {
 	const struct help_opt *o;
 
+	for (o = c->opts; o && o->flag; o++) {
+		fprintf(f, "  %s\n", o->flag);
+		wrap(f, o->desc, 6);
+	}
+}
+
+static void print_cmd(FILE *f, const struct help_page *p, const struct help_cmd *c)
+{
 	help_print_usage(f, p, c->name);
 	if (c->about) {
 		fputc('\n', f);
@@ -104,10 +113,7 @@ static void print_cmd(FILE *f, const struct help_page *p, const struct help_cmd 
 	}
 	if (c->opts && c->opts[0].flag) {
 		fprintf(f, "\noptions:\n");
-		for (o = c->opts; o->flag; o++) {
-			fprintf(f, "  %s\n", o->flag);
-			wrap(f, o->desc, 6);
-		}
+		print_opts(f, c);
 	}
 }
 
@@ -135,17 +141,9 @@ void help_print_page(FILE *f, const struct help_page *p)
 	}
 	for (c = p->cmds; c->usage; c++) {
 		fprintf(f, "\n%s%s%s\n", p->program, c->name ? " " : "", c->name ? c->name : "");
-		if (c->about) {
+		if (c->about)
 			wrap(f, c->about, 2);
-		}
-		if (c->opts && c->opts[0].flag) {
-			const struct help_opt *o;
-
-			for (o = c->opts; o->flag; o++) {
-				fprintf(f, "  %s\n", o->flag);
-				wrap(f, o->desc, 6);
-			}
-		}
+		print_opts(f, c);
 	}
 	for (s = p->sections; s->title; s++) {
 		fprintf(f, "\n%s\n", s->title);
