@@ -210,11 +210,12 @@ static char *resolve(const char *cmd, const char *dir)
 
 		if (start && (!strncmp(p, "./", 2) || !strncmp(p, "../", 3))) {
 			size_t w = strcspn(p, " \t");
+			size_t dot = strncmp(p, "./", 2) ? 0 : 2; /* dir/x, not dir/./x */
 			char path[PATH_MAX * 2];
 
-			snprintf(path, sizeof(path), "%s/%.*s", dir, (int)w, p);
+			snprintf(path, sizeof(path), "%s/%.*s", dir, (int)(w - dot), p + dot);
 			if (access(path, F_OK) && bdir)
-				snprintf(path, sizeof(path), "%s/%.*s", bdir, (int)w, p);
+				snprintf(path, sizeof(path), "%s/%.*s", bdir, (int)(w - dot), p + dot);
 			len += (size_t)snprintf(out + len, cap - len, "%s", path);
 			p += w;
 			continue;
