@@ -15,11 +15,18 @@
  *   old-or-new  an in-flight write covers it, whole: either version
  *   may-tear    an in-flight write may persist partly (sectors old, new,
  *               zeros or garbage)
- *   may-vanish  the page may not exist after the crash: the file's name
- *               is not durable, or the page lies between the durable size
- *               and the size the program saw
+ *   may-vanish  the page may not exist after the crash: it lies between
+ *               the durable size and the size the program saw
  *   collateral  no in-flight write covers it, but one in the same
  *               --block may rewrite (and so damage) it
+ *
+ * Pages are classed over the states in which the file exists; the name
+ * is answered apart, at each moment: may-vanish while a create, link,
+ * rename or unlink naming the file is in flight (the file may be missing,
+ * or not at its last path); otherwise durable while it has a name, absent
+ * when it has none (not created yet, or removed and the removal durable).  So a file fsynced but never
+ * linked durably shows a name that may vanish and pages that are durable
+ * if it survives, which is what a recovery that finds it will read.
  *
  * A file has as many pages as the larger of its durable size and the
  * size the program saw.  This is computed from the model alone (model.c's
@@ -55,6 +62,42 @@ static const char *const class_names[EXPLAIN_NCLASS] = {
 const char *explain_class_name(int cls)
 {
 	return class_names[cls];
+}
+
+const char *explain_name_name(int name)
+{
+	static const char *const n[EXPLAIN_NNAME] = {
+		[EXPLAIN_NAME_DURABLE] = "durable", [EXPLAIN_NAME_VANISH] = "may-vanish",
+		[EXPLAIN_NAME_ABSENT] = "absent",
+	};
+
+	return n[name];
+}
+
+int explain_link_delta(const struct ops_op *op, uint64_t id)
+{
+	if (op->kind != OPS_NS)
+		return 0;
+	switch (op->op) {
+	case TRACE_OP_CREATE:
+	case TRACE_OP_MKNOD:
+	case TRACE_OP_MKDIR:
+	case TRACE_OP_SYMLINK:
+	case TRACE_OP_LINK:
+		return op->id == id ? 1 : 0;
+	case TRACE_OP_UNLINK:
+	case TRACE_OP_RMDIR:
+		return op->id == id ? -1 : 0;
+	case TRACE_OP_RENAME: /* an exchange keeps both; otherwise the target's file loses it */
+		return !(op->flags & 2) && op->id2 == id && op->id != id ? -1 : 0;
+	default:
+		return 0;
+	}
+}
+
+uint8_t explain_name_of(uint64_t links, uint64_t nsflight)
+{
+	return nsflight ? EXPLAIN_NAME_VANISH : links ? EXPLAIN_NAME_DURABLE : EXPLAIN_NAME_ABSENT;
 }
 
 static int fid_cmp(const void *a, const void *b)
@@ -104,12 +147,12 @@ void explain_run_add(struct explain_run *v, size_t *n, uint64_t p, uint8_t cls)
 }
 
 /* Same pages and runs?  (Field by field: a run's padding is not set.) */
-static bool snap_same(const struct explain_snap *s, uint64_t np, const struct explain_run *run,
-		      size_t nrun)
+static bool snap_same(const struct explain_snap *s, uint8_t name, uint64_t np,
+		      const struct explain_run *run, size_t nrun)
 {
 	size_t r;
 
-	if (s->np != np || s->nrun != nrun)
+	if (s->name != name || s->np != np || s->nrun != nrun)
 		return false;
 	for (r = 0; r < nrun; r++)
 		if (s->run[r].start != run[r].start || s->run[r].cls != run[r].cls)
@@ -117,13 +160,13 @@ static bool snap_same(const struct explain_snap *s, uint64_t np, const struct ex
 	return true;
 }
 
-int explain_snap_push(struct explain *x, struct explain_file *f, size_t m, uint64_t np,
-		      const struct explain_run *run, size_t nrun)
+int explain_snap_push(struct explain *x, struct explain_file *f, size_t m, uint8_t name,
+		      uint64_t np, const struct explain_run *run, size_t nrun)
 {
 	struct explain_snap *s;
 
 	(void)x;
-	if (f->nsnap && snap_same(&f->snap[f->nsnap - 1], np, run, nrun))
+	if (f->nsnap && snap_same(&f->snap[f->nsnap - 1], name, np, run, nrun))
 		return 0;
 	if (f->nsnap == f->capsnap) {
 		size_t cap = f->capsnap ? 2 * f->capsnap : 4;
@@ -134,7 +177,7 @@ int explain_snap_push(struct explain *x, struct explain_file *f, size_t m, uint6
 		f->capsnap = cap;
 	}
 	s = &f->snap[f->nsnap];
-	*s = (struct explain_snap){.from = m, .np = np, .nrun = nrun};
+	*s = (struct explain_snap){.from = m, .name = name, .np = np, .nrun = nrun};
 	if (nrun && !(s->run = malloc(nrun * sizeof(*run))))
 		return -ENOMEM;
 	if (nrun)

@@ -25,9 +25,20 @@ enum explain_class {
 	EXPLAIN_DURABLE,    /* the same bytes in every state */
 	EXPLAIN_OLD_NEW,    /* an in-flight write covers it, whole */
 	EXPLAIN_TEAR,       /* an in-flight write may persist partly */
-	EXPLAIN_VANISH,     /* may not exist after the crash */
+	EXPLAIN_VANISH,     /* may not exist after the crash: it lies between the
+			       durable size and the size the program saw */
 	EXPLAIN_COLLATERAL, /* only an in-flight write in the same --block covers it */
 	EXPLAIN_NCLASS,
+};
+
+/* What a crash may do to a file's name (its existence at its path). */
+enum explain_name {
+	EXPLAIN_NAME_DURABLE, /* it exists at its path in every state */
+	EXPLAIN_NAME_VANISH,  /* a create, link, rename or unlink naming it is in flight: it
+				 may be missing, or not at this path */
+	EXPLAIN_NAME_ABSENT,  /* it has no name in any state: not created yet, or its last
+				 name's removal is durable */
+	EXPLAIN_NNAME,
 };
 
 /* Pages [start, the next run's start or the snapshot's np) share cls. */
@@ -36,9 +47,14 @@ struct explain_run {
 	uint8_t cls;    /* enum explain_class */
 };
 
-/* A file's pages from moment `from` until the next snapshot's. */
+/*
+ * A file's pages from moment `from` until the next snapshot's.  The pages'
+ * classes hold for the states in which the file exists; whether it does
+ * is the name's own answer (name).
+ */
 struct explain_snap {
 	size_t from;             /* first moment index it holds for */
+	uint8_t name;            /* enum explain_name */
 	uint64_t np;             /* pages the file has then */
 	struct explain_run *run; /* runs over [0, np), neighbours differ; owned */
 	size_t nrun;             /* entries in run (0 when np is 0) */
@@ -81,6 +97,8 @@ void explain_free(struct explain *x);
 
 /* The class's name, as printed and in JSON ("durable", "may-tear", ...). */
 const char *explain_class_name(int cls);
+/* A name class as printed and in JSON: "durable", "may-vanish", "absent". */
+const char *explain_name_name(int name);
 
 /* The per-file table as text, to out. */
 void explain_write_text(const struct explain *x, FILE *out);

@@ -12,12 +12,25 @@
 long explain_file_index(const struct explain *x, uint64_t id);
 
 /*
- * Records file f's pages at moment m (np pages, runs run[0..nrun), which
- * must be maximal: neighbours differ) unless they equal its latest
- * snapshot; moments must come in order.  Copies run.  0 or -ENOMEM.
+ * Records file f at moment m (np pages, runs run[0..nrun), which must be
+ * maximal: neighbours differ; name an enum explain_name)
+ * unless it equals its latest snapshot; moments must come in order.
+ * Copies run.  0 or -ENOMEM.
  */
-int explain_snap_push(struct explain *x, struct explain_file *f, size_t m, uint64_t np,
-		      const struct explain_run *run, size_t nrun);
+int explain_snap_push(struct explain *x, struct explain_file *f, size_t m, uint8_t name,
+		      uint64_t np, const struct explain_run *run, size_t nrun);
+
+/*
+ * How namespace op op changes the number of names file id has: +1 for a
+ * create, mknod, mkdir, symlink or link of it, -1 for its unlink or rmdir
+ * or for the file a rename replaces, else 0.  Both classifiers count
+ * names with it, from the BASE records' count on.
+ */
+int explain_link_delta(const struct ops_op *op, uint64_t id);
+
+/* The name class of a file with links names (as the program saw them)
+ * and nsflight namespace ops naming it in flight. */
+uint8_t explain_name_of(uint64_t links, uint64_t nsflight);
 
 /* Appends a run of cls at page p to v[*n], merging with an equal last run; v has room. */
 void explain_run_add(struct explain_run *v, size_t *n, uint64_t p, uint8_t cls);

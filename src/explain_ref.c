@@ -45,18 +45,23 @@ static uint64_t size_at(const struct explain *x, uint64_t id, size_t m, bool dur
 	return size;
 }
 
-/* Is file id's name durable at moment m (in the base, or its create durable)? */
-static bool name_durable(const struct explain *x, uint64_t id, size_t m)
+/* File id's name class at moment m: its names counted from the base on,
+ * and the namespace ops naming it still in flight. */
+static uint8_t name_at(const struct explain *x, uint64_t id, size_t m)
 {
+	uint64_t links = 0, flight = 0;
 	size_t i;
 
+	for (i = 0; i < x->t->nbase; i++)
+		links += x->t->base[i].id == id;
 	for (i = 0; i < x->t->n && x->t->v[i].seq <= x->moment[m]; i++) {
 		const struct ops_op *op = &x->t->v[i];
 
+		links += (uint64_t)(int64_t)explain_link_delta(op, id);
 		if (op->kind == OPS_NS && (op->id == id || op->id2 == id) && x_in_flight(x, i, m))
-			return false;
+			flight++;
 	}
-	return true;
+	return explain_name_of(links, flight);
 }
 
 static uint64_t base_size(const struct explain *x, uint64_t id)
@@ -117,8 +122,6 @@ static void classify(const struct explain *x, const struct explain_file *f, size
 	/* Pages between the durable size and the size the program saw. */
 	for (p = lo / x->page; lo < hi && p <= (hi - 1) / x->page && p < np; p++)
 		cls[p] = EXPLAIN_VANISH;
-	if (!name_durable(x, f->id, m))
-		memset(cls, EXPLAIN_VANISH, np);
 }
 
 /* File f at moment m, classified and kept as a snapshot.  0 or -ENOMEM. */
@@ -138,7 +141,7 @@ static int ref_moment(struct explain *x, struct explain_file *f, size_t m)
 		classify(x, f, m, cls, np, lo, hi);
 		for (p = 0; p < np; p++)
 			explain_run_add(run, &nrun, p, cls[p]);
-		err = explain_snap_push(x, f, m, np, run, nrun);
+		err = explain_snap_push(x, f, m, name_at(x, f->id, m), np, run, nrun);
 	}
 	free(run);
 	free(cls);

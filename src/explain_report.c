@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "explain.h"
+#include "html.h"
 
 static const char *const colours[EXPLAIN_NCLASS] = {
 	[EXPLAIN_DURABLE] = "#2e7d32",    [EXPLAIN_OLD_NEW] = "#f9a825",
@@ -61,8 +62,11 @@ void explain_write_text(const struct explain *x, FILE *out)
 
 		fprintf(out, "\n%s (id %" PRIu64 ")\n", f->path[0] ? f->path : "?", f->id);
 		for (m = 0, k = 0; m < x->nm; m++) {
-			fprintf(out, "  %-44.44s pages ", x->label[m]);
-			print_ranges(out, snap_at(f, m, &k));
+			const struct explain_snap *s = snap_at(f, m, &k);
+
+			fprintf(out, "  %-44.44s name %-10s pages ", x->label[m],
+				explain_name_name(s->name));
+			print_ranges(out, s);
 			fputc('\n', out);
 		}
 	}
@@ -97,6 +101,7 @@ static json_object *pages_json(const struct explain_snap *s)
 static json_object *file_json(const struct explain *x, const struct explain_file *f)
 {
 	json_object *o = json_object_new_object(), *ms = json_object_new_array();
+	const struct explain_snap *s;
 	size_t m, k;
 
 	json_object_object_add(o, "id", json_object_new_uint64(f->id));
@@ -106,7 +111,9 @@ static json_object *file_json(const struct explain *x, const struct explain_file
 
 		json_object_object_add(e, "seq", json_object_new_uint64(x->moment[m]));
 		json_object_object_add(e, "at", json_object_new_string(x->label[m]));
-		json_object_object_add(e, "pages", pages_json(snap_at(f, m, &k)));
+		s = snap_at(f, m, &k);
+		json_object_object_add(e, "name", json_object_new_string(explain_name_name(s->name)));
+		json_object_object_add(e, "pages", pages_json(s));
 		json_object_array_add(ms, e);
 	}
 	json_object_object_add(o, "moments", ms);
@@ -128,21 +135,6 @@ int explain_write_json(const struct explain *x, const char *path)
 	rc = json_object_to_file_ext(path, o, JSON_C_TO_STRING_PLAIN) < 0 ? -1 : 0;
 	json_object_put(o);
 	return rc;
-}
-
-static void html_escape(FILE *out, const char *s)
-{
-	for (; *s; s++)
-		if (*s == '<')
-			fputs("&lt;", out);
-		else if (*s == '>')
-			fputs("&gt;", out);
-		else if (*s == '&')
-			fputs("&amp;", out);
-		else if (*s == '"')
-			fputs("&quot;", out);
-		else
-			fputc(*s, out);
 }
 
 /* One heat map row: page p at every moment; cur[m] is moment m's run cursor. */
@@ -189,6 +181,16 @@ static int html_file(const struct explain *x, const struct explain_file *f, FILE
 		html_escape(out, x->label[m]);
 		fprintf(out, "\">%" PRIu64 "</th>", x->moment[m]);
 	}
+	fputs("</tr>\n<tr class=\"name\"><th>name</th>", out);
+	for (m = 0; m < x->nm; m++) {
+		const char *c = explain_name_name(f->snap[snap[m]].name);
+
+		fprintf(out, "<td class=\"%s\" title=\"the name ", c);
+		html_escape(out, f->path[0] ? f->path : "?");
+		fputs(", ", out);
+		html_escape(out, x->label[m]);
+		fprintf(out, ": %s\"></td>", c);
+	}
 	fputs("</tr>\n", out);
 	for (p = 0; p < f->npages; p++)
 		html_row(x, f, p, snap, cur, out);
@@ -207,12 +209,13 @@ static void html_head(const struct explain *x, FILE *out)
 		     "table.map{border-collapse:collapse}table.map td{width:18px;height:14px;"
 		     "border:1px solid #fff}th{font-weight:normal;font-size:11px;padding:0 4px}"
 		     ".legend span{display:inline-block;padding:2px 8px;margin-right:6px;color:#fff}"
-		     ".none{background:#eee}");
+		     ".none,.absent{background:#eee}");
 	for (i = 0; i < EXPLAIN_NCLASS; i++)
 		fprintf(out, ".%s{background:%s}", explain_class_name(i), colours[i]);
 	fprintf(out, "</style></head><body>\n<h1>What a crash may do to each page</h1>\n"
 		     "<p>Model <b>%s</b>, %u-byte pages. Columns are moments of the trace (hover for "
-		     "the op), rows are pages.</p>\n<p class=\"legend\">",
+		     "the op); the first row is the file's name (may it vanish?), the rows under it "
+		     "its pages, each as it is if the file survives.</p>\n<p class=\"legend\">",
 		x->plan->m->name, x->page);
 	for (i = 0; i < EXPLAIN_NCLASS; i++)
 		fprintf(out, "<span class=\"%s\">%s</span>", explain_class_name(i),

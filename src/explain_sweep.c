@@ -19,6 +19,7 @@
  *           follows its ops, not its size; a bitmap says which intervals
  *           start a run of a new class
  *   ns      how many namespace ops naming the file are in flight
+ *   links   how many names it has, after every namespace op begun
  *
  * Each op thus begins once and settles (becomes durable) at most once,
  * changing only its own file; a moment snapshots only the files that
@@ -30,8 +31,8 @@
  * SW_FLIGHT), each with the tear flag it was counted with; a page's class
  * is then the old algorithm's (explain_ref.c): may-tear over old-or-new,
  * both over collateral, collateral over durable; then may-vanish for the
- * pages between the durable and the seen size, and all pages when the
- * name is not durable.  Under MODEL_TEAR_LAST whether a write may tear
+ * pages between the durable and the seen size; the name may vanish while
+ * ns is not 0.  Under MODEL_TEAR_LAST whether a write may tear
  * depends on the crash point, so such writes are rechecked each moment.
  */
 #include <assert.h>
@@ -63,6 +64,7 @@ struct sw_file {
 	uint8_t *cls;             /* per interval: its class from cnt */
 	uint64_t *brk;            /* bitmap: interval starts a run (first, or class differs) */
 	uint64_t ns;              /* in-flight namespace ops naming the file */
+	uint64_t links;           /* names it has after the namespace ops begun */
 	bool dirty;               /* changed since its last snapshot */
 };
 
@@ -240,6 +242,21 @@ static void sw_durable(struct sweep *s, size_t i)
 	sw_dirty(s, s->fidx[i]);
 }
 
+/* Namespace op op changes the names of the files it names. */
+static void sw_links(struct sweep *s, const struct ops_op *op)
+{
+	uint64_t ids[2] = {op->id, op->id2};
+	long fi;
+	int k, d;
+
+	for (k = 0; k < 2 && op->kind == OPS_NS; k++)
+		if ((k == 0 || ids[1] != ids[0]) && (d = explain_link_delta(op, ids[k])) &&
+		    (fi = explain_file_index(s->x, ids[k])) >= 0) {
+			s->f[fi].links += (uint64_t)(int64_t)d;
+			sw_dirty(s, fi);
+		}
+}
+
 /* Op i begins (it is begun by the moment whose crash point is crash). */
 static void sw_begin(struct sweep *s, size_t i, uint64_t crash)
 {
@@ -248,6 +265,7 @@ static void sw_begin(struct sweep *s, size_t i, uint64_t crash)
 
 	if (!ops_changes_state(op))
 		return;
+	sw_links(s, op);
 	if (ops_is_bytes(op) && s->fidx[i] >= 0) {
 		s->f[s->fidx[i]].full = size_apply(size_of(op), s->f[s->fidx[i]].full);
 		sw_dirty(s, s->fidx[i]);
@@ -348,15 +366,12 @@ static int sw_snap(struct sweep *s, size_t fi, size_t m)
 	size_t n = sw_runs(f, np, run);
 
 	f->dirty = false;
-	if (f->ns) {
-		n = 0;
-		if (np)
-			explain_run_add(run, &n, 0, EXPLAIN_VANISH);
-	} else if (lo < hi && vs < (ve = u64_min((hi - 1) / page + 1, np))) {
+	if (lo < hi && vs < (ve = u64_min((hi - 1) / page + 1, np))) {
 		n = sw_paint(run, n, np, vs, ve, s->run[1]);
 		run = s->run[1];
 	}
-	return explain_snap_push(s->x, &s->x->f[fi], m, np, run, n);
+	return explain_snap_push(s->x, &s->x->f[fi], m, explain_name_of(f->links, f->ns), np, run,
+				 n);
 }
 
 /* ---- setting up: ranks, sizes and interval bounds per file ---- */
@@ -395,6 +410,9 @@ static int sw_files(struct sweep *s)
 
 	if (!based)
 		return -ENOMEM;
+	for (i = 0; i < t->nbase; i++)
+		if ((fi = explain_file_index(s->x, t->base[i].id)) >= 0)
+			s->f[fi].links++;
 	for (i = 0; i < t->nbase; i++)
 		if ((fi = explain_file_index(s->x, t->base[i].id)) >= 0 && !based[fi]) {
 			based[fi] = true;

@@ -203,7 +203,8 @@ static const struct help_cmd cmds[] = {
 		    "    [--partial]",
 	 "For each file and page, just before every barrier, at every mark and at the end: "
 	 "durable, old-or-new, may-tear, may-vanish or collateral, over every crash state the "
-	 "model allows.",
+	 "model allows in which the file exists; and apart, whether the file's name is durable "
+	 "or may vanish (a create, link, rename or unlink naming it is in flight).",
 	 explain_opts},
 	{"audit",
 	 "TRACE --check CMD|--check-server CMD [--claims LIST] [--mode MODE] [-j N]\n"
