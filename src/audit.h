@@ -73,4 +73,25 @@ int audit_parse_claims(const char *text, int *row, int *col);
  */
 char *audit_words(const struct audit *a, int *row, int *col);
 
+/* What the HTML page says beside the matrix. */
+struct audit_page {
+	const char *target;  /* TRACE or SCENARIO as given */
+	const char *trace;   /* the recording replay commands name; NULL when not kept */
+	const char *check;   /* the checker command */
+	bool check_server;   /* check is a --check-server command */
+	bool partial;        /* the trace was read with --partial */
+	const char *mode;    /* the exploration mode, as given */
+	const char *words;   /* audit_words() */
+	int nrow, ncol;      /* the cell audit_words() returned */
+	int crow, ccol;      /* the claimed cell */
+	bool holds;          /* the claimed cell holds */
+};
+
+/*
+ * Writes the matrix as one self-contained HTML page to path: each failing
+ * cell links to its causes, each with a representative state, its
+ * explanation, the checker's output and the replay command.  0 or -errno.
+ */
+int audit_write_html(const struct audit *a, const struct audit_page *pg, const char *path);
+
 #endif

@@ -30,6 +30,8 @@ struct audit_cli {
 	const char *target; /* TRACE or SCENARIO */
 	const char *claims; /* --claims, or NULL */
 	const char *json;   /* --json FILE */
+	const char *html;   /* --html FILE */
+	const char *keep;   /* --keep-trace DIR: where a scenario's recording stays */
 	bool quiet;         /* --no-progress: no line per cell */
 	char check_buf[16384];
 };
@@ -41,6 +43,7 @@ static int audit_parse(int argc, char **argv, struct audit_cli *c)
 		{"sector", 1, NULL, 'x'}, {"window", 1, NULL, 'w'},       {"seed", 1, NULL, 's'},
 		{"jobs", 1, NULL, 'j'},   {"timeout", 1, NULL, 'T'},      {"budget", 1, NULL, 'B'},
 		{"claims", 1, NULL, 'C'}, {"json", 1, NULL, 'J'},         {"partial", 0, NULL, 'p'},
+		{"html", 1, NULL, 'H'},   {"keep-trace", 1, NULL, 'K'},
 		{"no-progress", 0, NULL, 'P'}, {"help", 0, NULL, 'h'},    {NULL, 0, NULL, 0},
 	};
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -109,6 +112,8 @@ static int audit_parse(int argc, char **argv, struct audit_cli *c)
 			c->claims = optarg;
 			break;
 		case 'J': c->json = optarg; break;
+		case 'H': c->html = optarg; break;
+		case 'K': c->keep = optarg; break;
 		case 'p': c->o.partial = true; break;
 		case 'P': c->quiet = true; break;
 		case 'h': cli_help("audit", stdout); exit(0);
@@ -209,7 +214,7 @@ static json_object *cell_json(const struct audit_cell *cell, int r, int c)
 }
 
 static int write_json(const char *path, const struct audit_cli *cl, const struct audit *a,
-		      const char *words, bool holds, int crow, int ccol, int nrow, int ncol)
+		      const char *kept, const char *words, bool holds, int crow, int ccol, int nrow, int ncol)
 {
 	json_object *o = json_object_new_object(), *cells = json_object_new_array(), *needs;
 	FILE *f;
@@ -218,6 +223,7 @@ static int write_json(const char *path, const struct audit_cli *cl, const struct
 	json_object_object_add(o, "faultline", json_object_new_string(PACKAGE_VERSION));
 	json_object_object_add(o, "trace", json_object_new_string(cl->target));
 	json_object_object_add(o, "mode", json_object_new_string(cl->o.mode_text));
+	json_object_object_add(o, "recording", kept ? json_object_new_string(kept) : NULL);
 	for (r = 0; r < AUDIT_ROWS; r++)
 		for (c = 0; c < AUDIT_COLS; c++)
 			json_object_array_add(cells, cell_json(&a->cell[r][c], r, c));
@@ -244,9 +250,32 @@ static int write_json(const char *path, const struct audit_cli *cl, const struct
 	return rc;
 }
 
-/* A scenario: records its workload into work/trace; its checker becomes ours. */
-static int audit_scenario(struct audit_cli *c, struct scenario *s, const char *work,
-			  char *trace, size_t len)
+/*
+ * Where a scenario's recording goes: --keep-trace, or with --html beside
+ * the page (FILE.html -> FILE.trace: the page's replay commands need it),
+ * or into the work directory, removed at the end.  Sets *kept.
+ */
+static void scenario_trace(const struct audit_cli *c, const char *work, char *trace,
+			   size_t len, bool *kept)
+{
+	size_t n;
+
+	*kept = true;
+	if (c->keep) {
+		snprintf(trace, len, "%s", c->keep);
+	} else if (c->html) {
+		n = strlen(c->html);
+		if (n > 5 && !strcmp(c->html + n - 5, ".html"))
+			n -= 5;
+		snprintf(trace, len, "%.*s.trace", (int)n, c->html);
+	} else {
+		snprintf(trace, len, "%s/trace", work);
+		*kept = false;
+	}
+}
+
+/* A scenario: records its workload into trace; its checker becomes ours. */
+static int audit_scenario(struct audit_cli *c, struct scenario *s, const char *trace)
 {
 	char err[PATH_MAX + 256];
 	int rc;
@@ -259,11 +288,31 @@ static int audit_scenario(struct audit_cli *c, struct scenario *s, const char *w
 		cli_err("audit", "a scenario brings its own checker: no --check");
 		return FL_EXIT_USAGE;
 	}
-	snprintf(trace, len, "%s/trace", work);
 	if ((rc = run_record_scenario(s, trace, "audit")) != 0)
 		return rc;
 	c->o.check = s->check;
 	c->o.check_server = s->check_server;
+	return 0;
+}
+
+/* --html: the page, naming kept (absolute when it can be) in its replay commands. */
+static int write_html(const struct audit_cli *cl, const struct audit *a, const char *kept,
+		      const char *words, bool holds, int crow, int ccol, int nrow, int ncol)
+{
+	char abs[PATH_MAX];
+	struct audit_page pg = {
+		.target = cl->target, .trace = kept, .check = cl->o.check,
+		.check_server = cl->o.check_server, .partial = cl->o.partial,
+		.mode = cl->o.mode_text, .words = words, .nrow = nrow, .ncol = ncol,
+		.crow = crow, .ccol = ccol, .holds = holds,
+	};
+
+	if (kept && realpath(kept, abs))
+		pg.trace = abs;
+	if (audit_write_html(a, &pg, cl->html) < 0) {
+		cli_err("audit", "cannot write %s", cl->html);
+		return FL_EXIT_ENV;
+	}
 	return 0;
 }
 
@@ -273,9 +322,9 @@ int cmd_audit(int argc, char **argv)
 	struct scenario s = {0};
 	struct audit a;
 	char err[1024] = "", work[PATH_MAX], trace[PATH_MAX + 16], *words = NULL;
-	const char *tmp = getenv("TMPDIR"), *dot;
+	const char *tmp = getenv("TMPDIR"), *dot, *kept;
 	int rc, crow = AUDIT_ROWS - 1, ccol = AUDIT_COLS - 1, nrow, ncol;
-	bool holds, scen;
+	bool holds, scen, keep = true;
 
 	if (audit_parse(argc, argv, &c) < 0)
 		return FL_EXIT_USAGE;
@@ -287,6 +336,10 @@ int cmd_audit(int argc, char **argv)
 		cli_err("audit", "need --check CMD or --check-server CMD (or a SCENARIO.ini)");
 		return FL_EXIT_USAGE;
 	}
+	if (!scen && c.keep) {
+		cli_err("audit", "--keep-trace keeps a scenario's recording; a TRACE is kept already");
+		return FL_EXIT_USAGE;
+	}
 	snprintf(work, sizeof(work), "%s/faultline-audit.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(work)) {
 		cli_err("audit", "cannot make a work directory: %s", strerror(errno));
@@ -294,10 +347,12 @@ int cmd_audit(int argc, char **argv)
 	}
 	c.o.trace = c.target;
 	if (scen) {
-		if ((rc = audit_scenario(&c, &s, work, trace, sizeof(trace))) != 0)
+		scenario_trace(&c, work, trace, sizeof(trace), &keep);
+		if ((rc = audit_scenario(&c, &s, trace)) != 0)
 			goto out;
 		c.o.trace = trace;
 	}
+	kept = keep ? c.o.trace : NULL;
 	c.o.stop = cli_catch_signals();
 	rc = audit_run(&c.o, &a, c.quiet ? NULL : audit_progress, NULL, err, sizeof(err));
 	if (rc < 0 && *c.o.stop) {
@@ -316,11 +371,13 @@ int cmd_audit(int argc, char **argv)
 	print_table(c.json && !strcmp(c.json, "-") ? stderr : stdout, &c, &a,
 		    words ? words : "?", holds, crow, ccol);
 	rc = holds ? FL_EXIT_OK : FL_EXIT_FAIL;
-	if (c.json && write_json(c.json, &c, &a, words ? words : "?", holds, crow, ccol, nrow,
-				 ncol) < 0) {
+	if (c.json && write_json(c.json, &c, &a, kept, words ? words : "?", holds, crow, ccol,
+				 nrow, ncol) < 0) {
 		cli_err("audit", "cannot write %s", c.json);
 		rc = FL_EXIT_ENV;
 	}
+	if (c.html && write_html(&c, &a, kept, words ? words : "?", holds, crow, ccol, nrow, ncol))
+		rc = FL_EXIT_ENV;
 	audit_free(&a);
 out:
 	free(words);

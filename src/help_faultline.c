@@ -145,6 +145,13 @@ static const struct help_opt audit_opts[] = {
 	{"--timeout SEC", "A checker running longer fails its state (default 60)."},
 	{"--budget SEC", "Each cell's exploration stops generating after SEC seconds."},
 	{"--json FILE", "Write the matrix, the verdict and the claims as JSON (- for stdout)."},
+	{"--html FILE",
+	 "Write the matrix as one self-contained page: each failing cell links to its causes, "
+	 "each with a representative state, its explanation, the checker's output and the "
+	 "replay command.  For a SCENARIO the recording is kept beside it (FILE.html becomes "
+	 "FILE.trace) unless --keep-trace says where."},
+	{"--keep-trace DIR", "SCENARIO only: keep its recording as the trace DIR (replaced if it "
+			     "is an earlier trace), so its states can be replayed."},
 	{"--no-progress", "No line on stderr as each cell finishes."},
 	{"--partial", "Audit the valid prefix of an unfinished recording."},
 	{NULL, NULL},
@@ -203,14 +210,14 @@ static const struct help_cmd cmds[] = {
 		    "    [--partial]",
 	 "For each file and page, just before every barrier, at every mark and at the end: "
 	 "durable, old-or-new, may-tear, may-vanish or collateral, over every crash state the "
-	 "model allows in which the file exists; and apart, whether the file's name is durable "
-	 "or may vanish (a create, link, rename or unlink naming it is in flight).",
+	 "model allows in which the file exists; and apart, the file's name: durable, "
+	 "may-vanish (a create, link, rename or unlink naming it is in flight) or absent.",
 	 explain_opts},
 	{"audit",
 	 "TRACE --check CMD|--check-server CMD [--claims LIST] [--mode MODE] [-j N]\n"
 	 "    [--timeout SEC] [--budget SEC] [--sector N] [--window N] [--seed S]\n"
-	 "    [--json FILE] [--no-progress] [--partial]\n"
-	 "SCENARIO.ini [--claims LIST] [same options]",
+	 "    [--json FILE] [--html FILE] [--no-progress] [--partial]\n"
+	 "SCENARIO.ini [--claims LIST] [--keep-trace DIR] [same options]",
 	 "Explores one recording under a matrix of assumptions and says which the engine "
 	 "relies on.  Rows are orderings (strict, ext4-ordered, posix), columns device "
 	 "assumptions (whole writes; 4 KiB-aligned writes atomic; sector-atomic; torn "

@@ -106,6 +106,9 @@ struct report_cause {
 	size_t n;            /* entries in members */
 };
 
+/* How the checker failed: "checker exit 1", "checker killed by SIGKILL"... */
+void report_checker_verdict(const struct report_failure *fl, char *buf, size_t len);
+
 /* Groups r's failures; *out is an array of *n causes (free with report_causes_free). */
 int report_causes(const struct report *r, struct report_cause **out, size_t *n);
 void report_causes_free(struct report_cause *c, size_t n);

@@ -31,7 +31,5 @@ int write_durably(const char *path, const char *buf, size_t len);
 /* Frees what a failure slot owns (not the slot). */
 void failure_free(struct report_failure *f);
 
-/* How the checker failed: "checker exit 1", "checker killed by SIGKILL"... */
-void checker_verdict(const struct report_failure *fl, char *buf, size_t len);
 
 #endif

@@ -61,7 +61,7 @@ static void xml_escape(FILE *f, const char *s, bool attr, size_t max)
 }
 
 /* How the checker failed: "checker exit 1", "checker killed by SIGKILL"... */
-void checker_verdict(const struct report_failure *fl, char *buf, size_t len)
+void report_checker_verdict(const struct report_failure *fl, char *buf, size_t len)
 {
 	const char *sig = fl->signal ? sigabbrev_np(fl->signal) : NULL;
 
@@ -83,7 +83,7 @@ static void junit_failure(FILE *f, const struct report *r,
 	const char *ex = fl->explanation ? fl->explanation : "";
 	char verdict[96];
 
-	checker_verdict(fl, verdict, sizeof(verdict));
+	report_checker_verdict(fl, verdict, sizeof(verdict));
 	fputs("    <testcase classname=\"faultline.", f);
 	xml_escape(f, r->model, true, SIZE_MAX);
 	fputs("\" name=\"state ", f);

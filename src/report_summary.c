@@ -110,7 +110,7 @@ static void summary_failure(FILE *f, const struct report_failure *fl)
 	else
 		fputs("  ", f);
 	put_indented(f, ex, "    ");
-	checker_verdict(fl, verdict, sizeof(verdict));
+	report_checker_verdict(fl, verdict, sizeof(verdict));
 	fprintf(f, "\n    %s%s", verdict, out[0] ? ":" : ", no output\n");
 	if (out[0])
 		summary_output(f, out);

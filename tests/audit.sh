@@ -49,11 +49,16 @@ audit walkv-ckpt-nosync 1 "PPPPPP FFFFFF FFFFFF" strict block64k
 audit cowtree-meta-nocrc 1 "PPPFFF PPPFFF PPPFFF" posix sector-atomic
 audit cowtree-meta-before-sync 1 "PPPPFF FFFFFF FFFFFF" strict torn
 audit mmapstore-naive 1 "FFFFFF FFFFFF FFFFFF" none none
+# Commits by one small O_DSYNC write of its meta page: with a checksum it
+# holds like cowtree; without, it needs the device to keep sectors whole.
+audit cowtree-meta-dsync 1 "PPPPFF PPPPFF PPPPFF" posix torn
+audit cowtree-meta-dsync-nocrc 1 "PPPFFF PPPFFF PPPFFF" posix sector-atomic
 
 # The verdict in words names what is needed and why.
-jq -e '.verdict | startswith("needs sector-atomic writes (past it, torn: torn-write")' \
-	"$WORK/cowtree-meta-nocrc.json" >/dev/null ||
-	fail "cowtree-meta-nocrc verdict: $(jq -r .verdict "$WORK/cowtree-meta-nocrc.json")"
+for n in cowtree-meta-nocrc cowtree-meta-dsync-nocrc; do
+	jq -e '.verdict | startswith("needs sector-atomic writes (past it, torn: torn-write")' \
+		"$WORK/$n.json" >/dev/null || fail "$n verdict: $(jq -r .verdict "$WORK/$n.json")"
+done
 jq -e '.verdict | contains("needs strict ordering") and contains("under ext4-ordered: acknowledged-commit-lost")' \
 	"$WORK/walkv-early-ack.json" >/dev/null ||
 	fail "walkv-early-ack verdict: $(jq -r .verdict "$WORK/walkv-early-ack.json")"
