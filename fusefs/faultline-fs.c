@@ -1076,6 +1076,8 @@ int main(int argc, char *argv[])
 			help_print_man(stdout, &help_fs, PACKAGE_VERSION);
 		return 0;
 	}
+	if (argc == 2 && !strcmp(argv[1], "--bash-completion")) /* doc/bash-completion/ */
+		return help_print_bash(stdout, &help_fs) < 0 ? FS_EXIT_ENV : 0;
 	err = fs_parse_args(argc, argv, &o);
 	if (err == -EINVAL) {
 		help_print_usage(stderr, &help_fs, NULL);

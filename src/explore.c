@@ -72,52 +72,84 @@ uint64_t ex_rand(uint64_t *s)
 
 /* ---- options ---- */
 
+/* The --mode words, in the order --help gives them; one ending in ':' takes a number. */
+static const struct {
+	const char *word;
+	enum explore_mode mode;
+} ex_modes[] = {
+	{"prefix", EXPLORE_PREFIX},   {"omit-one", EXPLORE_OMIT_ONE},
+	{"bounded:", EXPLORE_BOUNDED}, {"random:", EXPLORE_RANDOM},
+	{"exhaustive", EXPLORE_EXHAUSTIVE},
+};
+
+/* The --tear words and the damaged-sector kind each allows (0: new, always allowed). */
+static const struct {
+	const char *word;
+	char kind;
+} ex_tears[] = {
+	{"old", 'o'}, {"new", 0}, {"zero", 'z'}, {"zeros", 'z'}, {"garbage", 'g'},
+};
+
+const char *explore_mode_word(size_t i, enum explore_mode *mode)
+{
+	if (i >= sizeof(ex_modes) / sizeof(ex_modes[0]))
+		return NULL;
+	if (mode)
+		*mode = ex_modes[i].mode;
+	return ex_modes[i].word;
+}
+
+const char *explore_tear_word(size_t i)
+{
+	return i < sizeof(ex_tears) / sizeof(ex_tears[0]) ? ex_tears[i].word : NULL;
+}
+
 int explore_parse_mode(const char *text, struct explore_opts *o)
 {
+	enum explore_mode mode;
+	const char *w, *num;
 	char *end;
 	unsigned long v;
+	size_t i, len;
 
 	snprintf(o->mode_text, sizeof(o->mode_text), "%s", text);
-	if (!strcmp(text, "prefix"))
-		o->mode = EXPLORE_PREFIX;
-	else if (!strcmp(text, "omit-one"))
-		o->mode = EXPLORE_OMIT_ONE;
-	else if (!strcmp(text, "exhaustive"))
-		o->mode = EXPLORE_EXHAUSTIVE;
-	else if (!strncmp(text, "bounded:", 8) || !strncmp(text, "random:", 7)) {
-		const char *num = strchr(text, ':') + 1;
-
-		errno = 0;
-		v = strtoul(num, &end, 10);
-		if (!*num || *end || errno || v < 1 || v > 100000000)
-			return -EINVAL;
-		o->mode = text[0] == 'b' ? EXPLORE_BOUNDED : EXPLORE_RANDOM;
-		o->k = (unsigned)v;
-		if (o->mode == EXPLORE_BOUNDED && v > 8)
-			return -EINVAL;
-	} else
+	for (i = 0; (w = explore_mode_word(i, &mode)); i++) {
+		len = strlen(w);
+		if (w[len - 1] != ':' ? !strcmp(text, w) : !strncmp(text, w, len))
+			break;
+	}
+	if (!w)
 		return -EINVAL;
+	if (w[len - 1] != ':') {
+		o->mode = mode;
+		return 0;
+	}
+	num = text + len;
+	errno = 0;
+	v = strtoul(num, &end, 10);
+	if (!*num || *end || errno || v < 1 || v > 100000000)
+		return -EINVAL;
+	if (mode == EXPLORE_BOUNDED && v > 8)
+		return -EINVAL;
+	o->mode = mode;
+	o->k = (unsigned)v;
 	return 0;
 }
 
 int explore_parse_tear(const char *text, struct explore_opts *o)
 {
-	static const struct { const char *word; char kind; } words[] = {
-		{"old", 'o'}, {"new", 0}, {"zero", 'z'}, {"zeros", 'z'}, {"garbage", 'g'},
-	};
 	char buf[128], *tok, *save = NULL;
 	size_t n = 0, i;
 
 	snprintf(buf, sizeof(buf), "%s", text);
 	memset(o->kinds, 0, sizeof(o->kinds));
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-			if (!strcmp(tok, words[i].word))
-				break;
-		if (i == sizeof(words) / sizeof(words[0]))
+		for (i = 0; explore_tear_word(i) && strcmp(tok, explore_tear_word(i)); i++)
+			;
+		if (!explore_tear_word(i))
 			return -EINVAL;
-		if (words[i].kind && !strchr(o->kinds, words[i].kind) && n < 3)
-			o->kinds[n++] = words[i].kind;
+		if (ex_tears[i].kind && !strchr(o->kinds, ex_tears[i].kind) && n < 3)
+			o->kinds[n++] = ex_tears[i].kind;
 	}
 	return 0;
 }

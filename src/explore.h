@@ -14,6 +14,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mat.h"
@@ -92,6 +93,15 @@ int explore_parse_mode(const char *text, struct explore_opts *o);
 
 /* Parses "old,new,zero,garbage" (any subset) into o->kinds.  0 or -EINVAL. */
 int explore_parse_tear(const char *text, struct explore_opts *o);
+
+/*
+ * The words explore_parse_mode and explore_parse_tear know, one per i from
+ * 0 (shell completion lists them): the ith, or NULL past the last.  A mode
+ * word ending in ':' ("bounded:") takes a number; *mode (if not NULL) gets
+ * the ith word's mode.
+ */
+const char *explore_mode_word(size_t i, enum explore_mode *mode);
+const char *explore_tear_word(size_t i);
 
 /*
  * Runs the exploration and fills rep.  Returns 0 when it ran (rep says

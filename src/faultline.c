@@ -3,7 +3,7 @@
  *
  * Subcommands live in their own files (record.c, show.c, ...) and share
  * the exit codes of cli.h.  This file only picks one; what each says for
- * --help, and faultline(1), come from help_faultline.c.
+ * --help, faultline(1) and the bash completion come from help_faultline.c.
  */
 #include <errno.h>
 #include <limits.h>
@@ -125,6 +125,13 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "--man")) { /* faultline(1), built by make */
 		help_print_man(stdout, &help_faultline, PACKAGE_VERSION);
+		return FL_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--bash-completion")) { /* doc/bash-completion/, built by make */
+		if (help_print_bash(stdout, &help_faultline) < 0) {
+			fprintf(stderr, "faultline: --bash-completion: out of memory\n");
+			return FL_EXIT_ENV;
+		}
 		return FL_EXIT_OK;
 	}
 	if (!strcmp(argv[1], "--version")) {

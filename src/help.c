@@ -9,7 +9,7 @@
 
 #define HELP_WIDTH 78
 
-static const struct help_cmd *find(const struct help_page *p, const char *name)
+const struct help_cmd *help_find(const struct help_page *p, const char *name)
 {
 	const struct help_cmd *c;
 
@@ -73,7 +73,7 @@ static void wrap(FILE *f, const char *text, int indent)
 
 void help_print_usage(FILE *f, const struct help_page *p, const char *name)
 {
-	const struct help_cmd *c = find(p, name);
+	const struct help_cmd *c = help_find(p, name);
 	const char *u, *nl;
 	int indent = 0;
 
@@ -119,7 +119,7 @@ static void print_cmd(FILE *f, const struct help_page *p, const struct help_cmd 
 
 int help_print_cmd(FILE *f, const struct help_page *p, const char *name)
 {
-	const struct help_cmd *c = find(p, name);
+	const struct help_cmd *c = help_find(p, name);
 
 	if (!c)
 		return -1;

@@ -1,11 +1,16 @@
 /*
- * help_faultline.c - what `faultline --help`, `faultline CMD --help` and
- * faultline(1) say (help.h renders it).  Each subcommand's parser prints
- * its entry here; tests/help.sh checks that every option a parser takes
- * is described here and that every option described here is taken.
+ * help_faultline.c - what `faultline --help`, `faultline CMD --help`,
+ * faultline(1) and its bash completion say (help.h renders it).  Each
+ * subcommand's parser prints its entry here; tests/help.sh checks that
+ * every option a parser takes is described here and that every option
+ * described here is taken.  The words an argument may be (models, modes,
+ * tear kinds, claims) come from the parsers' own tables, at the end.
  */
+#include "audit.h"
+#include "explore.h"
 #include "help.h"
 #include "help_faultline.h"
+#include "model.h"
 
 static const struct help_opt record_opts[] = {
 	{"-o TRACE, --output TRACE",
@@ -279,6 +284,74 @@ static const struct help_section sections[] = {
 	{NULL, NULL},
 };
 
+/* ---- shell completion: argument words from the tables the parsers read ---- */
+
+static size_t model_words(const char **out, size_t cap)
+{
+	size_t n, i;
+	const struct model *m = model_all(&n);
+
+	for (i = 0; i < n && i < cap; i++)
+		out[i] = m[i].name;
+	return i;
+}
+
+/* explore's modes, or audit's: every one but random:N (audit_cmd.c refuses it). */
+static size_t modes(const char **out, size_t cap, bool random)
+{
+	enum explore_mode mode;
+	const char *w;
+	size_t i, n = 0;
+
+	for (i = 0; n < cap && (w = explore_mode_word(i, &mode)); i++)
+		if (random || mode != EXPLORE_RANDOM)
+			out[n++] = w;
+	return n;
+}
+
+static size_t mode_words(const char **out, size_t cap)
+{
+	return modes(out, cap, true);
+}
+
+static size_t audit_mode_words(const char **out, size_t cap)
+{
+	return modes(out, cap, false);
+}
+
+static size_t tear_words(const char **out, size_t cap)
+{
+	size_t n;
+
+	for (n = 0; n < cap && (out[n] = explore_tear_word(n)); n++)
+		;
+	return n;
+}
+
+/* --claims: orderings and devices, any of them, as audit_parse_claims reads a list. */
+static size_t claim_words(const char **out, size_t cap)
+{
+	size_t n = 0, i;
+
+	for (i = 0; i < AUDIT_ROWS && n < cap; i++)
+		out[n++] = audit_rows[i];
+	for (i = 0; i < AUDIT_COLS && n < cap; i++)
+		out[n++] = audit_cols[i].name;
+	return n;
+}
+
+static const struct help_arg args[] = {
+	{"audit", "--mode", audit_mode_words, false},
+	{NULL, "--mode", mode_words, false},
+	{NULL, "--model", model_words, false},
+	{NULL, "--tear", tear_words, true},
+	{NULL, "--claims", claim_words, true},
+	{NULL, NULL, NULL, false},
+};
+
+/* run passes the options after SCENARIO to explore. */
+static const char *const shared_opts[] = {"run", "explore", NULL};
+
 const struct help_page help_faultline = {
 	.program = "faultline",
 	.man_section = 1,
@@ -291,4 +364,6 @@ const struct help_page help_faultline = {
 	.cmds = cmds,
 	.sections = sections,
 	.see_also = "faultline-fs(8)",
+	.args = args,
+	.shared_opts = shared_opts,
 };
