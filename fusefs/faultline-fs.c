@@ -53,8 +53,9 @@
  *
  * THE CONTROL FILE ".faultline-ctl" at the root is virtual (never in the
  * backing dir, hidden from readdir, cannot be unlinked or renamed):
- * each non-empty line written to it becomes one MARK record.  Ops on it
- * are not recorded otherwise.
+ * each non-empty line written to it becomes one MARK record, except a
+ * line "\001syncfs PID", which record --calls writes when PID's sync() or
+ * syncfs() returns: a SYNCFS record.  Ops on it are not recorded otherwise.
  *
  * WHAT IT DOES NOT DO.  Writeback caching stays off (it would coalesce
  * and reorder writes).  copy_file_range is left out (the kernel falls
@@ -104,6 +105,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "calls.h"
 #include "fs_help.h"
 #include "fs_i.h"
 #include "fs_req.h"
@@ -179,7 +181,34 @@ static void fs_ctl_open(struct fuse_file_info *fi)
 	fi->direct_io = 1; /* every write reaches us, none is cached */
 }
 
-/* Each non-empty line of buf (without its '\n') becomes one MARK record. */
+/*
+ * A line "\001syncfs PID" (calls.h: record --calls saw PID's sync() or
+ * syncfs() on this mount return) is a SYNCFS record for PID; false when
+ * the line is not one.
+ */
+static bool fs_ctl_syncfs(struct fs *fs, fuse_req_t req, const char *p, size_t n)
+{
+	size_t k = sizeof(CALLS_CTL_SYNCFS) - 1;
+	char num[16];
+	struct trace_rec r;
+	char *end;
+	long pid;
+
+	if (n <= k + 1 || n - k - 1 >= sizeof(num) || memcmp(p, CALLS_CTL_SYNCFS " ", k + 1))
+		return false;
+	memcpy(num, p + k + 1, n - k - 1);
+	num[n - k - 1] = 0;
+	pid = strtol(num, &end, 10);
+	if (*end || pid <= 0)
+		return false;
+	rec_start(&r, TRACE_OP_SYNCFS, req);
+	r.pid = (uint32_t)pid;
+	rec_append(fs, &r, 0);
+	return true;
+}
+
+/* Each non-empty line of buf (without its '\n') becomes one MARK record,
+ * but for a SYNCFS line of record --calls. */
 static void fs_ctl_write(struct fs *fs, fuse_req_t req, const char *buf,
 			 size_t size)
 {
@@ -190,7 +219,7 @@ static void fs_ctl_write(struct fs *fs, fuse_req_t req, const char *buf,
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if (!nl)
 			nl = end;
-		if (nl == p)
+		if (nl == p || fs_ctl_syncfs(fs, req, p, (size_t)(nl - p)))
 			continue;
 		rec_start(&r, TRACE_OP_MARK, req);
 		r.name = p;

@@ -25,6 +25,11 @@ static const struct help_opt record_opts[] = {
 	 "timing).  By default barriers are recorded, not paid."},
 	{"--keep-final", "Keep the tree the workload left behind as TRACE/final."},
 	{"--allow-other", "Let other users enter the mount (FUSE allow_other)."},
+	{"--calls",
+	 "Watch CMD's system calls too (ptrace, stopped by a seccomp filter only at the calls "
+	 "that matter, so static binaries and raw syscalls are covered): a successful sync(), or "
+	 "syncfs() on a file under the mount, becomes a syncfs barrier in the trace, which FUSE "
+	 "alone never sees."},
 	{"--backing DIR",
 	 "Make the backing directory inside DIR (default inside TRACE), e.g. on a small file "
 	 "system, to see how the workload meets ENOSPC."},
@@ -164,7 +169,7 @@ static const struct help_opt audit_opts[] = {
 
 static const struct help_cmd cmds[] = {
 	{"record", "[-o TRACE] [--setup CMD] [--from DIR] [--real-fsync] [--keep-final]\n"
-		   "    [--allow-other] [--backing DIR] -- CMD [ARG...]",
+		   "    [--allow-other] [--backing DIR] [--calls] -- CMD [ARG...]",
 	 "Runs CMD with its working directory at a FUSE mount (FAULTLINE_MNT) and records every "
 	 "write, barrier, truncate and namespace operation it makes there, with the bytes, in "
 	 "TRACE.  A line written to $FAULTLINE_MNT/.faultline-ctl (\"commit 42\") becomes a mark: "

@@ -2,7 +2,8 @@
  * record.c - `faultline record`: run a program on faultline-fs, keep its trace.
  *
  *   faultline record [-o TRACE] [--setup CMD] [--from DIR] [--real-fsync]
- *                    [--keep-final] [--allow-other] [--backing DIR] -- CMD [ARG...]
+ *                    [--keep-final] [--allow-other] [--backing DIR] [--calls]
+ *                    -- CMD [ARG...]
  *
  * Steps, each undone on every path out (no mount may outlive this command):
  *   1. TRACE/ is made (a previous faultline trace there is replaced, any
@@ -54,6 +55,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "calls.h"
 #include "cli.h"
 #include "cmdword.h"
 #include "fl_error.h"
@@ -72,6 +74,7 @@ struct record_opts {
 	bool keep_final;       /* --keep-final: keep the backing dir as TRACE/final */
 	const char *backing;   /* --backing: where to make the backing dir, or NULL */
 	bool allow_other;      /* --allow-other: let other users enter the mount */
+	bool calls;            /* --calls: watch CMD's calls (calls.h) */
 	char **cmd;            /* the workload, NULL-terminated */
 	char cmd0[2 * PATH_MAX];  /* cmd[0] made absolute (cmdword.h) */
 	char setup_buf[16384];    /* setup, its command word made absolute */
@@ -259,6 +262,7 @@ static int write_meta(const struct record_opts *o, const struct record_run *run,
 		json_object_array_add(cmd, json_object_new_string(o->cmd[i]));
 	json_object_object_add(m, "command", cmd);
 	json_object_object_add(m, "setup", o->setup ? json_object_new_string(o->setup) : NULL);
+	json_object_object_add(m, "calls", json_object_new_boolean(o->calls));
 	json_object_object_add(m, "from", o->from ? json_object_new_string(o->from) : NULL);
 	json_object_object_add(m, "real_fsync", json_object_new_boolean(o->real_fsync));
 	if (sealed &&
@@ -445,6 +449,37 @@ static int start_fs(const struct record_opts *o, struct record_run *run)
 
 /* ---- the workload ---- */
 
+/*
+ * --calls: this child becomes the tracer of the workload (calls.h) and
+ * ends as the workload ended, by the same exit code or signal, so record
+ * sees one process whichever way it runs.
+ */
+static _Noreturn void traced_workload(const struct record_opts *o, const struct record_run *run)
+{
+	char ctl[PATH_MAX + 32];
+	struct calls_opts co = {.argv = o->cmd, .ctl = ctl, .mnt = run->mnt};
+	int st;
+
+	snprintf(ctl, sizeof(ctl), "%s/.faultline-ctl", run->mnt);
+	st = calls_trace(&co);
+	if (st < 0) {
+		fprintf(stderr, "faultline: record --calls: cannot trace %s: %s\n", o->cmd[0],
+			strerror(-st));
+		_exit(127);
+	}
+	if (WIFSIGNALED(st)) {
+		sigset_t set;
+
+		sigemptyset(&set);
+		sigaddset(&set, WTERMSIG(st));
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+		signal(WTERMSIG(st), SIG_DFL);
+		prctl(PR_SET_DUMPABLE, 0); /* the workload dumped core already, if it did */
+		kill(getpid(), WTERMSIG(st));
+	}
+	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 127);
+}
+
 static int start_workload(const struct record_opts *o, struct record_run *run)
 {
 	run->wl_pid = fork();
@@ -457,6 +492,8 @@ static int start_workload(const struct record_opts *o, struct record_run *run)
 		sigprocmask(SIG_SETMASK, &run->oldmask, NULL);
 		if (chdir(run->mnt) < 0 || setenv("FAULTLINE_MNT", run->mnt, 1) < 0)
 			_exit(127);
+		if (o->calls)
+			traced_workload(o, run);
 		execvp(o->cmd[0], o->cmd);
 		fprintf(stderr, "faultline: record: cannot run %s: %s\n", o->cmd[0],
 			strerror(errno));
@@ -666,6 +703,7 @@ static int record_parse(int argc, char **argv, struct record_opts *o)
 		{"keep-final", no_argument, NULL, 'K'},
 		{"allow-other", no_argument, NULL, 'A'},
 		{"backing", required_argument, NULL, 'b'},
+		{"calls", no_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -681,6 +719,7 @@ static int record_parse(int argc, char **argv, struct record_opts *o)
 		case 'K': o->keep_final = true; break;
 		case 'A': o->allow_other = true; break;
 		case 'b': o->backing = optarg; break;
+		case 'C': o->calls = true; break;
 		case 'h': cli_help("record", stdout); exit(0);
 		default: cli_err("record", "see faultline record --help"); return -FL_EUSAGE;
 		}

@@ -1,0 +1,251 @@
+/*
+ * calls.c - the workload under ptrace, stopped only at the calls that
+ * matter (see calls.h).
+ *
+ * The child asks to be traced, stops, installs a seccomp filter that
+ * returns SECCOMP_RET_TRACE for sync and syncfs (of the native
+ * architecture) and lets every other call through, then execs the
+ * workload.  The tracer follows forks, vforks and clones, so threads and
+ * children are watched too; PTRACE_O_EXITKILL ends them all if the tracer
+ * dies.  At a seccomp stop the tracer resumes with PTRACE_SYSCALL, which
+ * stops the tracee once more as the call returns; there it reads the
+ * result and, for a barrier that succeeded, writes the control line and
+ * waits for faultline-fs to take it before letting the thread go on.
+ * Signals are passed on as they came.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "calls.h"
+
+#if defined(__x86_64__)
+#define CALLS_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define CALLS_ARCH AUDIT_ARCH_AARCH64
+#else
+#error "calls.c: no seccomp architecture for this machine"
+#endif
+
+#define CALLS_MAX_THREADS 4096 /* tracees the tracer keeps track of at once */
+
+/* A tracee, from its first stop to its end. */
+struct calls_thread {
+	pid_t tid;    /* 0: free slot */
+	bool in_call; /* stopped at a call's entry, to be judged when it returns */
+	long nr;      /* that call's number */
+	long arg0;    /* its first argument (syncfs: the fd) */
+};
+
+struct calls_state {
+	const struct calls_opts *o;
+	int ctl;                  /* the control file, open for writing */
+	pid_t main;               /* the workload's first process */
+	int main_status;          /* its wait status, -1 until it ends */
+	struct calls_thread th[CALLS_MAX_THREADS];
+};
+
+/* The filter: trap sync and syncfs of the native ABI, allow the rest. */
+static int install_filter(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, CALLS_ARCH, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_sync, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_syncfs, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE),
+	};
+	struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+		return -errno;
+	return 0;
+}
+
+static void child(const struct calls_opts *o)
+{
+	int err;
+
+	if (ptrace(PTRACE_TRACEME, 0, 0, 0) < 0 || raise(SIGSTOP) != 0)
+		_exit(127);
+	if ((err = install_filter()) < 0) {
+		fprintf(stderr, "faultline: record --calls: cannot install the seccomp filter: %s\n",
+			strerror(-err));
+		_exit(127);
+	}
+	execvp(o->argv[0], o->argv);
+	fprintf(stderr, "faultline: record: cannot run %s: %s\n", o->argv[0], strerror(errno));
+	_exit(127);
+}
+
+/* tid's slot; with add, a new one for a tid not seen before (*added set). */
+static struct calls_thread *thread_of(struct calls_state *s, pid_t tid, bool add, bool *added)
+{
+	size_t i;
+
+	for (i = 0; i < CALLS_MAX_THREADS; i++)
+		if (s->th[i].tid == tid)
+			return &s->th[i];
+	for (i = 0; add && i < CALLS_MAX_THREADS; i++)
+		if (!s->th[i].tid) {
+			s->th[i] = (struct calls_thread){.tid = tid};
+			*added = true;
+			return &s->th[i];
+		}
+	return NULL;
+}
+
+/* Is fd of process tid under the mount? */
+static bool fd_on_mount(const struct calls_state *s, pid_t tid, long fd)
+{
+	char link[64], target[PATH_MAX];
+	size_t n = strlen(s->o->mnt);
+	ssize_t len;
+
+	snprintf(link, sizeof(link), "/proc/%d/fd/%ld", (int)tid, fd);
+	len = readlink(link, target, sizeof(target) - 1);
+	if (len < 0)
+		return false;
+	target[len] = 0;
+	return !strncmp(target, s->o->mnt, n) && (target[n] == 0 || target[n] == '/');
+}
+
+/* A barrier call of tid returned successfully: the SYNCFS record, appended
+ * before tid runs on (the write returns once faultline-fs holds it). */
+static void barrier(struct calls_state *s, pid_t tid)
+{
+	char line[64];
+	int n = snprintf(line, sizeof(line), CALLS_CTL_SYNCFS " %d\n", (int)tid);
+
+	if (write(s->ctl, line, (size_t)n) != n)
+		fprintf(stderr, "faultline: record --calls: cannot record a sync barrier: %s\n",
+			strerror(errno));
+}
+
+/* tid is at a seccomp stop (a call's entry): note the call, stop at its return. */
+static void at_entry(struct calls_state *s, pid_t tid)
+{
+	struct __ptrace_syscall_info info;
+	struct calls_thread *t;
+	bool added = false;
+
+	if (ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof(info), &info) > 0 &&
+	    info.op == PTRACE_SYSCALL_INFO_SECCOMP && (t = thread_of(s, tid, true, &added))) {
+		t->in_call = true;
+		t->nr = (long)info.seccomp.nr;
+		t->arg0 = (long)info.seccomp.args[0];
+	}
+	ptrace(PTRACE_SYSCALL, tid, 0, 0);
+}
+
+/* tid is at a call's return: a barrier that succeeded is recorded. */
+static void at_exit(struct calls_state *s, pid_t tid)
+{
+	struct __ptrace_syscall_info info;
+	struct calls_thread *t = thread_of(s, tid, false, NULL);
+
+	if (t && t->in_call && ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof(info), &info) > 0 &&
+	    info.op == PTRACE_SYSCALL_INFO_EXIT && !info.exit.is_error &&
+	    (t->nr == SYS_sync || (t->nr == SYS_syncfs && fd_on_mount(s, tid, t->arg0))))
+		barrier(s, tid);
+	if (t)
+		t->in_call = false;
+	ptrace(PTRACE_CONT, tid, 0, 0);
+}
+
+/* One stop of tid, with wait status st. */
+static void on_stop(struct calls_state *s, pid_t tid, int st)
+{
+	int sig = WSTOPSIG(st), event = st >> 16;
+	bool added = false;
+
+	thread_of(s, tid, true, &added);
+
+	if (sig == SIGTRAP && event == PTRACE_EVENT_SECCOMP)
+		at_entry(s, tid);
+	else if (sig == (SIGTRAP | 0x80))
+		at_exit(s, tid);
+	else if (sig == SIGTRAP && event)
+		ptrace(PTRACE_CONT, tid, 0, 0); /* fork, vfork, clone, exec */
+	else if (sig == SIGSTOP && added)
+		ptrace(PTRACE_CONT, tid, 0, 0); /* a new tracee's first stop: not a signal */
+	else
+		ptrace(PTRACE_CONT, tid, 0, sig); /* a signal: deliver it */
+}
+
+static int trace_loop(struct calls_state *s)
+{
+	struct calls_thread *t;
+	int st;
+	pid_t tid;
+
+	for (;;) {
+		tid = waitpid(-1, &st, __WALL);
+		if (tid < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == ECHILD ? 0 : -errno;
+		}
+		if (WIFSTOPPED(st)) {
+			on_stop(s, tid, st);
+			continue;
+		}
+		if (tid == s->main)
+			s->main_status = st;
+		if ((t = thread_of(s, tid, false, NULL)))
+			t->tid = 0;
+	}
+}
+
+int calls_trace(const struct calls_opts *o)
+{
+	struct calls_state *s = calloc(1, sizeof(*s));
+	int st, err;
+
+	if (!s)
+		return -ENOMEM;
+	s->o = o;
+	s->main_status = -1;
+	if ((s->ctl = open(o->ctl, O_WRONLY | O_CLOEXEC)) < 0 || (s->main = fork()) < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (s->main == 0)
+		child(o);
+	err = -EIO;
+	s->th[0].tid = s->main; /* its first stop is waited for here */
+	if (waitpid(s->main, &st, __WALL) != s->main || !WIFSTOPPED(st) ||
+	    ptrace(PTRACE_SETOPTIONS, s->main, 0,
+		   PTRACE_O_TRACESECCOMP | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK |
+			   PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC |
+			   PTRACE_O_EXITKILL) < 0 ||
+	    ptrace(PTRACE_CONT, s->main, 0, 0) < 0) {
+		kill(s->main, SIGKILL);
+		goto out;
+	}
+	err = trace_loop(s);
+	if (!err)
+		err = s->main_status;
+out:
+	if (s->ctl >= 0)
+		close(s->ctl);
+	free(s);
+	return err;
+}
