@@ -1081,11 +1081,19 @@ static int fs_serve(struct fuse_session *se)
 	return res < 0 ? res : 0; /* > 0: the signal that ended it */
 }
 
-static void fs_signal_ready(int fd)
+/*
+ * Tells --ready-fd the mount is up: "R", then the CLOCK_MONOTONIC instant
+ * (8 bytes, native order) records' time_ns counts from, so that record
+ * --calls can time the workload's calls on the trace's clock.
+ */
+static void fs_signal_ready(int fd, uint64_t t0)
 {
+	char msg[9] = "R";
+
 	if (fd < 0)
 		return;
-	if (write(fd, "R", 1) != 1)
+	memcpy(msg + 1, &t0, sizeof(t0));
+	if (write(fd, msg, sizeof(msg)) != (ssize_t)sizeof(msg))
 		fprintf(stderr, "faultline-fs: --ready-fd %d: %s\n", fd, strerror(errno));
 	close(fd);
 }
@@ -1120,7 +1128,7 @@ int main(int argc, char *argv[])
 	se = fs_mount(&fs, &o);
 	if (!se)
 		goto out_close;
-	fs_signal_ready(o.ready_fd);
+	fs_signal_ready(o.ready_fd, trace_writer_t0_ns(fs.trace));
 	err = fs_serve(se);
 	if (err)
 		fs_fail(err, "session loop");

@@ -3,14 +3,15 @@
  * matter (see calls.h).
  *
  * The child asks to be traced, stops, installs a seccomp filter that
- * returns SECCOMP_RET_TRACE for sync and syncfs (of the native
- * architecture) and lets every other call through, then execs the
+ * returns SECCOMP_RET_TRACE for the watched calls (calls_sys, of the
+ * native architecture) and lets every other call through, then execs the
  * workload.  The tracer follows forks, vforks and clones, so threads and
  * children are watched too; PTRACE_O_EXITKILL ends them all if the tracer
  * dies.  At a seccomp stop the tracer resumes with PTRACE_SYSCALL, which
  * stops the tracee once more as the call returns; there it reads the
- * result and, for a barrier that succeeded, writes the control line and
- * waits for faultline-fs to take it before letting the thread go on.
+ * result, appends the call's line to the calls log and, for a barrier
+ * that succeeded, writes the control line and waits for faultline-fs to
+ * take it before letting the thread go on.
  * Signals are passed on as they came.
  */
 #include <errno.h>
@@ -28,9 +29,11 @@
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "calls.h"
+#include "calls_i.h"
 
 #if defined(__x86_64__)
 #define CALLS_ARCH AUDIT_ARCH_X86_64
@@ -47,31 +50,42 @@ struct calls_thread {
 	pid_t tid;    /* 0: free slot */
 	bool in_call; /* stopped at a call's entry, to be judged when it returns */
 	long nr;      /* that call's number */
-	long arg0;    /* its first argument (syncfs: the fd) */
+	uint64_t arg[4];   /* its first arguments */
+	uint64_t entry_ns; /* when it stopped at the entry, on the trace's clock */
 };
 
 struct calls_state {
 	const struct calls_opts *o;
 	int ctl;                  /* the control file, open for writing */
+	int log;                  /* the calls log, open for appending */
 	pid_t main;               /* the workload's first process */
 	int main_status;          /* its wait status, -1 until it ends */
 	struct calls_thread th[CALLS_MAX_THREADS];
 };
 
-/* The filter: trap sync and syncfs of the native ABI, allow the rest. */
+/* The filter: trap the watched calls of the native ABI, allow the rest. */
 static int install_filter(void)
 {
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, CALLS_ARCH, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_sync, 2, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_syncfs, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE),
-	};
-	struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
+	struct sock_filter f[8 + 128];
+	struct sock_fprog prog = {.filter = f};
+	size_t i, n = 0;
+
+	_Static_assert(sizeof(f) / sizeof(f[0]) < 256, "jump offsets are 8 bits");
+	if (calls_nsys > 128)
+		return -E2BIG;
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					      offsetof(struct seccomp_data, arch));
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, CALLS_ARCH, 1, 0);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					      offsetof(struct seccomp_data, nr));
+	for (i = 0; i < calls_nsys; i++) /* a match jumps over the rest and the ALLOW */
+		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+						      (uint32_t)calls_sys[i].nr,
+						      (uint8_t)(calls_nsys - i), 0);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
+	prog.len = (unsigned short)n;
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
 	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
@@ -139,32 +153,69 @@ static void barrier(struct calls_state *s, pid_t tid)
 			strerror(errno));
 }
 
+/* Now on the trace's clock. */
+static uint64_t now_ns(const struct calls_state *s)
+{
+	struct timespec ts;
+	uint64_t t;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return t > s->o->t0_ns ? t - s->o->t0_ns : 0;
+}
+
 /* tid is at a seccomp stop (a call's entry): note the call, stop at its return. */
 static void at_entry(struct calls_state *s, pid_t tid)
 {
 	struct __ptrace_syscall_info info;
 	struct calls_thread *t;
 	bool added = false;
+	int k;
 
 	if (ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof(info), &info) > 0 &&
 	    info.op == PTRACE_SYSCALL_INFO_SECCOMP && (t = thread_of(s, tid, true, &added))) {
 		t->in_call = true;
 		t->nr = (long)info.seccomp.nr;
-		t->arg0 = (long)info.seccomp.args[0];
+		for (k = 0; k < 4; k++)
+			t->arg[k] = info.seccomp.args[k];
+		t->entry_ns = now_ns(s);
 	}
 	ptrace(PTRACE_SYSCALL, tid, 0, 0);
 }
 
-/* tid is at a call's return: a barrier that succeeded is recorded. */
+/* t's call returned rval: its line in the calls log (calls.h), in one write,
+ * so a tracer killed mid-way leaves whole lines. */
+static void log_call(struct calls_state *s, const struct calls_thread *t, long long rval)
+{
+	char line[256];
+	int n = snprintf(line, sizeof(line), "%d %ld %lld %llu %llu %llx %llx %llx %llx\n",
+			 (int)t->tid, t->nr, rval, (unsigned long long)t->entry_ns,
+			 (unsigned long long)now_ns(s), (unsigned long long)t->arg[0],
+			 (unsigned long long)t->arg[1], (unsigned long long)t->arg[2],
+			 (unsigned long long)t->arg[3]);
+
+	if (s->log >= 0 && write(s->log, line, (size_t)n) != n) {
+		fprintf(stderr, "faultline: record --calls: cannot write the calls log: %s\n",
+			strerror(errno));
+		close(s->log);
+		s->log = -1;
+	}
+}
+
+/* tid is at a call's return: logged, and a barrier that succeeded is recorded. */
 static void at_exit(struct calls_state *s, pid_t tid)
 {
 	struct __ptrace_syscall_info info;
 	struct calls_thread *t = thread_of(s, tid, false, NULL);
 
 	if (t && t->in_call && ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof(info), &info) > 0 &&
-	    info.op == PTRACE_SYSCALL_INFO_EXIT && !info.exit.is_error &&
-	    (t->nr == SYS_sync || (t->nr == SYS_syncfs && fd_on_mount(s, tid, t->arg0))))
-		barrier(s, tid);
+	    info.op == PTRACE_SYSCALL_INFO_EXIT) {
+		if (!info.exit.is_error &&
+		    (t->nr == SYS_sync ||
+		     (t->nr == SYS_syncfs && fd_on_mount(s, tid, (long)t->arg[0]))))
+			barrier(s, tid);
+		log_call(s, t, info.exit.rval);
+	}
 	if (t)
 		t->in_call = false;
 	ptrace(PTRACE_CONT, tid, 0, 0);
@@ -223,7 +274,10 @@ int calls_trace(const struct calls_opts *o)
 		return -ENOMEM;
 	s->o = o;
 	s->main_status = -1;
-	if ((s->ctl = open(o->ctl, O_WRONLY | O_CLOEXEC)) < 0 || (s->main = fork()) < 0) {
+	s->log = -1;
+	if ((s->ctl = open(o->ctl, O_WRONLY | O_CLOEXEC)) < 0 ||
+	    (s->log = open(o->log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644)) < 0 ||
+	    (s->main = fork()) < 0) {
 		err = -errno;
 		goto out;
 	}
@@ -246,6 +300,8 @@ int calls_trace(const struct calls_opts *o)
 out:
 	if (s->ctl >= 0)
 		close(s->ctl);
+	if (s->log >= 0)
+		close(s->log);
 	free(s);
 	return err;
 }

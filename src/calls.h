@@ -1,34 +1,57 @@
 /*
- * calls.h - watching the workload's system calls (faultline record --calls).
+ * calls.h - watching the workload's system calls (faultline record --calls),
+ * and joining the trace's ops to the calls that made them.
  *
  * FUSE sees what reaches the file system and nothing else: sync() and
- * syncfs() never arrive as a request, so a program whose barrier is one of
- * them would show no barrier at all.  calls_trace() runs the workload
- * under ptrace with a seccomp filter that stops it only at the calls that
- * matter, so every other call runs at full speed; it covers raw syscalls
- * and static binaries alike, since it needs nothing inside the process.
+ * syncfs() never arrive as a request, and no request says which call of
+ * the program caused it.  calls_trace() runs the workload under ptrace
+ * with a seccomp filter that stops it only at the calls that matter
+ * (calls_watched), so every other call runs at full speed; it covers raw
+ * syscalls and static binaries alike, since it needs nothing inside the
+ * process.
  *
- * Today it turns each successful sync(), and each successful syncfs() on
- * a descriptor under the mount, into a SYNCFS record: when the call
+ * Barriers: each successful sync(), and each successful syncfs() on a
+ * descriptor under the mount, becomes a SYNCFS record: when the call
  * returns, the tracee is held until faultline-fs has appended the record
  * (a line "\001syncfs PID" written to the control file), so the record
  * lies after everything the call made durable and before anything the
  * thread does next.
  *
- * What it does not do: watch native-architecture calls of another ABI
- * (a 32-bit program on a 64-bit kernel runs unwatched); follow a process
- * that leaves the tracer's tree; see a syncfs made on the program's behalf
- * by another process.
+ * The calls log, TRACE/calls: one line per watched call, written as the
+ * call returns,
+ *
+ *     TID NR RESULT ENTRY_NS EXIT_NS A0 A1 A2 A3
+ *
+ * decimal but for the arguments (hex); NR the syscall number of the
+ * recording machine's architecture (calls_name() names it); the times on
+ * the trace's clock (ns since faultline-fs opened the trace, as records'
+ * time_ns).  A line that is not whole (the tracer was killed) is ignored.
+ * A record made on behalf of a call lies in its window: the FUSE request
+ * starts after the entry and is answered before the exit.  So the join
+ * (calls_join) is: the call of the record's pid whose window holds the
+ * record's time; for a record of no process (pid 0: the kernel writing
+ * back mapped pages), the flushing call (msync, fsync, fdatasync, sync,
+ * syncfs, munmap, sync_file_range) whose window holds it, or none:
+ * background writeback.
+ *
+ * What it does not do: watch calls of another ABI (a 32-bit program on a
+ * 64-bit kernel runs unwatched); follow a process that leaves the
+ * tracer's tree; see a call made on the program's behalf by another
+ * process (an io_uring worker's requests carry the worker's pid).
  */
 #ifndef FL_CALLS_H
 #define FL_CALLS_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 struct calls_opts {
 	char *const *argv; /* the workload, NULL-terminated; run with execvp */
 	const char *ctl;   /* the mount's control file: barriers are written there */
 	const char *mnt;   /* the mount point: syncfs(fd) counts only for an fd under it */
+	const char *log;   /* the calls log to write */
+	uint64_t t0_ns;    /* CLOCK_MONOTONIC ns the trace's time_ns counts from */
 };
 
 /*
@@ -41,5 +64,36 @@ int calls_trace(const struct calls_opts *o);
 
 /* The control-file line that asks faultline-fs for a SYNCFS record. */
 #define CALLS_CTL_SYNCFS "\001syncfs"
+/* The calls log's name inside the trace directory. */
+#define CALLS_LOG "calls"
+
+/* The syscall's name ("pwrite64"), or NULL for one the tracer does not watch. */
+const char *calls_name(long nr);
+
+/* One watched call, from the log. */
+struct calls_call {
+	uint32_t tid;       /* the calling thread */
+	long nr;            /* syscall number */
+	long long result;   /* its return value (-errno on failure) */
+	uint64_t entry_ns;  /* on the trace's clock */
+	uint64_t exit_ns;
+	uint64_t arg[4];    /* its first arguments */
+};
+
+struct calls_log {
+	struct calls_call *v; /* by (tid, entry_ns) */
+	size_t n;
+};
+
+/* Reads TRACE/calls into *log.  0; -ENOENT when the trace has none
+ * (recorded without --calls); -errno.  Free with calls_log_free. */
+int calls_load(const char *trace_dir, struct calls_log *log);
+void calls_log_free(struct calls_log *log);
+
+/* The call that made a record of pid at time_ns (see above), or NULL. */
+const struct calls_call *calls_join(const struct calls_log *log, uint32_t pid, uint64_t time_ns);
+
+/* "pwrite64(3, 0x2d4, 0)": the call in words (the arguments that matter). */
+void calls_describe(const struct calls_call *c, char *buf, size_t len);
 
 #endif

@@ -337,7 +337,8 @@ const char *cz_kind(const struct cz_items *v, int severity)
 	}
 }
 
-/* "write of /db @8192+4096", "create of /wal.log", "truncate of /f to 0". */
+/* "write of /db @8192+4096", "create of /wal.log", "truncate of /f to 0";
+ * with a calls log, " by pwrite64(3, ..., 4096, 8192) = 4096" after it. */
 static void op_words(struct ex *ex, struct cz *z, size_t idx, char *buf, size_t cap)
 {
 	const struct ops_op *op = &ex->t->v[idx];
@@ -353,6 +354,8 @@ static void op_words(struct ex *ex, struct cz *z, size_t idx, char *buf, size_t 
 		snprintf(buf, cap, "truncate of %s to %" PRIu64, path, op->off);
 	else
 		snprintf(buf, cap, "%s of %s", trace_op_name(op->op), path);
+	if (ex->t->call && ex->t->call[idx]) /* record --calls: the call that made it */
+		snprintf(buf + strlen(buf), cap - strlen(buf), " by %s", ex->t->call[idx]);
 }
 
 /* The directory (or directories) whose fsync makes namespace op idx durable. */

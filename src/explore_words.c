@@ -13,7 +13,7 @@
 #include "explore_i.h"
 
 /* Appends "op 790 (write /db @8192+4096)" for op idx to buf. */
-static void describe_op(const struct ex *ex, size_t idx, char *buf, size_t cap)
+static void describe_op_only(const struct ex *ex, size_t idx, char *buf, size_t cap)
 {
 	const struct ops_op *op = &ex->t->v[idx];
 	char path[1024];
@@ -47,6 +47,18 @@ static void describe_op(const struct ex *ex, size_t idx, char *buf, size_t cap)
 	else
 		snprintf(buf + len, cap - len, "op %" PRIu64 " (%s %s)", op->seq,
 			 trace_op_name(op->op), path);
+}
+
+/* Appends "op 790 (write /db @8192+4096)" for op idx to buf, and with a
+ * calls log the call that made it: " from pwrite64(3, ..., 4096, 8192) = 4096". */
+static void describe_op(const struct ex *ex, size_t idx, char *buf, size_t cap)
+{
+	size_t len;
+
+	describe_op_only(ex, idx, buf, cap);
+	len = strlen(buf);
+	if (ex->t->call && ex->t->call[idx])
+		snprintf(buf + len, cap - len, " from %s", ex->t->call[idx]);
 }
 
 /* "sectors 0-3 new, 4-7 old" from a run-length pattern. */

@@ -38,6 +38,7 @@
 
 #include "fl_error.h"
 #include "names.h"
+#include "calls.h"
 #include "ops.h"
 #include "trace_meta.h"
 #include "verify.h"
@@ -343,6 +344,43 @@ static int open_trace(const char *dir, struct trace_reader **r,
 	return rc < 0 && rc != -ENOMEM ? -FL_EBADTRACE : rc;
 }
 
+/*
+ * With a calls log (record --calls): each op that changes a state, or is a
+ * barrier or a mark, gets the call that made it in words (calls_join); a
+ * kernel write no flushing call explains is "background writeback".
+ */
+static int join_calls(struct ops_trace *t)
+{
+	struct calls_log log;
+	const struct calls_call *c;
+	char words[160];
+	size_t i;
+	int rc = calls_load(t->dir, &log);
+
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	if (!(t->call = calloc(t->n + 1, sizeof(*t->call))))
+		rc = -ENOMEM;
+	for (i = 0; !rc && i < t->n; i++) {
+		const struct ops_op *op = &t->v[i];
+
+		if (op->kind == OPS_NONE)
+			continue;
+		if ((c = calls_join(&log, op->pid, op->time_ns)))
+			calls_describe(c, words, sizeof(words));
+		else if (op->pid == 0 && op->op == TRACE_OP_WRITE)
+			snprintf(words, sizeof(words), "background writeback");
+		else
+			continue;
+		if (!(t->call[i] = strdup(words)))
+			rc = -ENOMEM;
+	}
+	calls_log_free(&log);
+	return rc;
+}
+
 int ops_load(const char *dir, unsigned flags, struct ops_trace **out, char *err,
 	     size_t errlen)
 {
@@ -376,6 +414,8 @@ int ops_load(const char *dir, unsigned flags, struct ops_trace **out, char *err,
 		snprintf(err, errlen, "loading the trace: out of memory");
 	if (rc == 0)
 		fill_now_times(l.t);
+	if (rc == 0 && (rc = join_calls(l.t)) < 0)
+		snprintf(err, errlen, "loading the calls log: %s", strerror(-rc));
 	trace_reader_close(r);
 	tdestroy(l.sizes, free);
 	if (rc < 0) {
@@ -396,6 +436,9 @@ void ops_free(struct ops_trace *t)
 	free(t->base);
 	free(t->names);
 	free(t->dir);
+	for (size_t i = 0; t->call && i < t->n; i++)
+		free(t->call[i]);
+	free(t->call);
 	free(t);
 }
 

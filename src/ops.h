@@ -72,6 +72,8 @@ struct ops_trace {
 	int64_t start_ns;      /* wall clock when recording began (meta.json start_ns), 0 if unknown */
 	uint64_t records_valid; /* records read, BASE records included */
 	bool partial;          /* the recording did not finish: its valid prefix */
+	char **call;           /* per op in v: the call that made it, in words (record
+				  --calls, calls.h), or NULL; NULL without a calls log */
 	char partial_reason[400]; /* why, when partial */
 };
 

@@ -93,6 +93,7 @@ struct record_run {
 	int stop_signal;        /* SIGINT/SIGTERM/SIGHUP received, or 0 */
 	sigset_t oldmask;       /* signal mask to restore, and to give children */
 	struct timespec t0;     /* when recording began */
+	uint64_t fs_t0;         /* CLOCK_MONOTONIC ns records' time_ns counts from */
 	int64_t start_ns;       /* wall clock (ns since the epoch) as faultline-fs starts:
 				   the origin of the records' time_ns, for crash states' mtimes */
 };
@@ -419,7 +420,7 @@ static int start_fs(const struct record_opts *o, struct record_run *run)
 {
 	struct pollfd pfd;
 	struct timespec now;
-	char c;
+	char msg[9]; /* "R" and faultline-fs's t0 */
 	int p[2], rc;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -442,7 +443,8 @@ static int start_fs(const struct record_opts *o, struct record_run *run)
 	run->mounted = true; /* from here on, assume it may be up */
 	pfd = (struct pollfd){.fd = p[0], .events = POLLIN};
 	rc = poll(&pfd, 1, RECORD_READY_TIMEOUT_MS);
-	rc = rc == 1 && read(p[0], &c, 1) == 1 ? 0 : -EIO;
+	rc = rc == 1 && read(p[0], msg, sizeof(msg)) == (ssize_t)sizeof(msg) ? 0 : -EIO;
+	memcpy(&run->fs_t0, msg + 1, sizeof(run->fs_t0));
 	close(p[0]);
 	return rc;
 }
@@ -456,11 +458,13 @@ static int start_fs(const struct record_opts *o, struct record_run *run)
  */
 static _Noreturn void traced_workload(const struct record_opts *o, const struct record_run *run)
 {
-	char ctl[PATH_MAX + 32];
-	struct calls_opts co = {.argv = o->cmd, .ctl = ctl, .mnt = run->mnt};
+	char ctl[PATH_MAX + 32], log[PATH_MAX + 16];
+	struct calls_opts co = {.argv = o->cmd, .ctl = ctl, .mnt = run->mnt, .log = log,
+				.t0_ns = run->fs_t0};
 	int st;
 
 	snprintf(ctl, sizeof(ctl), "%s/.faultline-ctl", run->mnt);
+	snprintf(log, sizeof(log), "%s/" CALLS_LOG, run->trace);
 	st = calls_trace(&co);
 	if (st < 0) {
 		fprintf(stderr, "faultline: record --calls: cannot trace %s: %s\n", o->cmd[0],

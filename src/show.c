@@ -35,6 +35,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "calls.h"
 #include "cli.h"
 #include "fl_error.h"
 #include "trace_meta.h"
@@ -219,8 +220,33 @@ static void text_args(const struct trace_rec *rec, const struct show_paths *p,
 	}
 }
 
-static void show_text(const struct trace_rec *rec, const struct show_paths *p)
+/*
+ * The call that made rec (record --calls), in words, into buf: "" when
+ * the trace has no calls log or rec is a BASE record; "background
+ * writeback" for a kernel write no flushing call explains; "" for a
+ * record no watched call made (a close's flush, say).
+ */
+static const struct calls_call *rec_call(const struct calls_log *cl, const struct trace_rec *rec,
+					 char *buf, size_t len)
 {
+	const struct calls_call *c;
+
+	buf[0] = 0;
+	if (!cl || rec->op == TRACE_OP_BASE)
+		return NULL;
+	c = calls_join(cl, rec->pid, rec->time_ns);
+	if (c)
+		calls_describe(c, buf, len);
+	else if (rec->pid == 0 && rec->op == TRACE_OP_WRITE)
+		snprintf(buf, len, "background writeback");
+	return c;
+}
+
+static void show_text(const struct trace_rec *rec, const struct show_paths *p,
+		      const struct calls_log *cl)
+{
+	char call[160];
+
 	char args[PATH_BUF + 300];
 	const char *path = rec->op == TRACE_OP_MARK || rec->op == TRACE_OP_SYNCFS
 				   ? "" : main_path(rec, p);
@@ -230,6 +256,9 @@ static void show_text(const struct trace_rec *rec, const struct show_paths *p)
 	       trace_op_name(rec->op), path, args);
 	if (rec->result < 0)
 		printf(" = -%s", strerrorname_np(-rec->result) ?: "?");
+	rec_call(cl, rec, call, sizeof(call));
+	if (call[0])
+		printf("  <- %s", call);
 	putchar('\n');
 }
 
@@ -373,8 +402,34 @@ static void json_args(json_object *o, const struct trace_rec *rec,
 	}
 }
 
+/* "call": the call that made rec, as rec_call finds it (only with a calls log). */
+static void json_call(json_object *o, const struct calls_log *cl, const struct trace_rec *rec)
+{
+	json_object *j;
+	const struct calls_call *c;
+	char text[160];
+
+	if (!cl)
+		return;
+	c = rec_call(cl, rec, text, sizeof(text));
+	if (!text[0]) {
+		jadd(o, "call", NULL);
+		return;
+	}
+	j = json_object_new_object();
+	jadd(j, "syscall", c ? json_object_new_string(calls_name(c->nr)) : NULL);
+	jadd(j, "text", json_object_new_string(text));
+	if (c) {
+		jadd(j, "tid", json_object_new_int64(c->tid));
+		jadd(j, "result", json_object_new_int64(c->result));
+		jadd(j, "entry_ns", json_object_new_uint64(c->entry_ns));
+		jadd(j, "exit_ns", json_object_new_uint64(c->exit_ns));
+	}
+	jadd(o, "call", j);
+}
+
 static void show_json(const struct trace_rec *rec, const struct show_paths *p,
-		      bool with_data, bool first)
+		      const struct calls_log *cl, bool with_data, bool first)
 {
 	json_object *o = json_object_new_object();
 
@@ -391,6 +446,7 @@ static void show_json(const struct trace_rec *rec, const struct show_paths *p,
 		jadd(o, "path", json_object_new_string(main_path(rec, p)));
 	}
 	json_args(o, rec, p, with_data);
+	json_call(o, cl, rec);
 	printf("%s\n  %s", first ? "" : ",",
 	       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 							 JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -473,6 +529,8 @@ int cmd_show(int argc, char **argv)
 	struct show_paths *p = NULL;
 	struct names *nm = NULL;
 	struct trace_meta meta;
+	struct calls_log calls;
+	bool have_calls = false;
 	uint64_t promise = 0;
 	struct trace_rec rec;
 	bool unfinished;
@@ -497,6 +555,7 @@ int cmd_show(int argc, char **argv)
 		       json_object_to_json_string(t), trace_reader_version(r));
 		json_object_put(t);
 	}
+	have_calls = calls_load(o.trace, &calls) == 0;
 	memset(&meta, 0, sizeof(meta));
 	unfinished = trace_meta_read(o.trace, &meta, why, sizeof(why)) == 0 &&
 		     strcmp(meta.status, "complete") != 0 && meta.status[0];
@@ -506,9 +565,9 @@ int cmd_show(int argc, char **argv)
 		if (trace_rec_is_promise(&rec))
 			promise = rec.seq;
 		if (o.json)
-			show_json(&rec, p, o.data, rec.seq == 1);
+			show_json(&rec, p, have_calls ? &calls : NULL, o.data, rec.seq == 1);
 		else
-			show_text(&rec, p);
+			show_text(&rec, p, have_calls ? &calls : NULL);
 	}
 	if (o.json) {
 		json_object *e = trace_reader_error(r)
@@ -540,6 +599,8 @@ int cmd_show(int argc, char **argv)
 	}
 out:
 	fflush(stdout);
+	if (have_calls)
+		calls_log_free(&calls);
 	free(p);
 	names_free(nm);
 	trace_reader_close(r);

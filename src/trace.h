@@ -170,6 +170,9 @@ void trace_writer_set_fsync(struct trace_writer *w, bool on);
 /* Records appended so far. */
 uint64_t trace_writer_count(struct trace_writer *w);
 
+/* The CLOCK_MONOTONIC instant records' time_ns counts from, in ns. */
+uint64_t trace_writer_t0_ns(const struct trace_writer *w);
+
 /* fsyncs and closes the file, frees w.  Returns 0 or -errno (w is freed anyway). */
 int trace_writer_close(struct trace_writer *w);
 

@@ -364,6 +364,11 @@ int trace_writer_sync(struct trace_writer *w, uint64_t seq)
 	return err;
 }
 
+uint64_t trace_writer_t0_ns(const struct trace_writer *w)
+{
+	return (uint64_t)w->t0.tv_sec * 1000000000u + (uint64_t)w->t0.tv_nsec;
+}
+
 uint64_t trace_writer_count(struct trace_writer *w)
 {
 	uint64_t n;

@@ -56,6 +56,7 @@ int main(void)
 		make_mat_suite,
 		make_explore_suite,
 		make_cmdword_suite,
+		make_calls_suite,
 	};
 	SRunner *sr = srunner_create(NULL);
 	size_t i;

@@ -16,6 +16,7 @@ Suite *make_model_suite(void);
 Suite *make_mat_suite(void);
 Suite *make_explore_suite(void);
 Suite *make_cmdword_suite(void);
+Suite *make_calls_suite(void);
 
 /* Makes a fresh temporary directory for one test; returns its path (static). */
 const char *check_tmpdir(void);

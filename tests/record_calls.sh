@@ -8,7 +8,9 @@
 # of another file system or missing, the same engine is caught.  The
 # workload's exit status and death by signal read the same with and
 # without --calls, and an interrupted traced workload leaves nothing
-# running.
+# running.  Every op is joined to the call that made it (the calls log):
+# a write to its write(), a sync barrier to the sync() of the thread that
+# made it, mapped pages the kernel wrote back to the msync that forced them.
 . "$top_srcdir/tests/lib.sh"
 require_fuse
 require_cmd jq readelf
@@ -60,6 +62,51 @@ done
 # (a static binary has no program interpreter)
 readelf -l "$top_builddir/tests/synconly-static" >"$WORK/elf" 2>&1 || hard_error "readelf"
 grep -q INTERP "$WORK/elf" && fail "synconly-static is not a static binary"
+
+# ---- each op joined to the call that made it ----
+S="$top_builddir/tests/synconly"
+"$FL" record -o "$WORK/j" --calls -- "$S" run thread 2 >/dev/null 2>&1 || fail "record thread"
+"$FL" show --json "$WORK/j" >"$WORK/j.json" || fail "show j"
+# The sync came from another thread: its record has that thread's pid, and
+# joins that thread's sync().
+jq -e '[.records[] | select(.op == "syncfs") | .call.syscall == "sync" and .call.tid == .pid
+        and .call.result == 0] | length == 2 and all' "$WORK/j.json" >/dev/null ||
+	fail "syncfs records do not join their sync(): $(jq -c '[.records[] | select(.op == "syncfs")]' "$WORK/j.json")"
+jq -e '[.records[] | select(.op == "write") | .call.syscall == "write" and .call.result == 4096
+        and .call.entry_ns <= .time_ns and .time_ns <= .call.exit_ns] | length == 2 and all' \
+	"$WORK/j.json" >/dev/null || fail "writes do not join their write()"
+jq -e '[.records[] | select(.op == "create") | .call.syscall | IN("openat", "open", "creat")]
+        | length == 2 and all' "$WORK/j.json" >/dev/null || fail "creates do not join their open"
+jq -e '[.records[] | select(.op == "mark") | .call.syscall == "write"] | all' "$WORK/j.json" \
+	>/dev/null || fail "marks do not join the write to the control file"
+"$FL" show "$WORK/j" | grep -q 'syncfs .*<- sync() = 0$' || fail "show's text does not name the call"
+# Mapped pages written back by the kernel (pid 0) join the msync that forced them.
+M="$top_builddir/scenarios/engines/mmapstore"
+"$FL" record -o "$WORK/m" --calls --setup "$M init" -- "$M" run 2 >/dev/null 2>&1 || fail "record mmapstore"
+"$FL" show --json "$WORK/m" >"$WORK/m.json" || fail "show m"
+jq -e '[.records[] | select(.op == "write") | .pid == 0 and .call.syscall == "msync"]
+       | length > 0 and all' "$WORK/m.json" >/dev/null ||
+	fail "writeback does not join its msync: $(jq -c '[.records[] | select(.op == "write") | .call]' "$WORK/m.json")"
+# A failure's explanation and its cause name the calls: the lost write by
+# the engine's write(), the crash at its mark by the write to the control file.
+W="$top_builddir/scenarios/engines/walkv"
+"$FL" record -o "$WORK/w" --calls --setup "$W init --bug early-ack" -- "$W" run 3 --bug early-ack \
+	>/dev/null 2>&1 || fail "record walkv"
+"$FL" explore "$WORK/w" --model posix --check "$W check --bug early-ack" --max-causes 1 \
+	--json "$WORK/w.json" >/dev/null 2>&1
+[ $? -eq 1 ] || fail "walkv early-ack under --calls is not caught"
+jq -e '.failures[0].explanation | test("lost op [0-9]+ \\(write /wal.log @[0-9]+\\+[0-9]+\\) from (p)?write(64)?\\(")' \
+	"$WORK/w.json" >/dev/null || fail "the explanation does not name the write call: $(jq -r '.failures[0].explanation' "$WORK/w.json")"
+jq -e '[.failures[] | select(.cause_words) | .cause_words | test("by (p)?write(64)?\\(")] | any' \
+	"$WORK/w.json" >/dev/null || fail "the cause does not name the write call"
+
+# A trace recorded without --calls has no call to show; a cut log is read to its last whole line.
+"$FL" show --json "$WORK/synconly-sync" | jq -e '[.records[] | has("call")] | any | not' >/dev/null ||
+	fail "a trace without --calls shows calls"
+n=$(wc -l <"$WORK/j/calls")
+head -c $(($(wc -c <"$WORK/j/calls") - 5)) "$WORK/j/calls" >"$WORK/cut" && mv "$WORK/cut" "$WORK/j/calls"
+"$FL" show --json "$WORK/j" >"$WORK/j2.json" || fail "show with a cut calls log"
+[ "$n" -gt 1 ] || fail "the calls log has $n lines"
 
 # The workload's end reads the same either way.
 for calls in "" --calls; do
