@@ -43,11 +43,48 @@
 #error "calls.c: no seccomp architecture for this machine"
 #endif
 
-#define CALLS_MAX_THREADS 4096 /* tracees the tracer keeps track of at once */
+#define CALLS_MAX_THREADS 4096 /* tracees at once; a power of two (the slots hash) */
+#define CALLS_GONE ((pid_t)-1) /* a slot whose tracee ended: probing goes on past it */
+
+/*
+ * The calls log's buffer.  File scope, because the handler of the signal
+ * that ends the tracer (record stops the workload's process group) writes
+ * it out first; len moves only past whole lines, so what it writes is.
+ */
+static char log_buf[1 << 16];
+static volatile sig_atomic_t log_len;
+static int log_fd = -1;
+
+static void log_flush(void)
+{
+	size_t off = 0, n = (size_t)log_len;
+	ssize_t w;
+
+	while (log_fd >= 0 && off < n) {
+		if ((w = write(log_fd, log_buf + off, n - off)) < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "faultline: record --calls: cannot write the calls log: %s\n",
+				strerror(errno));
+			close(log_fd);
+			log_fd = -1;
+		} else {
+			off += (size_t)w;
+		}
+	}
+	log_len = 0;
+}
+
+static void log_on_signal(int sig)
+{
+	log_flush();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
 
 /* A tracee, from its first stop to its end. */
 struct calls_thread {
-	pid_t tid;    /* 0: free slot */
+	pid_t tid;    /* 0: never used; CALLS_GONE: free again */
 	bool in_call; /* stopped at a call's entry, to be judged when it returns */
 	long nr;      /* that call's number */
 	uint64_t arg[4];   /* its first arguments */
@@ -57,7 +94,6 @@ struct calls_thread {
 struct calls_state {
 	const struct calls_opts *o;
 	int ctl;                  /* the control file, open for writing */
-	int log;                  /* the calls log, open for appending */
 	pid_t main;               /* the workload's first process */
 	int main_status;          /* its wait status, -1 until it ends */
 	struct calls_thread th[CALLS_MAX_THREADS];
@@ -109,21 +145,32 @@ static void child(const struct calls_opts *o)
 	_exit(127);
 }
 
-/* tid's slot; with add, a new one for a tid not seen before (*added set). */
+/*
+ * tid's slot (open addressing from tid's hash, every stop looks one up);
+ * with add, a new one for a tid not seen before (*added set).  NULL when
+ * it is not there, or there is no room.
+ */
 static struct calls_thread *thread_of(struct calls_state *s, pid_t tid, bool add, bool *added)
 {
-	size_t i;
+	struct calls_thread *free_slot = NULL;
+	size_t i, k;
 
-	for (i = 0; i < CALLS_MAX_THREADS; i++)
+	for (k = 0; k < CALLS_MAX_THREADS; k++) {
+		i = ((size_t)tid * 2654435761u + k) & (CALLS_MAX_THREADS - 1);
 		if (s->th[i].tid == tid)
 			return &s->th[i];
-	for (i = 0; add && i < CALLS_MAX_THREADS; i++)
+		if (s->th[i].tid == CALLS_GONE && !free_slot)
+			free_slot = &s->th[i];
 		if (!s->th[i].tid) {
-			s->th[i] = (struct calls_thread){.tid = tid};
-			*added = true;
-			return &s->th[i];
+			free_slot = free_slot ? free_slot : &s->th[i];
+			break;
 		}
-	return NULL;
+	}
+	if (!add || !free_slot)
+		return NULL;
+	*free_slot = (struct calls_thread){.tid = tid};
+	*added = true;
+	return free_slot;
 }
 
 /* Is fd of process tid under the mount? */
@@ -153,6 +200,23 @@ static void barrier(struct calls_state *s, pid_t tid)
 			strerror(errno));
 }
 
+/* t's call, which returned rval at exit_ns (0: not waited for): its line
+ * in the calls log (calls.h). */
+static void log_call(const struct calls_thread *t, long long rval, uint64_t exit_ns)
+{
+	char line[256];
+	int n = snprintf(line, sizeof(line), "%d %ld %lld %llu %llu %llx %llx %llx %llx\n",
+			 (int)t->tid, t->nr, rval, (unsigned long long)t->entry_ns,
+			 (unsigned long long)exit_ns, (unsigned long long)t->arg[0],
+			 (unsigned long long)t->arg[1], (unsigned long long)t->arg[2],
+			 (unsigned long long)t->arg[3]);
+
+	if ((size_t)log_len + (size_t)n > sizeof(log_buf))
+		log_flush();
+	memcpy(log_buf + log_len, line, (size_t)n);
+	log_len += n; /* after the copy: a flush from the handler sees whole lines */
+}
+
 /* Now on the trace's clock. */
 static uint64_t now_ns(const struct calls_state *s)
 {
@@ -164,7 +228,12 @@ static uint64_t now_ns(const struct calls_state *s)
 	return t > s->o->t0_ns ? t - s->o->t0_ns : 0;
 }
 
-/* tid is at a seccomp stop (a call's entry): note the call, stop at its return. */
+/*
+ * tid is at a seccomp stop (a call's entry): note the call.  A barrier
+ * (sync, syncfs) is stopped again at its return, to be recorded if it
+ * succeeded; any other call is logged now and let go, its window running
+ * to the thread's next watched call (calls.h): one stop, not two.
+ */
 static void at_entry(struct calls_state *s, pid_t tid)
 {
 	struct __ptrace_syscall_info info;
@@ -179,28 +248,16 @@ static void at_entry(struct calls_state *s, pid_t tid)
 		for (k = 0; k < 4; k++)
 			t->arg[k] = info.seccomp.args[k];
 		t->entry_ns = now_ns(s);
+		if (t->nr != SYS_sync && t->nr != SYS_syncfs) {
+			log_call(t, 0, 0);
+			t->in_call = false;
+			ptrace(PTRACE_CONT, tid, 0, 0);
+			return;
+		}
 	}
 	ptrace(PTRACE_SYSCALL, tid, 0, 0);
 }
 
-/* t's call returned rval: its line in the calls log (calls.h), in one write,
- * so a tracer killed mid-way leaves whole lines. */
-static void log_call(struct calls_state *s, const struct calls_thread *t, long long rval)
-{
-	char line[256];
-	int n = snprintf(line, sizeof(line), "%d %ld %lld %llu %llu %llx %llx %llx %llx\n",
-			 (int)t->tid, t->nr, rval, (unsigned long long)t->entry_ns,
-			 (unsigned long long)now_ns(s), (unsigned long long)t->arg[0],
-			 (unsigned long long)t->arg[1], (unsigned long long)t->arg[2],
-			 (unsigned long long)t->arg[3]);
-
-	if (s->log >= 0 && write(s->log, line, (size_t)n) != n) {
-		fprintf(stderr, "faultline: record --calls: cannot write the calls log: %s\n",
-			strerror(errno));
-		close(s->log);
-		s->log = -1;
-	}
-}
 
 /* tid is at a call's return: logged, and a barrier that succeeded is recorded. */
 static void at_exit(struct calls_state *s, pid_t tid)
@@ -214,7 +271,7 @@ static void at_exit(struct calls_state *s, pid_t tid)
 		    (t->nr == SYS_sync ||
 		     (t->nr == SYS_syncfs && fd_on_mount(s, tid, (long)t->arg[0]))))
 			barrier(s, tid);
-		log_call(s, t, info.exit.rval);
+		log_call(t, info.exit.rval, now_ns(s));
 	}
 	if (t)
 		t->in_call = false;
@@ -261,30 +318,33 @@ static int trace_loop(struct calls_state *s)
 		if (tid == s->main)
 			s->main_status = st;
 		if ((t = thread_of(s, tid, false, NULL)))
-			t->tid = 0;
+			t->tid = CALLS_GONE;
 	}
 }
 
 int calls_trace(const struct calls_opts *o)
 {
 	struct calls_state *s = calloc(1, sizeof(*s));
+	bool added = false;
 	int st, err;
 
 	if (!s)
 		return -ENOMEM;
 	s->o = o;
 	s->main_status = -1;
-	s->log = -1;
 	if ((s->ctl = open(o->ctl, O_WRONLY | O_CLOEXEC)) < 0 ||
-	    (s->log = open(o->log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644)) < 0 ||
+	    (log_fd = open(o->log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644)) < 0 ||
 	    (s->main = fork()) < 0) {
 		err = -errno;
 		goto out;
 	}
 	if (s->main == 0)
 		child(o);
+	signal(SIGTERM, log_on_signal);
+	signal(SIGINT, log_on_signal);
+	signal(SIGHUP, log_on_signal);
 	err = -EIO;
-	s->th[0].tid = s->main; /* its first stop is waited for here */
+	thread_of(s, s->main, true, &added); /* its first stop is waited for here */
 	if (waitpid(s->main, &st, __WALL) != s->main || !WIFSTOPPED(st) ||
 	    ptrace(PTRACE_SETOPTIONS, s->main, 0,
 		   PTRACE_O_TRACESECCOMP | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK |
@@ -298,10 +358,12 @@ int calls_trace(const struct calls_opts *o)
 	if (!err)
 		err = s->main_status;
 out:
+	log_flush();
 	if (s->ctl >= 0)
 		close(s->ctl);
-	if (s->log >= 0)
-		close(s->log);
+	if (log_fd >= 0)
+		close(log_fd);
+	log_fd = -1;
 	free(s);
 	return err;
 }

@@ -25,14 +25,21 @@
  * decimal but for the arguments (hex); NR the syscall number of the
  * recording machine's architecture (calls_name() names it); the times on
  * the trace's clock (ns since faultline-fs opened the trace, as records'
- * time_ns).  A line that is not whole (the tracer was killed) is ignored.
+ * time_ns).  Only a barrier (sync, syncfs) is stopped again as it
+ * returns, for its result and exit time; any other call is logged at its
+ * entry with RESULT and EXIT_NS 0, and its window runs until the thread's
+ * next watched call: one ptrace stop per call instead of two.  A line that is not whole (the
+ * tracer was killed) is ignored.
+ *
  * A record made on behalf of a call lies in its window: the FUSE request
- * starts after the entry and is answered before the exit.  So the join
- * (calls_join) is: the call of the record's pid whose window holds the
- * record's time; for a record of no process (pid 0: the kernel writing
- * back mapped pages), the flushing call (msync, fsync, fdatasync, sync,
- * syncfs, munmap, sync_file_range) whose window holds it, or none:
- * background writeback.
+ * starts after the entry and is answered before the return.  So the join
+ * (calls_join) is: the last call of the record's pid entered before the
+ * record's time, unless that call is known to have returned before it;
+ * for a record of no process (pid 0: the kernel writing back mapped
+ * pages), the flushing call (msync, fsync, fdatasync, sync, syncfs,
+ * munmap, sync_file_range) whose window holds it (the narrowest), or
+ * none: background writeback.  Records no watched call makes (a close's
+ * FLUSH and RELEASE) are not joined by their readers.
  *
  * What it does not do: watch calls of another ABI (a 32-bit program on a
  * 64-bit kernel runs unwatched); follow a process that leaves the
@@ -74,9 +81,9 @@ const char *calls_name(long nr);
 struct calls_call {
 	uint32_t tid;       /* the calling thread */
 	long nr;            /* syscall number */
-	long long result;   /* its return value (-errno on failure) */
+	long long result;   /* its return value (-errno on failure); 0 when exit_ns is */
 	uint64_t entry_ns;  /* on the trace's clock */
-	uint64_t exit_ns;
+	uint64_t exit_ns;   /* 0: not stopped at its return (runs to the thread's next call) */
 	uint64_t arg[4];    /* its first arguments */
 };
 

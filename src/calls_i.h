@@ -19,4 +19,7 @@ struct calls_sys {
 extern const struct calls_sys calls_sys[];
 extern const size_t calls_nsys;
 
+/* The table's entry for syscall nr, or NULL. */
+const struct calls_sys *calls_sys_of(long nr);
+
 #endif

@@ -67,7 +67,7 @@ const struct calls_sys calls_sys[] = {
 };
 const size_t calls_nsys = sizeof(calls_sys) / sizeof(calls_sys[0]);
 
-static const struct calls_sys *sys_of(long nr)
+const struct calls_sys *calls_sys_of(long nr)
 {
 	size_t i;
 
@@ -79,7 +79,7 @@ static const struct calls_sys *sys_of(long nr)
 
 const char *calls_name(long nr)
 {
-	const struct calls_sys *s = sys_of(nr);
+	const struct calls_sys *s = calls_sys_of(nr);
 
 	return s ? s->name : NULL;
 }
@@ -103,7 +103,7 @@ static bool parse_line(const char *line, struct calls_call *c)
 	int used = 0;
 
 	if (sscanf(line, "%u %ld %lld %llu %llu %llx %llx %llx %llx%n", &tid, &nr, &res, &e, &x,
-		   &a[0], &a[1], &a[2], &a[3], &used) != 9 || line[used] != '\n' || x < e)
+		   &a[0], &a[1], &a[2], &a[3], &used) != 9 || line[used] != '\n' || (x && x < e))
 		return false;
 	*c = (struct calls_call){.tid = tid, .nr = nr, .result = res, .entry_ns = e,
 				 .exit_ns = x, .arg = {a[0], a[1], a[2], a[3]}};
@@ -145,19 +145,31 @@ void calls_log_free(struct calls_log *log)
 	memset(log, 0, sizeof(*log));
 }
 
+/* The end of call i's window: its return, or its thread's next call, or never. */
+static uint64_t window_end(const struct calls_log *log, size_t i)
+{
+	if (log->v[i].exit_ns)
+		return log->v[i].exit_ns;
+	if (i + 1 < log->n && log->v[i + 1].tid == log->v[i].tid)
+		return log->v[i + 1].entry_ns;
+	return UINT64_MAX;
+}
+
 /* The flushing call with the narrowest window holding t, of any thread. */
 static const struct calls_call *flusher(const struct calls_log *log, uint64_t t)
 {
-	const struct calls_call *best = NULL;
 	const struct calls_sys *s;
-	size_t i;
+	uint64_t best_w = UINT64_MAX, end;
+	size_t i, best = log->n;
 
 	for (i = 0; i < log->n; i++)
-		if (log->v[i].entry_ns <= t && t <= log->v[i].exit_ns &&
-		    (s = sys_of(log->v[i].nr)) && s->flush &&
-		    (!best || log->v[i].exit_ns - log->v[i].entry_ns < best->exit_ns - best->entry_ns))
-			best = &log->v[i];
-	return best;
+		if (log->v[i].entry_ns <= t && t <= (end = window_end(log, i)) &&
+		    (s = calls_sys_of(log->v[i].nr)) && s->flush &&
+		    (best == log->n || end - log->v[i].entry_ns < best_w)) {
+			best = i;
+			best_w = end - log->v[i].entry_ns;
+		}
+	return best < log->n ? &log->v[best] : NULL;
 }
 
 const struct calls_call *calls_join(const struct calls_log *log, uint32_t pid, uint64_t time_ns)
@@ -174,14 +186,15 @@ const struct calls_call *calls_join(const struct calls_log *log, uint32_t pid, u
 		else
 			hi = mid;
 	}
-	if (lo == 0 || log->v[lo - 1].tid != pid || log->v[lo - 1].exit_ns < time_ns)
+	if (lo == 0 || log->v[lo - 1].tid != pid ||
+	    (log->v[lo - 1].exit_ns && log->v[lo - 1].exit_ns < time_ns))
 		return NULL;
 	return &log->v[lo - 1];
 }
 
 void calls_describe(const struct calls_call *c, char *buf, size_t len)
 {
-	const struct calls_sys *s = sys_of(c->nr);
+	const struct calls_sys *s = calls_sys_of(c->nr);
 	size_t k, n;
 	const char *fmt = s ? s->fmt : "";
 
@@ -198,6 +211,8 @@ void calls_describe(const struct calls_call *c, char *buf, size_t len)
 					      fmt[k] == 'f' ? (int64_t)(int32_t)c->arg[k]
 							    : (int64_t)c->arg[k]);
 	}
-	if (n < len)
+	if (n < len && c->exit_ns) /* a call not stopped at its return has no result */
 		snprintf(buf + n, len - n, ") = %lld", c->result);
+	else if (n < len)
+		snprintf(buf + n, len - n, ")");
 }

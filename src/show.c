@@ -222,7 +222,7 @@ static void text_args(const struct trace_rec *rec, const struct show_paths *p,
 
 /*
  * The call that made rec (record --calls), in words, into buf: "" when
- * the trace has no calls log or rec is a BASE record; "background
+ * the trace has no calls log or rec is a BASE, FLUSH or RELEASE record; "background
  * writeback" for a kernel write no flushing call explains; "" for a
  * record no watched call made (a close's flush, say).
  */
@@ -232,7 +232,8 @@ static const struct calls_call *rec_call(const struct calls_log *cl, const struc
 	const struct calls_call *c;
 
 	buf[0] = 0;
-	if (!cl || rec->op == TRACE_OP_BASE)
+	if (!cl || rec->op == TRACE_OP_BASE || rec->op == TRACE_OP_FLUSH ||
+	    rec->op == TRACE_OP_RELEASE) /* base: no call; close is not watched */
 		return NULL;
 	c = calls_join(cl, rec->pid, rec->time_ns);
 	if (c)

@@ -57,6 +57,30 @@ START_TEST(join_by_thread_and_window)
 }
 END_TEST
 
+/* A call logged at its entry only (exit 0) holds the thread's records up to its next call. */
+START_TEST(open_window)
+{
+	struct calls_log log;
+	char text[256];
+
+	snprintf(text, sizeof(text), "7 %d 0 100 0 3 0 1000 0\n7 %d 0 300 0 3 0 10 0\n",
+		 SYS_write, SYS_pwrite64);
+	load(text, &log);
+	ck_assert_ptr_null(calls_join(&log, 7, 50));
+	ck_assert_int_eq(calls_join(&log, 7, 299)->nr, SYS_write);
+	ck_assert_int_eq(calls_join(&log, 7, 5000)->nr, SYS_pwrite64);
+	ck_assert_ptr_null(calls_join(&log, 0, 150)); /* not a flushing call */
+	calls_log_free(&log);
+	/* A flushing call's open window ends at its thread's next call. */
+	snprintf(text, sizeof(text), "7 %d 0 300 0 3 0 0 0\n7 %d 0 500 0 3 0 10 0\n",
+		 SYS_fdatasync, SYS_write);
+	load(text, &log);
+	ck_assert_int_eq(calls_join(&log, 0, 400)->nr, SYS_fdatasync);
+	ck_assert_ptr_null(calls_join(&log, 0, 600));
+	calls_log_free(&log);
+}
+END_TEST
+
 START_TEST(flusher_prefers_narrowest)
 {
 	struct calls_log log;
@@ -73,16 +97,16 @@ END_TEST
 
 START_TEST(describe)
 {
-	struct calls_call c = {.tid = 1, .nr = SYS_pwrite64, .result = 724,
-			       .arg = {3, 0x7f00, 724, 8192}};
+	struct calls_call c = {.tid = 1, .nr = SYS_pwrite64, .arg = {3, 0x7f00, 724, 8192}};
 	char buf[128];
 
-	calls_describe(&c, buf, sizeof(buf));
-	ck_assert_str_eq(buf, "pwrite64(3, ..., 724, 8192) = 724");
-	c = (struct calls_call){.nr = SYS_fsync, .result = -5, .arg = {(uint64_t)-100}};
+	calls_describe(&c, buf, sizeof(buf)); /* not stopped at its return: no result */
+	ck_assert_str_eq(buf, "pwrite64(3, ..., 724, 8192)");
+	c = (struct calls_call){.nr = SYS_fsync, .result = -5, .entry_ns = 1, .exit_ns = 2,
+				.arg = {(uint64_t)-100}};
 	calls_describe(&c, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "fsync(-100) = -5");
-	c = (struct calls_call){.nr = SYS_sync};
+	c = (struct calls_call){.nr = SYS_sync, .entry_ns = 1, .exit_ns = 2};
 	calls_describe(&c, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "sync() = 0");
 	ck_assert_ptr_null(calls_name(SYS_getpid));
@@ -103,6 +127,7 @@ Suite *make_calls_suite(void)
 	TCase *tc = tcase_create("log");
 
 	tcase_add_test(tc, join_by_thread_and_window);
+	tcase_add_test(tc, open_window);
 	tcase_add_test(tc, flusher_prefers_narrowest);
 	tcase_add_test(tc, describe);
 	tcase_add_test(tc, no_log);
