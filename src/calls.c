@@ -20,13 +20,17 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -54,6 +58,7 @@
 static char log_buf[1 << 16];
 static volatile sig_atomic_t log_len;
 static int log_fd = -1;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER; /* appenders: both threads */
 
 static void log_flush(void)
 {
@@ -94,17 +99,33 @@ struct calls_thread {
 struct calls_state {
 	const struct calls_opts *o;
 	int ctl;                  /* the control file, open for writing */
+	int listener;             /* the seccomp filter's notification fd, or -1 */
+	int stop[2];              /* a pipe: the notification thread ends when it is readable */
 	pid_t main;               /* the workload's first process */
 	int main_status;          /* its wait status, -1 until it ends */
 	struct calls_thread th[CALLS_MAX_THREADS];
 };
 
-/* The filter: trap the watched calls of the native ABI, allow the rest. */
-static int install_filter(void)
+static bool is_barrier(long nr)
+{
+	return nr == SYS_sync || nr == SYS_syncfs;
+}
+
+/*
+ * The filter: the watched calls of the native ABI go to the supervisor
+ * (SECCOMP_RET_USER_NOTIF: the notification thread logs and continues
+ * them), the barriers to the tracer (SECCOMP_RET_TRACE: it stops them at
+ * their return too), the rest runs.  Without notify (a kernel without
+ * user notification, or FAULTLINE_CALLS_PTRACE=1) every watched call
+ * goes to the tracer.  Returns the listener fd, 0 without notify, or
+ * -errno.
+ */
+static int install_filter(bool notify)
 {
 	struct sock_filter f[8 + 128];
 	struct sock_fprog prog = {.filter = f};
-	size_t i, n = 0;
+	size_t i, n = 0, m = calls_nsys;
+	int fd;
 
 	_Static_assert(sizeof(f) / sizeof(f[0]) < 256, "jump offsets are 8 bits");
 	if (calls_nsys > 128)
@@ -115,31 +136,90 @@ static int install_filter(void)
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 					      offsetof(struct seccomp_data, nr));
-	for (i = 0; i < calls_nsys; i++) /* a match jumps over the rest and the ALLOW */
+	/* Check i jumps over the checks after it and the ALLOW to the NOTIF (m - i),
+	 * or one further to the TRACE. */
+	for (i = 0; i < m; i++)
 		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
 						      (uint32_t)calls_sys[i].nr,
-						      (uint8_t)(calls_nsys - i), 0);
+						      (uint8_t)(m - i + (is_barrier(calls_sys[i].nr) ||
+									 !notify)), 0);
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF);
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
 	prog.len = (unsigned short)n;
 
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -errno;
-	return 0;
+	fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+			  notify ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0, &prog);
+	return fd < 0 ? -errno : fd;
 }
 
-static void child(const struct calls_opts *o)
+/* Sends fd over the socket sock (SCM_RIGHTS; fd 0: none, the tracer traps
+ * every call).  0 or -errno. */
+static int send_fd(int sock, int fd)
 {
-	int err;
+	char c = fd ? 'L' : 'N', ctl[CMSG_SPACE(sizeof(int))] = {0};
+	struct iovec iov = {.iov_base = &c, .iov_len = 1};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+			    .msg_controllen = sizeof(ctl)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	if (!fd)
+		mh.msg_controllen = 0;
+	return sendmsg(sock, &mh, 0) == 1 ? 0 : -errno;
+}
+
+/* The fd sent over sock; 0 for none; -errno (-EPIPE when the sender ended first). */
+static int recv_fd(int sock)
+{
+	char c, ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {.iov_base = &c, .iov_len = 1};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+			    .msg_controllen = sizeof(ctl)};
+	struct cmsghdr *cm;
+	ssize_t n;
+	int fd;
+
+	while ((n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+		;
+	if (n < 0)
+		return -errno;
+	if (n == 1 && c == 'N')
+		return 0;
+	cm = CMSG_FIRSTHDR(&mh);
+	if (n != 1 || !cm || cm->cmsg_type != SCM_RIGHTS)
+		return -EPIPE;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+/* The workload's side: traced, filtered, the listener handed to the tracer, exec. */
+static void child(const struct calls_opts *o, int sock)
+{
+	int fd, err = 0;
+	const char *pt;
+	bool notify;
 
 	if (ptrace(PTRACE_TRACEME, 0, 0, 0) < 0 || raise(SIGSTOP) != 0)
 		_exit(127);
-	if ((err = install_filter()) < 0) {
+	pt = getenv("FAULTLINE_CALLS_PTRACE");
+	notify = !pt || strcmp(pt, "1");
+	fd = notify ? install_filter(true) : -EINVAL;
+	if (fd == -EINVAL || fd == -ENOSYS) /* no user notification here */
+		fd = install_filter(false);
+	if (fd < 0 || (err = send_fd(sock, fd)) < 0) {
 		fprintf(stderr, "faultline: record --calls: cannot install the seccomp filter: %s\n",
-			strerror(-err));
+			strerror(fd < 0 ? -fd : -err));
 		_exit(127);
 	}
+	if (fd)
+		close(fd);
+	close(sock);
 	execvp(o->argv[0], o->argv);
 	fprintf(stderr, "faultline: record: cannot run %s: %s\n", o->argv[0], strerror(errno));
 	_exit(127);
@@ -211,10 +291,12 @@ static void log_call(const struct calls_thread *t, long long rval, uint64_t exit
 			 (unsigned long long)t->arg[1], (unsigned long long)t->arg[2],
 			 (unsigned long long)t->arg[3]);
 
+	pthread_mutex_lock(&log_lock);
 	if ((size_t)log_len + (size_t)n > sizeof(log_buf))
 		log_flush();
 	memcpy(log_buf + log_len, line, (size_t)n);
 	log_len += n; /* after the copy: a flush from the handler sees whole lines */
+	pthread_mutex_unlock(&log_lock);
 }
 
 /* Now on the trace's clock. */
@@ -229,10 +311,10 @@ static uint64_t now_ns(const struct calls_state *s)
 }
 
 /*
- * tid is at a seccomp stop (a call's entry): note the call.  A barrier
- * (sync, syncfs) is stopped again at its return, to be recorded if it
- * succeeded; any other call is logged now and let go, its window running
- * to the thread's next watched call (calls.h): one stop, not two.
+ * tid is at a seccomp stop: a call's entry.  A barrier is stopped again
+ * at its return, to be logged, and recorded if it succeeded.  Any other
+ * call comes here only without user notification: it is logged now and
+ * let go, its window running to the thread's next watched call.
  */
 static void at_entry(struct calls_state *s, pid_t tid)
 {
@@ -248,7 +330,7 @@ static void at_entry(struct calls_state *s, pid_t tid)
 		for (k = 0; k < 4; k++)
 			t->arg[k] = info.seccomp.args[k];
 		t->entry_ns = now_ns(s);
-		if (t->nr != SYS_sync && t->nr != SYS_syncfs) {
+		if (!is_barrier(t->nr)) { /* no user notification: logged here, one stop */
 			log_call(t, 0, 0);
 			t->in_call = false;
 			ptrace(PTRACE_CONT, tid, 0, 0);
@@ -258,6 +340,44 @@ static void at_entry(struct calls_state *s, pid_t tid)
 	ptrace(PTRACE_SYSCALL, tid, 0, 0);
 }
 
+
+/*
+ * The notification thread: each watched call but the barriers stops the
+ * calling thread here (SECCOMP_RET_USER_NOTIF) until it is logged and let
+ * go on as it was (SECCOMP_USER_NOTIF_FLAG_CONTINUE): two context
+ * switches and two ioctls, cheaper than a ptrace stop.  Runs until the
+ * stop pipe is readable.
+ */
+static void *notify_loop(void *arg)
+{
+	struct calls_state *s = arg;
+	struct pollfd p[2] = {{.fd = s->listener, .events = POLLIN}, {.fd = s->stop[0], .events = POLLIN}};
+	struct seccomp_notif req;
+	struct seccomp_notif_resp resp;
+	struct calls_thread t;
+	int k;
+
+	for (;;) {
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents)
+			break;
+		if (!(p[0].revents & POLLIN))
+			continue;
+		memset(&req, 0, sizeof(req));
+		if (ioctl(s->listener, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
+			continue; /* EINTR, or the caller died (ENOENT) */
+		t = (struct calls_thread){.tid = (pid_t)req.pid, .nr = req.data.nr,
+					  .entry_ns = now_ns(s)};
+		for (k = 0; k < 4; k++)
+			t.arg[k] = req.data.args[k];
+		log_call(&t, 0, 0);
+		resp = (struct seccomp_notif_resp){.id = req.id,
+						   .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE};
+		ioctl(s->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp); /* ENOENT: it died meanwhile */
+	}
+	return NULL;
+}
 
 /* tid is at a call's return: logged, and a barrier that succeeded is recorded. */
 static void at_exit(struct calls_state *s, pid_t tid)
@@ -298,6 +418,19 @@ static void on_stop(struct calls_state *s, pid_t tid, int st)
 		ptrace(PTRACE_CONT, tid, 0, sig); /* a signal: deliver it */
 }
 
+/* Closes what calls_trace opened, and frees s. */
+static void calls_close(struct calls_state *s)
+{
+	int fds[] = {s->ctl, s->listener, s->stop[0], s->stop[1], log_fd};
+	size_t i;
+
+	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	log_fd = -1;
+	free(s);
+}
+
 static int trace_loop(struct calls_state *s)
 {
 	struct calls_thread *t;
@@ -322,48 +455,79 @@ static int trace_loop(struct calls_state *s)
 	}
 }
 
-int calls_trace(const struct calls_opts *o)
+/*
+ * Starts the workload: forked, stopped at its first instruction of ours,
+ * given the ptrace options, and its filter's listener received.  0 or
+ * -errno (the child is killed).
+ */
+static int start(struct calls_state *s)
 {
-	struct calls_state *s = calloc(1, sizeof(*s));
+	int sv[2], st;
 	bool added = false;
-	int st, err;
 
-	if (!s)
-		return -ENOMEM;
-	s->o = o;
-	s->main_status = -1;
-	if ((s->ctl = open(o->ctl, O_WRONLY | O_CLOEXEC)) < 0 ||
-	    (log_fd = open(o->log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644)) < 0 ||
-	    (s->main = fork()) < 0) {
-		err = -errno;
-		goto out;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	if ((s->main = fork()) < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -errno;
 	}
-	if (s->main == 0)
-		child(o);
-	signal(SIGTERM, log_on_signal);
-	signal(SIGINT, log_on_signal);
-	signal(SIGHUP, log_on_signal);
-	err = -EIO;
+	if (s->main == 0) {
+		close(sv[0]);
+		child(s->o, sv[1]);
+	}
+	close(sv[1]);
 	thread_of(s, s->main, true, &added); /* its first stop is waited for here */
 	if (waitpid(s->main, &st, __WALL) != s->main || !WIFSTOPPED(st) ||
 	    ptrace(PTRACE_SETOPTIONS, s->main, 0,
 		   PTRACE_O_TRACESECCOMP | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK |
 			   PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC |
 			   PTRACE_O_EXITKILL) < 0 ||
-	    ptrace(PTRACE_CONT, s->main, 0, 0) < 0) {
+	    ptrace(PTRACE_CONT, s->main, 0, 0) < 0 || (s->listener = recv_fd(sv[0])) < 0) {
+		close(sv[0]);
 		kill(s->main, SIGKILL);
+		while (waitpid(s->main, &st, __WALL) < 0 && errno == EINTR)
+			;
+		return s->listener < 0 ? s->listener : -EIO;
+	}
+	close(sv[0]);
+	return 0;
+}
+
+int calls_trace(const struct calls_opts *o)
+{
+	struct calls_state *s = calloc(1, sizeof(*s));
+	pthread_t nt;
+	bool thread = false;
+	int err;
+
+	if (!s)
+		return -ENOMEM;
+	s->o = o; /* the rest zeroed by calloc */
+	s->main_status = -1;
+	s->listener = s->stop[0] = s->stop[1] = -1;
+	if ((s->ctl = open(o->ctl, O_WRONLY | O_CLOEXEC)) < 0 || pipe2(s->stop, O_CLOEXEC) < 0 ||
+	    (log_fd = open(o->log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644)) < 0) {
+		err = -errno;
 		goto out;
 	}
-	err = trace_loop(s);
+	signal(SIGTERM, log_on_signal);
+	signal(SIGINT, log_on_signal);
+	signal(SIGHUP, log_on_signal);
+	if ((err = start(s)) < 0)
+		goto out;
+	if (s->listener > 0 && (err = -pthread_create(&nt, NULL, notify_loop, s)) < 0) {
+		kill(s->main, SIGKILL);
+		s->main_status = -1;
+	}
+	thread = s->listener > 0 && err == 0;
+	err = trace_loop(s); /* reaps the killed child too */
 	if (!err)
 		err = s->main_status;
 out:
+	if (thread && write(s->stop[1], "x", 1) == 1)
+		pthread_join(nt, NULL);
 	log_flush();
-	if (s->ctl >= 0)
-		close(s->ctl);
-	if (log_fd >= 0)
-		close(log_fd);
-	log_fd = -1;
-	free(s);
+	calls_close(s);
 	return err;
 }

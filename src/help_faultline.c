@@ -256,6 +256,8 @@ static const struct help_section sections[] = {
 	 "FAULTLINE_FS: the faultline-fs binary to record with (default: the one beside "
 	 "faultline or in its build tree, else faultline-fs in PATH).\n"
 	 "TMPDIR: where temporary work directories go (default /tmp).\n"
+	 "FAULTLINE_CALLS_PTRACE=1: record --calls stops each watched call with ptrace instead "
+	 "of seccomp user notification (what it falls back to on a kernel without it).\n"
 	 "FAULTLINE_VERIFY_CAUSES=1: also build every state of the cause search from the bare "
 	 "base and compare (slow; for tests)."},
 	{"CHECKERS",

@@ -64,31 +64,39 @@ readelf -l "$top_builddir/tests/synconly-static" >"$WORK/elf" 2>&1 || hard_error
 grep -q INTERP "$WORK/elf" && fail "synconly-static is not a static binary"
 
 # ---- each op joined to the call that made it ----
-S="$top_builddir/tests/synconly"
-"$FL" record -o "$WORK/j" --calls -- "$S" run thread 2 >/dev/null 2>&1 || fail "record thread"
-"$FL" show --json "$WORK/j" >"$WORK/j.json" || fail "show j"
-# The sync came from another thread: its record has that thread's pid, and
-# joins that thread's sync().
-jq -e '[.records[] | select(.op == "syncfs") | .call.syscall == "sync" and .call.tid == .pid
-        and .call.result == 0 and .call.entry_ns <= .time_ns and .time_ns <= .call.exit_ns]
-        | length == 2 and all' "$WORK/j.json" >/dev/null ||
-	fail "syncfs records do not join their sync(): $(jq -c '[.records[] | select(.op == "syncfs")]' "$WORK/j.json")"
-jq -e '[.records[] | select(.op == "write") | .call.syscall == "write" and
-        .call.entry_ns <= .time_ns and .call.exit_ns == 0] | length == 2 and all' \
-	"$WORK/j.json" >/dev/null || fail "writes do not join their write()"
-jq -e '[.records[] | select(.op == "create") | .call.syscall | IN("openat", "open", "creat")]
-        | length == 2 and all' "$WORK/j.json" >/dev/null || fail "creates do not join their open"
-jq -e '[.records[] | select(.op == "mark") | .call.syscall == "write"] | all' "$WORK/j.json" \
-	>/dev/null || fail "marks do not join the write to the control file"
-"$FL" show "$WORK/j" | grep -q 'syncfs .*<- sync() = 0$' || fail "show's text does not name the call"
-"$FL" show "$WORK/j" | grep -q 'write .*<- write(3, \.\.\., 4096)$' || fail "show's text does not name the write"
-# Mapped pages written back by the kernel (pid 0) join the msync that forced them.
-M="$top_builddir/scenarios/engines/mmapstore"
-"$FL" record -o "$WORK/m" --calls --setup "$M init" -- "$M" run 2 >/dev/null 2>&1 || fail "record mmapstore"
-"$FL" show --json "$WORK/m" >"$WORK/m.json" || fail "show m"
-jq -e '[.records[] | select(.op == "write") | .pid == 0 and .call.syscall == "msync"]
-       | length > 0 and all' "$WORK/m.json" >/dev/null ||
-	fail "writeback does not join its msync: $(jq -c '[.records[] | select(.op == "write") | .call]' "$WORK/m.json")"
+# joins: with seccomp user notification (the default) and with ptrace alone.
+joins() {
+	S="$top_builddir/tests/synconly"
+	"$FL" record -o "$WORK/j" --calls -- "$S" run thread 2 >/dev/null 2>&1 || fail "record thread"
+	"$FL" show --json "$WORK/j" >"$WORK/j.json" || fail "show j"
+	# The sync came from another thread: its record has that thread's pid, and
+	# joins that thread's sync().
+	jq -e '[.records[] | select(.op == "syncfs") | .call.syscall == "sync" and .call.tid == .pid
+	        and .call.result == 0 and .call.entry_ns <= .time_ns and .time_ns <= .call.exit_ns]
+	        | length == 2 and all' "$WORK/j.json" >/dev/null ||
+		fail "syncfs records do not join their sync(): $(jq -c '[.records[] | select(.op == "syncfs")]' "$WORK/j.json")"
+	jq -e '[.records[] | select(.op == "write") | .call.syscall == "write" and
+	        .call.entry_ns <= .time_ns and .call.exit_ns == 0] | length == 2 and all' \
+		"$WORK/j.json" >/dev/null || fail "writes do not join their write()"
+	jq -e '[.records[] | select(.op == "create") | .call.syscall | IN("openat", "open", "creat")]
+	        | length == 2 and all' "$WORK/j.json" >/dev/null || fail "creates do not join their open"
+	jq -e '[.records[] | select(.op == "mark") | .call.syscall == "write"] | all' "$WORK/j.json" \
+		>/dev/null || fail "marks do not join the write to the control file"
+	"$FL" show "$WORK/j" | grep -q 'syncfs .*<- sync() = 0$' || fail "show's text does not name the call"
+	"$FL" show "$WORK/j" | grep -q 'write .*<- write(3, \.\.\., 4096)$' || fail "show's text does not name the write"
+	# Mapped pages written back by the kernel (pid 0) join the msync that forced them.
+	M="$top_builddir/scenarios/engines/mmapstore"
+	"$FL" record -o "$WORK/m" --calls --setup "$M init" -- "$M" run 2 >/dev/null 2>&1 || fail "record mmapstore"
+	"$FL" show --json "$WORK/m" >"$WORK/m.json" || fail "show m"
+	jq -e '[.records[] | select(.op == "write") | .pid == 0 and .call.syscall == "msync"]
+	       | length > 0 and all' "$WORK/m.json" >/dev/null ||
+		fail "writeback does not join its msync: $(jq -c '[.records[] | select(.op == "write") | .call]' "$WORK/m.json")"
+}
+joins
+export FAULTLINE_CALLS_PTRACE=1
+joins
+unset FAULTLINE_CALLS_PTRACE
+
 # A failure's explanation and its cause name the calls: the lost write by
 # the engine's write(), the crash at its mark by the write to the control file.
 W="$top_builddir/scenarios/engines/walkv"
