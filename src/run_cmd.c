@@ -60,6 +60,8 @@ int run_record_scenario(const struct scenario *s, const char *trace, const char 
 		argv[n++] = "--setup";
 		argv[n++] = s->setup;
 	}
+	if (s->calls)
+		argv[n++] = "--calls";
 	argv[n++] = "--";
 	argv[n++] = "/bin/sh";
 	argv[n++] = "-c";

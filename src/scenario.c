@@ -24,6 +24,7 @@ struct parse {
 	struct scenario *s;
 	char why[256];  /* reason for the first error */
 	int expect_set; /* expect was given */
+	int calls_set;  /* calls was given */
 };
 
 /* A number in [lo, hi] (integer unless frac). */
@@ -131,6 +132,8 @@ static int check_value(struct parse *p, const char *name, const char *value)
 		snprintf(p->why, sizeof(p->why), "bad mode '%s'", value);
 	else if (!strcmp(name, "expect") && strcmp(value, "pass") && strcmp(value, "fail"))
 		snprintf(p->why, sizeof(p->why), "expect must be pass or fail, not '%s'", value);
+	else if (!strcmp(name, "calls") && strcmp(value, "yes") && strcmp(value, "no"))
+		snprintf(p->why, sizeof(p->why), "calls must be yes or no, not '%s'", value);
 	else if (!*value && strcmp(name, "description"))
 		snprintf(p->why, sizeof(p->why), "'%s' is empty", name);
 	return !p->why[0];
@@ -170,6 +173,14 @@ static int handler(void *user, const char *section, const char *name,
 		if (!v && !p->why[0])
 			snprintf(p->why, sizeof(p->why), "out of memory");
 		return ok;
+	}
+	if (!strcmp(name, "calls")) {
+		if (p->calls_set++) {
+			snprintf(p->why, sizeof(p->why), "'calls' given twice");
+			return 0;
+		}
+		s->calls = !strcmp(value, "yes");
+		return 1;
 	}
 	if (!strcmp(name, "expect")) {
 		if (p->expect_set++) {

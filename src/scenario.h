@@ -11,6 +11,8 @@
  *   expect   = pass        ; or fail
  *   causes   = acknowledged-commit-lost, torn-write   ; with fail: the cause kinds
  *
+ * Optional: calls = yes (record with --calls: the workload's calls are
+ * watched, so sync() and syncfs() are barriers and ops name their calls).
  * Optional explore keys: sector, tear, block, atomic, window, seed, jobs,
  * timeout, budget.  Parsed with inih; every problem is reported as
  * "FILE:LINE: reason".  Words of a command that start with ./ or ../ are
@@ -38,6 +40,7 @@ struct scenario {
 	char *model;         /* default "posix" */
 	char *mode;          /* default "omit-one" */
 	int expect_fail;     /* expect = fail */
+	int calls;           /* calls = yes: record with --calls */
 	char *causes;        /* expected cause kinds, sorted, comma-separated; NULL if unset */
 	char *opt[SCENARIO_NOPTS]; /* explore option values, NULL when unset */
 };

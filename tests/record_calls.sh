@@ -1,7 +1,7 @@
 #!/bin/sh
 # REQUIRES: fuse, jq
 # record_calls.sh - record --calls: an engine whose only barrier is sync()
-# or syncfs() (tests/synconly.c, dynamic and static, the barrier issued as
+# or syncfs() (scenarios/engines/synconly.c, dynamic and static, the barrier issued as
 # a raw syscall from the thread itself, another thread or a child) gets a
 # syncfs record after each commit's write and before its mark, so posix
 # exploration passes it; without --calls, or when the barrier is a syncfs()
@@ -26,6 +26,7 @@ steps() {
 case_() {
 	bin=$1 mode=$2 calls=$3 want_n=$4 want_rc=$5
 	S="$top_builddir/tests/$bin"
+	[ "$bin" = synconly ] && S="$top_builddir/scenarios/engines/synconly"
 	t="$WORK/$bin-$mode$calls"
 	# shellcheck disable=SC2086
 	"$FL" record -o "$t" $calls -- "$S" run "$mode" 3 >"$WORK/rec.out" 2>&1 ||
@@ -66,7 +67,7 @@ grep -q INTERP "$WORK/elf" && fail "synconly-static is not a static binary"
 # ---- each op joined to the call that made it ----
 # joins: with seccomp user notification (the default) and with ptrace alone.
 joins() {
-	S="$top_builddir/tests/synconly"
+	S="$top_builddir/scenarios/engines/synconly"
 	"$FL" record -o "$WORK/j" --calls -- "$S" run thread 2 >/dev/null 2>&1 || fail "record thread"
 	"$FL" show --json "$WORK/j" >"$WORK/j.json" || fail "show j"
 	# The sync came from another thread: its record has that thread's pid, and

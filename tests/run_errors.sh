@@ -48,6 +48,19 @@ expect = maybe
 workload = true
 check = true
 E
+bad bad-calls "bad-calls.ini:4: calls must be yes or no, not 'maybe'" <<'E'
+[scenario]
+workload = true
+check = true
+calls = maybe
+E
+bad calls-twice "calls-twice.ini:5: 'calls' given twice" <<'E'
+[scenario]
+workload = true
+check = true
+calls = yes
+calls = no
+E
 bad bad-number "bad-number.ini:4: sector: value out of range" <<'E'
 [scenario]
 workload = true

@@ -1,6 +1,6 @@
 /*
  * synconly.c - an engine whose only barrier is sync() or syncfs(): the
- * workload and checker of tests/record_calls.sh.  FUSE never sees either
+ * workload and checker of scenarios/synconly*.ini and tests/record_calls.sh.  FUSE never sees either
  * call, so only record --calls can tell its commits are durable.  Built
  * twice, dynamically and static (synconly-static), with nothing but libc
  * and pthreads; the barrier is issued as a raw syscall.
