@@ -139,6 +139,17 @@ static int check_value(struct parse *p, const char *name, const char *value)
 	return !p->why[0];
 }
 
+/* A key whose value is a flag (checked already): once only.  1, or 0 with why. */
+static int set_flag(struct parse *p, int *seen, const char *name, int *flag, int value)
+{
+	if ((*seen)++) {
+		snprintf(p->why, sizeof(p->why), "'%s' given twice", name);
+		return 0;
+	}
+	*flag = value;
+	return 1;
+}
+
 static int handler(void *user, const char *section, const char *name,
 		   const char *value)
 {
@@ -174,22 +185,10 @@ static int handler(void *user, const char *section, const char *name,
 			snprintf(p->why, sizeof(p->why), "out of memory");
 		return ok;
 	}
-	if (!strcmp(name, "calls")) {
-		if (p->calls_set++) {
-			snprintf(p->why, sizeof(p->why), "'calls' given twice");
-			return 0;
-		}
-		s->calls = !strcmp(value, "yes");
-		return 1;
-	}
-	if (!strcmp(name, "expect")) {
-		if (p->expect_set++) {
-			snprintf(p->why, sizeof(p->why), "'expect' given twice");
-			return 0;
-		}
-		s->expect_fail = !strcmp(value, "fail");
-		return 1;
-	}
+	if (!strcmp(name, "calls"))
+		return set_flag(p, &p->calls_set, name, &s->calls, !strcmp(value, "yes"));
+	if (!strcmp(name, "expect"))
+		return set_flag(p, &p->expect_set, name, &s->expect_fail, !strcmp(value, "fail"));
 	for (i = 0; i < SCENARIO_NOPTS; i++)
 		if (!strcmp(name, scenario_opt_names[i])) {
 			const char *why = opt_check(i, value);
