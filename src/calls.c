@@ -94,11 +94,14 @@ struct calls_thread {
 	long nr;      /* that call's number */
 	uint64_t arg[4];   /* its first arguments */
 	uint64_t entry_ns; /* when it stopped at the entry, on the trace's clock */
+	char site[240];    /* where it was made (calls_site), "" unknown */
 };
 
 struct calls_state {
 	const struct calls_opts *o;
 	int ctl;                  /* the control file, open for writing */
+	struct calls_sites *sites; /* unwinders, under site_lock */
+	pthread_mutex_t site_lock; /* the notification thread and the tracer both unwind */
 	int listener;             /* the seccomp filter's notification fd, or -1 */
 	int stop[2];              /* a pipe: the notification thread ends when it is readable */
 	pid_t main;               /* the workload's first process */
@@ -284,12 +287,12 @@ static void barrier(struct calls_state *s, pid_t tid)
  * in the calls log (calls.h). */
 static void log_call(const struct calls_thread *t, long long rval, uint64_t exit_ns)
 {
-	char line[256];
-	int n = snprintf(line, sizeof(line), "%d %ld %lld %llu %llu %llx %llx %llx %llx\n",
+	char line[512];
+	int n = snprintf(line, sizeof(line), "%d %ld %lld %llu %llu %llx %llx %llx %llx%s%s\n",
 			 (int)t->tid, t->nr, rval, (unsigned long long)t->entry_ns,
 			 (unsigned long long)exit_ns, (unsigned long long)t->arg[0],
 			 (unsigned long long)t->arg[1], (unsigned long long)t->arg[2],
-			 (unsigned long long)t->arg[3]);
+			 (unsigned long long)t->arg[3], t->site[0] ? "\t" : "", t->site);
 
 	pthread_mutex_lock(&log_lock);
 	if ((size_t)log_len + (size_t)n > sizeof(log_buf))
@@ -308,6 +311,24 @@ static uint64_t now_ns(const struct calls_state *s)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	t = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	return t > s->o->t0_ns ? t - s->o->t0_ns : 0;
+}
+
+/* Where t's call, now waiting at its entry, was made, into t->site. */
+static void capture_site(struct calls_state *s, struct calls_thread *t)
+{
+	t->site[0] = 0;
+	if (!s->sites)
+		return;
+	pthread_mutex_lock(&s->site_lock);
+	calls_site(s->sites, t->tid, t->site, sizeof(t->site));
+	pthread_mutex_unlock(&s->site_lock);
+}
+
+static void forget_site(struct calls_state *s, pid_t tid)
+{
+	pthread_mutex_lock(&s->site_lock);
+	calls_sites_forget(s->sites, tid);
+	pthread_mutex_unlock(&s->site_lock);
 }
 
 /*
@@ -330,6 +351,7 @@ static void at_entry(struct calls_state *s, pid_t tid)
 		for (k = 0; k < 4; k++)
 			t->arg[k] = info.seccomp.args[k];
 		t->entry_ns = now_ns(s);
+		capture_site(s, t);
 		if (!is_barrier(t->nr)) { /* no user notification: logged here, one stop */
 			log_call(t, 0, 0);
 			t->in_call = false;
@@ -371,6 +393,7 @@ static void *notify_loop(void *arg)
 					  .entry_ns = now_ns(s)};
 		for (k = 0; k < 4; k++)
 			t.arg[k] = req.data.args[k];
+		capture_site(s, &t);
 		log_call(&t, 0, 0);
 		resp = (struct seccomp_notif_resp){.id = req.id,
 						   .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE};
@@ -410,8 +433,11 @@ static void on_stop(struct calls_state *s, pid_t tid, int st)
 		at_entry(s, tid);
 	else if (sig == (SIGTRAP | 0x80))
 		at_exit(s, tid);
-	else if (sig == SIGTRAP && event)
-		ptrace(PTRACE_CONT, tid, 0, 0); /* fork, vfork, clone, exec */
+	else if (sig == SIGTRAP && event) { /* fork, vfork, clone, exec */
+		if (event == PTRACE_EVENT_EXEC)
+			forget_site(s, tid); /* a new program: new modules */
+		ptrace(PTRACE_CONT, tid, 0, 0);
+	}
 	else if (sig == SIGSTOP && added)
 		ptrace(PTRACE_CONT, tid, 0, 0); /* a new tracee's first stop: not a signal */
 	else
@@ -428,6 +454,8 @@ static void calls_close(struct calls_state *s)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	log_fd = -1;
+	calls_sites_free(s->sites);
+	pthread_mutex_destroy(&s->site_lock);
 	free(s);
 }
 
@@ -452,6 +480,7 @@ static int trace_loop(struct calls_state *s)
 			s->main_status = st;
 		if ((t = thread_of(s, tid, false, NULL)))
 			t->tid = CALLS_GONE;
+		forget_site(s, tid);
 	}
 }
 
@@ -506,6 +535,8 @@ int calls_trace(const struct calls_opts *o)
 	s->o = o; /* the rest zeroed by calloc */
 	s->main_status = -1;
 	s->listener = s->stop[0] = s->stop[1] = -1;
+	pthread_mutex_init(&s->site_lock, NULL);
+	s->sites = calls_sites_new(); /* without memory: no sites, the rest works */
 	if ((s->ctl = open(o->ctl, O_WRONLY | O_CLOEXEC)) < 0 || pipe2(s->stop, O_CLOEXEC) < 0 ||
 	    (log_fd = open(o->log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644)) < 0) {
 		err = -errno;

@@ -20,7 +20,7 @@
  * The calls log, TRACE/calls: one line per watched call, written as the
  * call returns,
  *
- *     TID NR RESULT ENTRY_NS EXIT_NS A0 A1 A2 A3
+ *     TID NR RESULT ENTRY_NS EXIT_NS A0 A1 A2 A3[\tSITE]
  *
  * decimal but for the arguments (hex); NR the syscall number of the
  * recording machine's architecture (calls_name() names it); the times on
@@ -29,7 +29,10 @@
  * returns, for its result and exit time; any other call is logged at its
  * entry with RESULT and EXIT_NS 0, and its window runs until the thread's
  * next watched call: one ptrace stop per call instead of two.  A line that is not whole (the
- * tracer was killed) is ignored.
+ * tracer was killed) is ignored.  SITE is where the call was made, the
+ * calling thread's stack unwound while it waited (calls_site.c): its
+ * first frames that have a source line, "fn() file.c:212 <- caller()
+ * file.c:330", or the first named frames when none has one.
  *
  * A record made on behalf of a call lies in its window: the FUSE request
  * starts after the entry and is answered before the return.  So the join
@@ -85,6 +88,8 @@ struct calls_call {
 	uint64_t entry_ns;  /* on the trace's clock */
 	uint64_t exit_ns;   /* 0: not stopped at its return (runs to the thread's next call) */
 	uint64_t arg[4];    /* its first arguments */
+	char *site;         /* where it was made ("wal_append() walkv.c:212 <- main() ..."),
+			       or NULL; owned by the log */
 };
 
 struct calls_log {

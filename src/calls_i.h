@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct calls_sys {
 	long nr;          /* syscall number, this architecture */
@@ -21,5 +22,18 @@ extern const size_t calls_nsys;
 
 /* The table's entry for syscall nr, or NULL. */
 const struct calls_sys *calls_sys_of(long nr);
+
+/* Call sites (calls_site.c): unwinders per traced thread.  Not thread safe. */
+struct calls_sites;
+struct calls_sites *calls_sites_new(void);
+void calls_sites_free(struct calls_sites *cs);
+/* Drops what is kept for tid (it ended, or exec'ed). */
+void calls_sites_forget(struct calls_sites *cs, pid_t tid);
+/*
+ * Where tid, blocked in a call, made it: "wal_append() walkv.c:212 <-
+ * main() walkv.c:330" (the first frames with a source line, else the first
+ * named ones), into buf; "" when its stack cannot be walked.
+ */
+void calls_site(struct calls_sites *cs, pid_t tid, char *buf, size_t len);
 
 #endif

@@ -102,17 +102,23 @@ static bool parse_line(const char *line, struct calls_call *c)
 	long nr;
 	int used = 0;
 
+	const char *site, *end;
+
 	if (sscanf(line, "%u %ld %lld %llu %llu %llx %llx %llx %llx%n", &tid, &nr, &res, &e, &x,
-		   &a[0], &a[1], &a[2], &a[3], &used) != 9 || line[used] != '\n' || (x && x < e))
+		   &a[0], &a[1], &a[2], &a[3], &used) != 9 || (x && x < e) ||
+	    (line[used] != '\n' && line[used] != '\t') || !(end = strchr(line + used, '\n')))
 		return false;
 	*c = (struct calls_call){.tid = tid, .nr = nr, .result = res, .entry_ns = e,
 				 .exit_ns = x, .arg = {a[0], a[1], a[2], a[3]}};
+	site = line + used + (line[used] == '\t');
+	if (end > site && !(c->site = strndup(site, (size_t)(end - site))))
+		return false;
 	return true;
 }
 
 int calls_load(const char *trace_dir, struct calls_log *log)
 {
-	char path[4096], line[512];
+	char path[4096], line[1024];
 	struct calls_call *v;
 	size_t cap = 0;
 	FILE *f;
@@ -141,6 +147,10 @@ int calls_load(const char *trace_dir, struct calls_log *log)
 
 void calls_log_free(struct calls_log *log)
 {
+	size_t i;
+
+	for (i = 0; i < log->n; i++)
+		free(log->v[i].site);
 	free(log->v);
 	memset(log, 0, sizeof(*log));
 }
@@ -212,7 +222,9 @@ void calls_describe(const struct calls_call *c, char *buf, size_t len)
 							    : (int64_t)c->arg[k]);
 	}
 	if (n < len && c->exit_ns) /* a call not stopped at its return has no result */
-		snprintf(buf + n, len - n, ") = %lld", c->result);
+		n += (size_t)snprintf(buf + n, len - n, ") = %lld", c->result);
 	else if (n < len)
-		snprintf(buf + n, len - n, ")");
+		n += (size_t)snprintf(buf + n, len - n, ")");
+	if (n < len && c->site)
+		snprintf(buf + n, len - n, " in %s", c->site);
 }

@@ -26,8 +26,10 @@ static const struct help_opt record_opts[] = {
 	{"--keep-final", "Keep the tree the workload left behind as TRACE/final."},
 	{"--allow-other", "Let other users enter the mount (FUSE allow_other)."},
 	{"--calls",
-	 "Watch CMD's system calls too (ptrace, stopped by a seccomp filter only at the calls "
-	 "that matter, so static binaries and raw syscalls are covered): a successful sync(), or "
+	 "Watch CMD's system calls too (a seccomp filter stops it only at the calls that "
+	 "matter, so static binaries and raw syscalls are covered): every op is joined to the "
+	 "call that made it and where it was made (function, file:line where there is debug "
+	 "information), which show, explanations and causes name; and a successful sync(), or "
 	 "syncfs() on a file under the mount, becomes a syncfs barrier in the trace, which FUSE "
 	 "alone never sees."},
 	{"--backing DIR",

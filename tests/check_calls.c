@@ -63,12 +63,15 @@ START_TEST(open_window)
 	struct calls_log log;
 	char text[256];
 
-	snprintf(text, sizeof(text), "7 %d 0 100 0 3 0 1000 0\n7 %d 0 300 0 3 0 10 0\n",
+	snprintf(text, sizeof(text),
+		 "7 %d 0 100 0 3 0 1000 0\n7 %d 0 300 0 3 0 10 0\tput() kv.c:9 <- main() kv.c:30\n",
 		 SYS_write, SYS_pwrite64);
 	load(text, &log);
 	ck_assert_ptr_null(calls_join(&log, 7, 50));
 	ck_assert_int_eq(calls_join(&log, 7, 299)->nr, SYS_write);
 	ck_assert_int_eq(calls_join(&log, 7, 5000)->nr, SYS_pwrite64);
+	ck_assert_str_eq(calls_join(&log, 7, 5000)->site, "put() kv.c:9 <- main() kv.c:30");
+	ck_assert_ptr_null(calls_join(&log, 7, 299)->site);
 	ck_assert_ptr_null(calls_join(&log, 0, 150)); /* not a flushing call */
 	calls_log_free(&log);
 	/* A flushing call's open window ends at its thread's next call. */
@@ -109,6 +112,9 @@ START_TEST(describe)
 	c = (struct calls_call){.nr = SYS_sync, .entry_ns = 1, .exit_ns = 2};
 	calls_describe(&c, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "sync() = 0");
+	c.site = "flush() log.c:12 <- main() log.c:40";
+	calls_describe(&c, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "sync() = 0 in flush() log.c:12 <- main() log.c:40");
 	ck_assert_ptr_null(calls_name(SYS_getpid));
 }
 END_TEST

@@ -83,8 +83,11 @@ joins() {
 	        | length == 2 and all' "$WORK/j.json" >/dev/null || fail "creates do not join their open"
 	jq -e '[.records[] | select(.op == "mark") | .call.syscall == "write"] | all' "$WORK/j.json" \
 		>/dev/null || fail "marks do not join the write to the control file"
-	"$FL" show "$WORK/j" | grep -q 'syncfs .*<- sync() = 0$' || fail "show's text does not name the call"
-	"$FL" show "$WORK/j" | grep -q 'write .*<- write(3, \.\.\., 4096)$' || fail "show's text does not name the write"
+	# ... and where it was made: the engine's function and line (built with -g).
+	"$FL" show "$WORK/j" | grep -q 'syncfs .*<- sync() = 0 in sync_thread() synconly\.c:[0-9]*' ||
+		fail "show's text does not name the sync and its site: $("$FL" show "$WORK/j" | grep syncfs)"
+	"$FL" show "$WORK/j" | grep -q 'write .*<- write(3, \.\.\., 4096) in run() synconly\.c:[0-9]*' ||
+		fail "show's text does not name the write and its site"
 	# Mapped pages written back by the kernel (pid 0) join the msync that forced them.
 	M="$top_builddir/scenarios/engines/mmapstore"
 	"$FL" record -o "$WORK/m" --calls --setup "$M init" -- "$M" run 2 >/dev/null 2>&1 || fail "record mmapstore"
@@ -98,7 +101,11 @@ export FAULTLINE_CALLS_PTRACE=1
 joins
 unset FAULTLINE_CALLS_PTRACE
 
-# A failure's explanation and its cause name the calls: the lost write by
+# A static binary's calls have their sites too (its own code has line numbers).
+"$FL" show "$WORK/synconly-static-sync--calls" | grep -q 'write .* in run() synconly\.c:[0-9]*' ||
+	fail "no call site in the static binary's trace: $("$FL" show "$WORK/synconly-static-sync--calls" | grep write)"
+
+# A failure's explanation and its cause name the calls and their sites: the lost write by
 # the engine's write(), the crash at its mark by the write to the control file.
 W="$top_builddir/scenarios/engines/walkv"
 "$FL" record -o "$WORK/w" --calls --setup "$W init --bug early-ack" -- "$W" run 3 --bug early-ack \
@@ -106,9 +113,9 @@ W="$top_builddir/scenarios/engines/walkv"
 "$FL" explore "$WORK/w" --model posix --check "$W check --bug early-ack" --max-causes 1 \
 	--json "$WORK/w.json" >/dev/null 2>&1
 [ $? -eq 1 ] || fail "walkv early-ack under --calls is not caught"
-jq -e '.failures[0].explanation | test("lost op [0-9]+ \\(write /wal.log @[0-9]+\\+[0-9]+\\) from (p)?write(64)?\\([0-9]+, ..., [0-9]+")' \
+jq -e '.failures[0].explanation | test("lost op [0-9]+ \\(write /wal.log @[0-9]+\\+[0-9]+\\) from (p)?write(64)?\\([0-9]+, ..., [0-9]+\\) in [a-z_]+\\(\\) walkv\\.c:[0-9]+")' \
 	"$WORK/w.json" >/dev/null || fail "the explanation does not name the write call: $(jq -r '.failures[0].explanation' "$WORK/w.json")"
-jq -e '[.failures[] | select(.cause_words) | .cause_words | test("by (p)?write(64)?\\(")] | any' \
+jq -e '[.failures[] | select(.cause_words) | .cause_words | test("by (p)?write(64)?\\(.* in [a-z_]+\\(\\) walkv\\.c:[0-9]+")] | any' \
 	"$WORK/w.json" >/dev/null || fail "the cause does not name the write call"
 
 # A trace recorded without --calls has no call to show; a cut log is read to its last whole line.

@@ -1,0 +1,322 @@
+/*
+ * calls_site.c - where a watched call was made: the calling thread's stack,
+ * unwound and symbolized while the thread waits in the call (calls.h).
+ *
+ * A thread blocked in a system call shows its stack pointer and program
+ * counter in /proc/TID/syscall; with those two registers, the stack read
+ * with process_vm_readv and the modules of /proc/TID/maps, libdw unwinds
+ * by the call frame information (.eh_frame, .debug_frame) every module
+ * carries, which needs no frame pointer.  A frame whose rule needs a
+ * register we do not have ends the walk: the site is then what was found.
+ * Each frame is named by its function and, where the module has debug
+ * information, file:line.  The site is the first frames that have a
+ * source line outside the C library and the loader (the engine's own
+ * code, past libc's wrappers); without any, the first frames outside
+ * them (a static binary's libc has no line information).
+ *
+ * One Dwfl per thread, made at the thread's first call and remade when a
+ * program counter falls outside every module it knows (a library loaded
+ * since, or an exec); names are cached per program counter.  Not thread
+ * safe: the caller serializes (calls.c holds its notification thread's
+ * calls and the tracer's under one lock).
+ */
+#include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "calls_i.h"
+
+#define SITE_SLOTS 256      /* threads with a Dwfl at once (a power of two) */
+#define SITE_STACK 16384    /* stack bytes read at once from the stack pointer */
+#define SITE_FRAMES 12      /* frames walked at most */
+#define SITE_SHOWN 3        /* frames named in a site */
+#define SITE_NAMES 4096     /* cached frame names per thread (a power of two) */
+
+#if defined(__x86_64__)
+#define SITE_SP_REG 7 /* DWARF register number of the stack pointer */
+#elif defined(__aarch64__)
+#define SITE_SP_REG 31
+#endif
+
+/* One cached frame name. */
+struct site_name {
+	uint64_t pc;    /* 0: empty */
+	bool source;    /* has file:line */
+	bool libc;      /* in the C library or the dynamic loader (not the engine's code) */
+	char text[120]; /* "wal_append() walkv.c:212" */
+};
+
+/* A thread's unwinding state; also the callbacks' argument. */
+struct site_thread {
+	pid_t tid;                 /* 0: free */
+	Dwfl *dwfl;
+	uint64_t pc, sp;           /* the registers the walk starts from */
+	uint64_t lo;               /* address of stack[0] */
+	size_t n;                  /* bytes of stack read */
+	uint8_t stack[SITE_STACK];
+	struct site_name *names;   /* SITE_NAMES entries, by pc hash */
+};
+
+struct calls_sites {
+	struct site_thread *slot[SITE_SLOTS];
+};
+
+static bool cb_memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
+{
+	struct site_thread *t = arg;
+	struct iovec local = {.iov_base = result, .iov_len = sizeof(*result)};
+	struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = sizeof(*result)};
+
+	(void)dwfl;
+	if (addr >= t->lo && addr + sizeof(*result) <= t->lo + t->n) {
+		memcpy(result, t->stack + (addr - t->lo), sizeof(*result));
+		return true;
+	}
+	return process_vm_readv(t->tid, &local, 1, &remote, 1, 0) == (ssize_t)sizeof(*result);
+}
+
+static pid_t cb_next_thread(Dwfl *dwfl, void *arg, void **thread_argp)
+{
+	struct site_thread *t = arg;
+
+	(void)dwfl;
+	if (*thread_argp)
+		return 0;
+	*thread_argp = arg;
+	return t->tid;
+}
+
+static bool cb_get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_argp)
+{
+	struct site_thread *t = arg;
+
+	(void)dwfl;
+	*thread_argp = arg;
+	return tid == t->tid;
+}
+
+static bool cb_initial_registers(Dwfl_Thread *thread, void *arg)
+{
+	struct site_thread *t = arg;
+	Dwarf_Word sp = t->sp;
+
+	dwfl_thread_state_register_pc(thread, t->pc);
+	return dwfl_thread_state_registers(thread, SITE_SP_REG, 1, &sp);
+}
+
+static const Dwfl_Thread_Callbacks site_callbacks = {
+	.next_thread = cb_next_thread,
+	.get_thread = cb_get_thread,
+	.memory_read = cb_memory_read,
+	.set_initial_registers = cb_initial_registers,
+};
+
+static const Dwfl_Callbacks proc_callbacks = {
+	.find_elf = dwfl_linux_proc_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+};
+
+/* t's modules, from /proc/TID/maps, and the unwinder attached.  0 or -1. */
+static int site_attach(struct site_thread *t)
+{
+	if (t->dwfl)
+		dwfl_end(t->dwfl);
+	t->dwfl = dwfl_begin(&proc_callbacks);
+	if (!t->dwfl)
+		return -1;
+	if (dwfl_linux_proc_report(t->dwfl, t->tid) != 0 || dwfl_report_end(t->dwfl, NULL, NULL) ||
+	    !dwfl_attach_state(t->dwfl, NULL, t->tid, &site_callbacks, t)) {
+		dwfl_end(t->dwfl);
+		t->dwfl = NULL;
+		return -1;
+	}
+	memset(t->names, 0, SITE_NAMES * sizeof(*t->names));
+	return 0;
+}
+
+static struct site_thread *site_thread_of(struct calls_sites *cs, pid_t tid)
+{
+	size_t i = ((size_t)tid * 2654435761u) & (SITE_SLOTS - 1);
+	struct site_thread *t = cs->slot[i];
+
+	if (t && t->tid == tid)
+		return t;
+	if (t) /* another thread had the slot: it is reused */
+		dwfl_end(t->dwfl);
+	else if (!(t = cs->slot[i] = calloc(1, sizeof(*t))) ||
+		 !(t->names = calloc(SITE_NAMES, sizeof(*t->names)))) {
+		if (t)
+			free(t);
+		cs->slot[i] = NULL;
+		return NULL;
+	}
+	t->tid = tid;
+	t->dwfl = NULL;
+	return site_attach(t) < 0 ? NULL : t;
+}
+
+/* The stack pointer and program counter of tid, blocked in a call.  0 or -1. */
+static int read_regs(pid_t tid, uint64_t *sp, uint64_t *pc)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)tid);
+	if (!(f = fopen(path, "re")))
+		return -1;
+	n = (ssize_t)fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	for (p = buf, i = 0; i < 7 && p; i++) /* nr and six arguments */
+		if ((p = strchr(p, ' ')))
+			p++;
+	if (!p || sscanf(p, "%" SCNx64 " %" SCNx64, sp, pc) != 2)
+		return -1;
+	return 0;
+}
+
+/* The name of the frame at pc (already the call's address, not the return's). */
+static const struct site_name *frame_name(struct site_thread *t, uint64_t pc)
+{
+	struct site_name *e = &t->names[(pc * 2654435761u) & (SITE_NAMES - 1)];
+	Dwfl_Module *m;
+	Dwfl_Line *line;
+	const char *fn, *file, *base, *mod = NULL;
+	GElf_Off off;
+	GElf_Sym sym;
+	int lineno = 0;
+
+	if (e->pc == pc)
+		return e;
+	e->pc = pc;
+	m = dwfl_addrmodule(t->dwfl, pc);
+	if (m)
+		dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL, &mod, NULL);
+	base = mod ? strrchr(mod, '/') : NULL;
+	base = base ? base + 1 : mod;
+	e->libc = base && (!strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5) ||
+			   !strncmp(base, "ld-linux", 8) || !strncmp(base, "libpthread", 10));
+	fn = m ? dwfl_module_addrinfo(m, pc, &off, &sym, NULL, NULL, NULL) : NULL;
+	line = m ? dwfl_module_getsrc(m, pc) : NULL;
+	file = line ? dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL) : NULL;
+	base = file ? strrchr(file, '/') : NULL;
+	e->source = file && lineno > 0;
+	if (e->source)
+		snprintf(e->text, sizeof(e->text), "%s() %s:%d", fn ? fn : "??",
+			 base ? base + 1 : file, lineno);
+	else
+		snprintf(e->text, sizeof(e->text), "%s()", fn ? fn : "??");
+	return e;
+}
+
+/* The frames' pcs (each a call's own address) walked from t's registers. */
+struct site_walk {
+	uint64_t pc[SITE_FRAMES];
+	int n;
+};
+
+static int walk_frame(Dwfl_Frame *frame, void *arg)
+{
+	struct site_walk *w = arg;
+	Dwarf_Addr pc;
+	bool activation;
+
+	if (!dwfl_frame_pc(frame, &pc, &activation) || !pc)
+		return DWARF_CB_ABORT;
+	w->pc[w->n++] = activation ? pc : pc - 1;
+	return w->n < SITE_FRAMES ? DWARF_CB_OK : DWARF_CB_ABORT;
+}
+
+/* Reads t's stack and walks it; the number of frames. */
+static int walk(struct site_thread *t, struct site_walk *w)
+{
+	struct iovec local = {.iov_base = t->stack, .iov_len = SITE_STACK};
+	struct iovec remote = {.iov_base = (void *)(uintptr_t)t->sp, .iov_len = SITE_STACK};
+	ssize_t got = process_vm_readv(t->tid, &local, 1, &remote, 1, 0);
+
+	t->lo = t->sp;
+	t->n = got > 0 ? (size_t)got : 0;
+	w->n = 0;
+	dwfl_getthread_frames(t->dwfl, t->tid, walk_frame, w);
+	return w->n;
+}
+
+struct calls_sites *calls_sites_new(void)
+{
+	return calloc(1, sizeof(struct calls_sites));
+}
+
+void calls_sites_forget(struct calls_sites *cs, pid_t tid)
+{
+	size_t i = ((size_t)tid * 2654435761u) & (SITE_SLOTS - 1);
+	struct site_thread *t = cs ? cs->slot[i] : NULL;
+
+	if (t && t->tid == tid) {
+		dwfl_end(t->dwfl);
+		t->dwfl = NULL;
+		t->tid = 0;
+	}
+}
+
+void calls_sites_free(struct calls_sites *cs)
+{
+	size_t i;
+
+	for (i = 0; cs && i < SITE_SLOTS; i++)
+		if (cs->slot[i]) {
+			if (cs->slot[i]->dwfl)
+				dwfl_end(cs->slot[i]->dwfl);
+			free(cs->slot[i]->names);
+			free(cs->slot[i]);
+		}
+	free(cs);
+}
+
+/* Joins the names of frames [from, w->n) into buf, " <- " between, at most
+ * SITE_SHOWN, ending before a frame back in the C library. */
+static void site_text(struct site_thread *t, const struct site_walk *w, int from, char *buf,
+		      size_t len)
+{
+	size_t at = 0;
+	int k, shown = 0;
+
+	buf[0] = 0;
+	for (k = from; k < w->n && shown < SITE_SHOWN && at < len; k++, shown++) {
+		const struct site_name *e = frame_name(t, w->pc[k]);
+
+		if (shown && e->libc) /* back in the C library: its start-up code */
+			break;
+		at += (size_t)snprintf(buf + at, len - at, "%s%s", shown ? " <- " : "", e->text);
+	}
+}
+
+void calls_site(struct calls_sites *cs, pid_t tid, char *buf, size_t len)
+{
+	struct site_thread *t = site_thread_of(cs, tid);
+	struct site_walk w;
+	int k;
+
+	buf[0] = 0;
+	if (!t || (!t->dwfl && site_attach(t) < 0) || read_regs(tid, &t->sp, &t->pc) < 0)
+		return;
+	if (!dwfl_addrmodule(t->dwfl, t->pc) && site_attach(t) < 0) /* loaded since: again */
+		return;
+	if (walk(t, &w) == 0)
+		return;
+	/* The engine's first frame with a source line; else its first frame. */
+	for (k = 0; k < w.n && (!frame_name(t, w.pc[k])->source || frame_name(t, w.pc[k])->libc); k++)
+		;
+	if (k == w.n)
+		for (k = 0; k < w.n && frame_name(t, w.pc[k])->libc; k++)
+			;
+	site_text(t, &w, k < w.n ? k : 0, buf, len);
+}
