@@ -20,7 +20,6 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
@@ -45,6 +44,15 @@
 #define CALLS_ARCH AUDIT_ARCH_AARCH64
 #else
 #error "calls.c: no seccomp architecture for this machine"
+#endif
+
+/* Linux 6.6: the supervisor and the notifying thread hand the CPU to each
+ * other directly (no trip through the scheduler's wake-up). */
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
 #endif
 
 #define CALLS_MAX_THREADS 4096 /* tracees at once; a power of two (the slots hash) */
@@ -103,7 +111,8 @@ struct calls_state {
 	struct calls_sites *sites; /* unwinders, under site_lock */
 	pthread_mutex_t site_lock; /* the notification thread and the tracer both unwind */
 	int listener;             /* the seccomp filter's notification fd, or -1 */
-	int stop[2];              /* a pipe: the notification thread ends when it is readable */
+	bool stopping;            /* set by the tracer: the notification thread is to end */
+	bool stopped;             /* set by the notification thread as it ends */
 	pid_t main;               /* the workload's first process */
 	int main_status;          /* its wait status, -1 until it ends */
 	struct calls_thread th[CALLS_MAX_THREADS];
@@ -367,28 +376,23 @@ static void at_entry(struct calls_state *s, pid_t tid)
  * The notification thread: each watched call but the barriers stops the
  * calling thread here (SECCOMP_RET_USER_NOTIF) until it is logged and let
  * go on as it was (SECCOMP_USER_NOTIF_FLAG_CONTINUE): two context
- * switches and two ioctls, cheaper than a ptrace stop.  Runs until the
- * stop pipe is readable.
+ * switches and two ioctls, cheaper than a ptrace stop.  Runs until
+ * notify_stop.
  */
 static void *notify_loop(void *arg)
 {
 	struct calls_state *s = arg;
-	struct pollfd p[2] = {{.fd = s->listener, .events = POLLIN}, {.fd = s->stop[0], .events = POLLIN}};
 	struct seccomp_notif req;
 	struct seccomp_notif_resp resp;
 	struct calls_thread t;
 	int k;
 
-	for (;;) {
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
-			break;
-		if (p[1].revents)
-			break;
-		if (!(p[0].revents & POLLIN))
-			continue;
+	/* Best effort: an older kernel says EINVAL, and wakes the usual way. */
+	ioctl(s->listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+	while (!__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE)) {
 		memset(&req, 0, sizeof(req));
 		if (ioctl(s->listener, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
-			continue; /* EINTR, or the caller died (ENOENT) */
+			continue; /* EINTR (told to stop?), or the caller died (ENOENT) */
 		t = (struct calls_thread){.tid = (pid_t)req.pid, .nr = req.data.nr,
 					  .entry_ns = now_ns(s)};
 		for (k = 0; k < 4; k++)
@@ -399,7 +403,25 @@ static void *notify_loop(void *arg)
 						   .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE};
 		ioctl(s->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp); /* ENOENT: it died meanwhile */
 	}
+	__atomic_store_n(&s->stopped, true, __ATOMIC_RELEASE);
 	return NULL;
+}
+
+static void on_wake(int sig)
+{
+	(void)sig; /* only interrupts the notification thread's wait */
+}
+
+/* Ends the notification thread: the flag, then a signal until it sees it
+ * (one sent just before it blocks would be lost). */
+static void notify_stop(struct calls_state *s, pthread_t nt)
+{
+	__atomic_store_n(&s->stopping, true, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&s->stopped, __ATOMIC_ACQUIRE)) {
+		pthread_kill(nt, SIGUSR1);
+		usleep(1000);
+	}
+	pthread_join(nt, NULL);
 }
 
 /* tid is at a call's return: logged, and a barrier that succeeded is recorded. */
@@ -447,7 +469,7 @@ static void on_stop(struct calls_state *s, pid_t tid, int st)
 /* Closes what calls_trace opened, and frees s. */
 static void calls_close(struct calls_state *s)
 {
-	int fds[] = {s->ctl, s->listener, s->stop[0], s->stop[1], log_fd};
+	int fds[] = {s->ctl, s->listener, log_fd};
 	size_t i;
 
 	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
@@ -534,10 +556,11 @@ int calls_trace(const struct calls_opts *o)
 		return -ENOMEM;
 	s->o = o; /* the rest zeroed by calloc */
 	s->main_status = -1;
-	s->listener = s->stop[0] = s->stop[1] = -1;
+	s->listener = -1;
 	pthread_mutex_init(&s->site_lock, NULL);
-	s->sites = calls_sites_new(); /* without memory: no sites, the rest works */
-	if ((s->ctl = open(o->ctl, O_WRONLY | O_CLOEXEC)) < 0 || pipe2(s->stop, O_CLOEXEC) < 0 ||
+	if (!getenv("FAULTLINE_CALLS_NOSITES"))
+		s->sites = calls_sites_new(); /* without memory: no sites, the rest works */
+	if ((s->ctl = open(o->ctl, O_WRONLY | O_CLOEXEC)) < 0 ||
 	    (log_fd = open(o->log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644)) < 0) {
 		err = -errno;
 		goto out;
@@ -545,6 +568,7 @@ int calls_trace(const struct calls_opts *o)
 	signal(SIGTERM, log_on_signal);
 	signal(SIGINT, log_on_signal);
 	signal(SIGHUP, log_on_signal);
+	sigaction(SIGUSR1, &(struct sigaction){.sa_handler = on_wake}, NULL); /* no SA_RESTART */
 	if ((err = start(s)) < 0)
 		goto out;
 	if (s->listener > 0 && (err = -pthread_create(&nt, NULL, notify_loop, s)) < 0) {
@@ -556,8 +580,8 @@ int calls_trace(const struct calls_opts *o)
 	if (!err)
 		err = s->main_status;
 out:
-	if (thread && write(s->stop[1], "x", 1) == 1)
-		pthread_join(nt, NULL);
+	if (thread)
+		notify_stop(s, nt);
 	log_flush();
 	calls_close(s);
 	return err;

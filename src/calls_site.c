@@ -22,6 +22,7 @@
  */
 #include <elfutils/libdwfl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,9 +34,11 @@
 
 #define SITE_SLOTS 256      /* threads with a Dwfl at once (a power of two) */
 #define SITE_STACK 16384    /* stack bytes read at once from the stack pointer */
-#define SITE_FRAMES 12      /* frames walked at most */
+#define SITE_FRAMES 8       /* frames walked at most */
 #define SITE_SHOWN 3        /* frames named in a site */
 #define SITE_NAMES 4096     /* cached frame names per thread (a power of two) */
+#define SITE_CACHE 256      /* cached sites per thread (a power of two) */
+#define SITE_READS 48       /* stack words a cached walk may have read */
 
 #if defined(__x86_64__)
 #define SITE_SP_REG 7 /* DWARF register number of the stack pointer */
@@ -51,10 +54,27 @@ struct site_name {
 	char text[120]; /* "wal_append() walkv.c:212" */
 };
 
+/*
+ * A site found by a walk, and every stack word the walk read.  The walk is
+ * a function of the program counter, the stack pointer and the words it
+ * read, so a later call with the same registers whose stack holds the
+ * same values at those addresses has the same site, without a walk.
+ */
+struct site_entry {
+	uint64_t pc, sp;                 /* 0, 0: empty */
+	uint64_t addr[SITE_READS];       /* words read, in order */
+	uint64_t val[SITE_READS];
+	int nread;
+	char text[240];
+};
+
 /* A thread's unwinding state; also the callbacks' argument. */
 struct site_thread {
 	pid_t tid;                 /* 0: free */
 	Dwfl *dwfl;
+	int regs_fd;               /* /proc/TID/syscall, kept open, or -1 */
+	struct site_entry *cache;  /* SITE_CACHE entries, by (pc, sp) hash */
+	struct site_entry *walking; /* the entry the walk in progress fills, or NULL */
 	uint64_t pc, sp;           /* the registers the walk starts from */
 	uint64_t lo;               /* address of stack[0] */
 	size_t n;                  /* bytes of stack read */
@@ -72,12 +92,25 @@ static bool cb_memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void
 	struct iovec local = {.iov_base = result, .iov_len = sizeof(*result)};
 	struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = sizeof(*result)};
 
+	bool ok;
+
 	(void)dwfl;
 	if (addr >= t->lo && addr + sizeof(*result) <= t->lo + t->n) {
 		memcpy(result, t->stack + (addr - t->lo), sizeof(*result));
-		return true;
+		ok = true;
+	} else {
+		ok = process_vm_readv(t->tid, &local, 1, &remote, 1, 0) == (ssize_t)sizeof(*result);
 	}
-	return process_vm_readv(t->tid, &local, 1, &remote, 1, 0) == (ssize_t)sizeof(*result);
+	if (ok && t->walking) { /* what the cached site will depend on */
+		struct site_entry *e = t->walking;
+
+		if (e->nread < SITE_READS) {
+			e->addr[e->nread] = addr;
+			e->val[e->nread] = *result;
+		}
+		e->nread++; /* past SITE_READS: too many to check, not cached */
+	}
+	return ok;
 }
 
 static pid_t cb_next_thread(Dwfl *dwfl, void *arg, void **thread_argp)
@@ -136,6 +169,7 @@ static int site_attach(struct site_thread *t)
 		return -1;
 	}
 	memset(t->names, 0, SITE_NAMES * sizeof(*t->names));
+	memset(t->cache, 0, SITE_CACHE * sizeof(*t->cache));
 	return 0;
 }
 
@@ -149,37 +183,46 @@ static struct site_thread *site_thread_of(struct calls_sites *cs, pid_t tid)
 	if (t) /* another thread had the slot: it is reused */
 		dwfl_end(t->dwfl);
 	else if (!(t = cs->slot[i] = calloc(1, sizeof(*t))) ||
-		 !(t->names = calloc(SITE_NAMES, sizeof(*t->names)))) {
-		if (t)
+		 !(t->names = calloc(SITE_NAMES, sizeof(*t->names))) ||
+		 !(t->cache = calloc(SITE_CACHE, sizeof(*t->cache)))) {
+		if (t) {
+			free(t->names);
 			free(t);
+		}
 		cs->slot[i] = NULL;
 		return NULL;
+	} else {
+		t->regs_fd = -1;
 	}
+	if (t->regs_fd >= 0)
+		close(t->regs_fd);
 	t->tid = tid;
 	t->dwfl = NULL;
+	t->regs_fd = -1;
 	return site_attach(t) < 0 ? NULL : t;
 }
 
-/* The stack pointer and program counter of tid, blocked in a call.  0 or -1. */
-static int read_regs(pid_t tid, uint64_t *sp, uint64_t *pc)
+/* The stack pointer and program counter of t's thread, blocked in a call
+ * (/proc/TID/syscall, kept open and read again from 0).  0 or -1. */
+static int read_regs(struct site_thread *t)
 {
 	char path[64], buf[512], *p;
 	ssize_t n;
-	FILE *f;
 	int i;
 
-	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)tid);
-	if (!(f = fopen(path, "re")))
-		return -1;
-	n = (ssize_t)fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
+	if (t->regs_fd < 0) {
+		snprintf(path, sizeof(path), "/proc/%d/syscall", (int)t->tid);
+		if ((t->regs_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			return -1;
+	}
+	n = pread(t->regs_fd, buf, sizeof(buf) - 1, 0);
 	if (n <= 0)
 		return -1;
 	buf[n] = 0;
 	for (p = buf, i = 0; i < 7 && p; i++) /* nr and six arguments */
 		if ((p = strchr(p, ' ')))
 			p++;
-	if (!p || sscanf(p, "%" SCNx64 " %" SCNx64, sp, pc) != 2)
+	if (!p || sscanf(p, "%" SCNx64 " %" SCNx64, &t->sp, &t->pc) != 2)
 		return -1;
 	return 0;
 }
@@ -206,7 +249,9 @@ static const struct site_name *frame_name(struct site_thread *t, uint64_t pc)
 	e->libc = base && (!strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5) ||
 			   !strncmp(base, "ld-linux", 8) || !strncmp(base, "libpthread", 10));
 	fn = m ? dwfl_module_addrinfo(m, pc, &off, &sym, NULL, NULL, NULL) : NULL;
-	line = m ? dwfl_module_getsrc(m, pc) : NULL;
+	/* No line lookup in the C library: it is never the site, and its separate
+	 * debug information (when installed) is large and compressed. */
+	line = m && !e->libc ? dwfl_module_getsrc(m, pc) : NULL;
 	file = line ? dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL) : NULL;
 	base = file ? strrchr(file, '/') : NULL;
 	e->source = file && lineno > 0;
@@ -264,6 +309,9 @@ void calls_sites_forget(struct calls_sites *cs, pid_t tid)
 		dwfl_end(t->dwfl);
 		t->dwfl = NULL;
 		t->tid = 0;
+		if (t->regs_fd >= 0)
+			close(t->regs_fd);
+		t->regs_fd = -1;
 	}
 }
 
@@ -275,7 +323,10 @@ void calls_sites_free(struct calls_sites *cs)
 		if (cs->slot[i]) {
 			if (cs->slot[i]->dwfl)
 				dwfl_end(cs->slot[i]->dwfl);
+			if (cs->slot[i]->regs_fd >= 0)
+				close(cs->slot[i]->regs_fd);
 			free(cs->slot[i]->names);
+			free(cs->slot[i]->cache);
 			free(cs->slot[i]);
 		}
 	free(cs);
@@ -299,19 +350,59 @@ static void site_text(struct site_thread *t, const struct site_walk *w, int from
 	}
 }
 
+/* True when e, cached for t's registers, still holds: every word its walk
+ * read has the same value now (one read of the span they lie in). */
+static bool cache_holds(struct site_thread *t, const struct site_entry *e)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+	struct iovec local = {.iov_base = t->stack}, remote;
+	int k;
+
+	if (e->pc != t->pc || e->sp != t->sp || e->nread > SITE_READS)
+		return false;
+	for (k = 0; k < e->nread; k++) {
+		lo = e->addr[k] < lo ? e->addr[k] : lo;
+		hi = e->addr[k] + 8 > hi ? e->addr[k] + 8 : hi;
+	}
+	if (e->nread == 0)
+		return true;
+	if (hi - lo > SITE_STACK)
+		return false;
+	local.iov_len = remote.iov_len = hi - lo;
+	remote.iov_base = (void *)(uintptr_t)lo;
+	if (process_vm_readv(t->tid, &local, 1, &remote, 1, 0) != (ssize_t)(hi - lo))
+		return false;
+	for (k = 0; k < e->nread; k++)
+		if (memcmp(t->stack + (e->addr[k] - lo), &e->val[k], 8))
+			return false;
+	return true;
+}
+
 void calls_site(struct calls_sites *cs, pid_t tid, char *buf, size_t len)
 {
 	struct site_thread *t = site_thread_of(cs, tid);
+	struct site_entry *e;
 	struct site_walk w;
 	int k;
 
 	buf[0] = 0;
-	if (!t || (!t->dwfl && site_attach(t) < 0) || read_regs(tid, &t->sp, &t->pc) < 0)
+	if (!t || (!t->dwfl && site_attach(t) < 0) || read_regs(t) < 0)
 		return;
+	e = &t->cache[((t->pc ^ (t->sp * 0x9e3779b97f4a7c15u)) >> 4) & (SITE_CACHE - 1)];
+	if (cache_holds(t, e)) {
+		snprintf(buf, len, "%s", e->text);
+		return;
+	}
 	if (!dwfl_addrmodule(t->dwfl, t->pc) && site_attach(t) < 0) /* loaded since: again */
 		return;
-	if (walk(t, &w) == 0)
+	*e = (struct site_entry){.pc = t->pc, .sp = t->sp};
+	t->walking = e;
+	k = walk(t, &w);
+	t->walking = NULL;
+	if (k == 0) {
+		e->pc = e->sp = 0;
 		return;
+	}
 	/* The engine's first frame with a source line; else its first frame. */
 	for (k = 0; k < w.n && (!frame_name(t, w.pc[k])->source || frame_name(t, w.pc[k])->libc); k++)
 		;
@@ -319,4 +410,5 @@ void calls_site(struct calls_sites *cs, pid_t tid, char *buf, size_t len)
 		for (k = 0; k < w.n && frame_name(t, w.pc[k])->libc; k++)
 			;
 	site_text(t, &w, k < w.n ? k : 0, buf, len);
+	snprintf(e->text, sizeof(e->text), "%s", buf);
 }
