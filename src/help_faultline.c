@@ -260,6 +260,7 @@ static const struct help_section sections[] = {
 	 "TMPDIR: where temporary work directories go (default /tmp).\n"
 	 "FAULTLINE_CALLS_PTRACE=1: record --calls stops each watched call with ptrace instead "
 	 "of seccomp user notification (what it falls back to on a kernel without it).\n"
+	 "FAULTLINE_CALLS_NOSITES=1: record --calls leaves out where each call was made.\n"
 	 "FAULTLINE_VERIFY_CAUSES=1: also build every state of the cause search from the bare "
 	 "base and compare (slow; for tests)."},
 	{"CHECKERS",
