@@ -95,6 +95,9 @@ struct calls_call {
 struct calls_log {
 	struct calls_call *v; /* by (tid, entry_ns) */
 	size_t n;
+	size_t *flush;        /* indices in v of the flushing calls, by entry_ns */
+	uint64_t *flush_end;  /* per entry of flush: the latest window end up to it */
+	size_t nflush;
 };
 
 /* Reads TRACE/calls into *log.  0; -ENOENT when the trace has none

@@ -116,6 +116,49 @@ static bool parse_line(const char *line, struct calls_call *c)
 	return true;
 }
 
+/* The end of call i's window: its return, or its thread's next call, or never. */
+static uint64_t window_end(const struct calls_log *log, size_t i)
+{
+	if (log->v[i].exit_ns)
+		return log->v[i].exit_ns;
+	if (i + 1 < log->n && log->v[i + 1].tid == log->v[i].tid)
+		return log->v[i + 1].entry_ns;
+	return UINT64_MAX;
+}
+
+static int flush_cmp(const void *a, const void *b, void *arg)
+{
+	const struct calls_log *log = arg;
+	uint64_t x = log->v[*(const size_t *)a].entry_ns;
+	uint64_t y = log->v[*(const size_t *)b].entry_ns;
+
+	return x < y ? -1 : x > y;
+}
+
+/* log->flush and flush_end, for flusher().  0 or -ENOMEM. */
+static int index_flushes(struct calls_log *log)
+{
+	const struct calls_sys *s;
+	uint64_t most = 0, end;
+	size_t i, k = 0;
+
+	log->flush = malloc((log->n + 1) * sizeof(*log->flush));
+	log->flush_end = malloc((log->n + 1) * sizeof(*log->flush_end));
+	if (!log->flush || !log->flush_end)
+		return -ENOMEM;
+	for (i = 0; i < log->n; i++)
+		if ((s = calls_sys_of(log->v[i].nr)) && s->flush)
+			log->flush[k++] = i;
+	log->nflush = k;
+	qsort_r(log->flush, k, sizeof(*log->flush), flush_cmp, log);
+	for (i = 0; i < k; i++) {
+		end = window_end(log, log->flush[i]);
+		most = end > most ? end : most;
+		log->flush_end[i] = most;
+	}
+	return 0;
+}
+
 int calls_load(const char *trace_dir, struct calls_log *log)
 {
 	char path[4096], line[1024];
@@ -142,6 +185,10 @@ int calls_load(const char *trace_dir, struct calls_log *log)
 	}
 	fclose(f);
 	qsort(log->v, log->n, sizeof(*log->v), call_cmp);
+	if (index_flushes(log) < 0) {
+		calls_log_free(log);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -152,33 +199,37 @@ void calls_log_free(struct calls_log *log)
 	for (i = 0; i < log->n; i++)
 		free(log->v[i].site);
 	free(log->v);
+	free(log->flush);
+	free(log->flush_end);
 	memset(log, 0, sizeof(*log));
 }
 
-/* The end of call i's window: its return, or its thread's next call, or never. */
-static uint64_t window_end(const struct calls_log *log, size_t i)
-{
-	if (log->v[i].exit_ns)
-		return log->v[i].exit_ns;
-	if (i + 1 < log->n && log->v[i + 1].tid == log->v[i].tid)
-		return log->v[i + 1].entry_ns;
-	return UINT64_MAX;
-}
 
-/* The flushing call with the narrowest window holding t, of any thread. */
+/*
+ * The flushing call with the narrowest window holding t, of any thread:
+ * back from the last one entered by t, while an earlier window may still
+ * reach t (flush_end, the running maximum of the ends, says).
+ */
 static const struct calls_call *flusher(const struct calls_log *log, uint64_t t)
 {
-	const struct calls_sys *s;
 	uint64_t best_w = UINT64_MAX, end;
-	size_t i, best = log->n;
+	size_t lo = 0, hi = log->nflush, mid, j, best = log->n;
 
-	for (i = 0; i < log->n; i++)
-		if (log->v[i].entry_ns <= t && t <= (end = window_end(log, i)) &&
-		    (s = calls_sys_of(log->v[i].nr)) && s->flush &&
-		    (best == log->n || end - log->v[i].entry_ns < best_w)) {
+	while (lo < hi) { /* the first entered after t */
+		mid = lo + (hi - lo) / 2;
+		if (log->v[log->flush[mid]].entry_ns <= t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (j = lo; j-- > 0 && log->flush_end[j] >= t;) {
+		size_t i = log->flush[j];
+
+		if (t <= (end = window_end(log, i)) && end - log->v[i].entry_ns < best_w) {
 			best = i;
 			best_w = end - log->v[i].entry_ns;
 		}
+	}
 	return best < log->n ? &log->v[best] : NULL;
 }
 
