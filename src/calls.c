@@ -1,18 +1,22 @@
 /*
- * calls.c - the workload under ptrace, stopped only at the calls that
- * matter (see calls.h).
+ * calls.c - the workload behind a seccomp filter, stopped only at the
+ * calls that matter (see calls.h).
  *
- * The child asks to be traced, stops, installs a seccomp filter that
- * returns SECCOMP_RET_TRACE for the watched calls (calls_sys, of the
- * native architecture) and lets every other call through, then execs the
- * workload.  The tracer follows forks, vforks and clones, so threads and
- * children are watched too; PTRACE_O_EXITKILL ends them all if the tracer
- * dies.  At a seccomp stop the tracer resumes with PTRACE_SYSCALL, which
- * stops the tracee once more as the call returns; there it reads the
- * result, appends the call's line to the calls log and, for a barrier
+ * The child asks to be traced, stops, installs a seccomp filter and hands
+ * its listener to the tracer over a socket, then execs the workload.  The
+ * filter sends every watched call (calls_sys, native architecture) but
+ * the barriers to the tracer's notification thread (SECCOMP_RET_USER_NOTIF),
+ * which logs it with its site and lets it continue as it was; sync and
+ * syncfs to the tracer itself (SECCOMP_RET_TRACE), which resumes them with
+ * PTRACE_SYSCALL to see them return, then logs them and, for a barrier
  * that succeeded, writes the control line and waits for faultline-fs to
- * take it before letting the thread go on.
- * Signals are passed on as they came.
+ * take it before letting the thread go on.  Without user notification
+ * every watched call takes the ptrace road, logged at its entry.
+ *
+ * The tracer follows forks, vforks and clones, so threads and children
+ * are watched too; PTRACE_O_EXITKILL ends them all if the tracer dies.
+ * Signals are passed on as they came.  The tracer is the workload's
+ * stand-in for record: it ends as the workload ended.
  */
 #include <errno.h>
 #include <fcntl.h>
