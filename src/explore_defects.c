@@ -343,6 +343,7 @@ static void op_words(struct ex *ex, struct cz *z, size_t idx, char *buf, size_t 
 {
 	const struct ops_op *op = &ex->t->v[idx];
 	const char *path = cz_path(z, idx);
+	char call[400];
 
 	if (op->op == TRACE_OP_WRITE)
 		snprintf(buf, cap, "write of %s @%" PRIu64 "+%" PRIu32, path, op->off,
@@ -354,8 +355,8 @@ static void op_words(struct ex *ex, struct cz *z, size_t idx, char *buf, size_t 
 		snprintf(buf, cap, "truncate of %s to %" PRIu64, path, op->off);
 	else
 		snprintf(buf, cap, "%s of %s", trace_op_name(op->op), path);
-	if (ex->t->call && ex->t->call[idx]) /* record --calls: the call that made it */
-		snprintf(buf + strlen(buf), cap - strlen(buf), " by %s", ex->t->call[idx]);
+	if (ops_call_words(ex->t, idx, call, sizeof(call))) /* record --calls: the call that made it */
+		snprintf(buf + strlen(buf), cap - strlen(buf), " by %s", call);
 }
 
 /* The directory (or directories) whose fsync makes namespace op idx durable. */

@@ -53,12 +53,13 @@ static void describe_op_only(const struct ex *ex, size_t idx, char *buf, size_t 
  * calls log the call that made it: " from pwrite64(3, ..., 4096, 8192) = 4096". */
 static void describe_op(const struct ex *ex, size_t idx, char *buf, size_t cap)
 {
+	char call[400];
 	size_t len;
 
 	describe_op_only(ex, idx, buf, cap);
 	len = strlen(buf);
-	if (ex->t->call && ex->t->call[idx])
-		snprintf(buf + len, cap - len, " from %s", ex->t->call[idx]);
+	if (ops_call_words(ex->t, idx, call, sizeof(call)))
+		snprintf(buf + len, cap - len, " from %s", call);
 }
 
 /* "sectors 0-3 new, 4-7 old" from a run-length pattern. */

@@ -346,39 +346,49 @@ static int open_trace(const char *dir, struct trace_reader **r,
 
 /*
  * With a calls log (record --calls): each op that changes a state, or is a
- * barrier or a mark, gets the call that made it in words (calls_join); a
- * kernel write no flushing call explains is "background writeback".
+ * barrier or a mark, is joined to the call that made it (calls_join); a
+ * kernel write no flushing call explains is background writeback.  Words
+ * are made when asked for (ops_call_words): 4 bytes per op here.
  */
 static int join_calls(struct ops_trace *t)
 {
-	struct calls_log log;
 	const struct calls_call *c;
-	char words[160];
 	size_t i;
-	int rc = calls_load(t->dir, &log);
+	int rc;
 
-	if (rc == -ENOENT)
-		return 0;
-	if (rc < 0)
-		return rc;
-	if (!(t->call = calloc(t->n + 1, sizeof(*t->call))))
-		rc = -ENOMEM;
-	for (i = 0; !rc && i < t->n; i++) {
+	if (!(t->calls = calloc(1, sizeof(*t->calls))))
+		return -ENOMEM;
+	rc = calls_load(t->dir, t->calls);
+	if (rc < 0 || t->calls->n >= OPS_CALL_WRITEBACK - 1) {
+		free(t->calls);
+		t->calls = NULL;
+		return rc == -ENOENT || rc == 0 ? 0 : rc;
+	}
+	if (!(t->call_of = calloc(t->n + 1, sizeof(*t->call_of))))
+		return -ENOMEM;
+	for (i = 0; i < t->n; i++) {
 		const struct ops_op *op = &t->v[i];
 
 		if (op->kind == OPS_NONE)
 			continue;
-		if ((c = calls_join(&log, op->pid, op->time_ns)))
-			calls_describe(c, words, sizeof(words));
+		if ((c = calls_join(t->calls, op->pid, op->time_ns)))
+			t->call_of[i] = (uint32_t)(c - t->calls->v) + 1;
 		else if (op->pid == 0 && op->op == TRACE_OP_WRITE)
-			snprintf(words, sizeof(words), "background writeback");
-		else
-			continue;
-		if (!(t->call[i] = strdup(words)))
-			rc = -ENOMEM;
+			t->call_of[i] = OPS_CALL_WRITEBACK;
 	}
-	calls_log_free(&log);
-	return rc;
+	return 0;
+}
+
+bool ops_call_words(const struct ops_trace *t, size_t idx, char *buf, size_t len)
+{
+	uint32_t k = t->call_of ? t->call_of[idx] : 0;
+
+	buf[0] = 0;
+	if (k == OPS_CALL_WRITEBACK)
+		snprintf(buf, len, "background writeback");
+	else if (k)
+		calls_describe(&t->calls->v[k - 1], buf, len);
+	return buf[0] != 0;
 }
 
 int ops_load(const char *dir, unsigned flags, struct ops_trace **out, char *err,
@@ -436,9 +446,10 @@ void ops_free(struct ops_trace *t)
 	free(t->base);
 	free(t->names);
 	free(t->dir);
-	for (size_t i = 0; t->call && i < t->n; i++)
-		free(t->call[i]);
-	free(t->call);
+	if (t->calls)
+		calls_log_free(t->calls);
+	free(t->calls);
+	free(t->call_of);
 	free(t);
 }
 

@@ -72,10 +72,20 @@ struct ops_trace {
 	int64_t start_ns;      /* wall clock when recording began (meta.json start_ns), 0 if unknown */
 	uint64_t records_valid; /* records read, BASE records included */
 	bool partial;          /* the recording did not finish: its valid prefix */
-	char **call;           /* per op in v: the call that made it, in words (record
-				  --calls, calls.h), or NULL; NULL without a calls log */
+	struct calls_log *calls; /* TRACE/calls (record --calls), or NULL */
+	uint32_t *call_of;     /* per op in v: 1 + its call's index in calls->v, 0 none,
+				  OPS_CALL_WRITEBACK; NULL without a calls log */
 	char partial_reason[400]; /* why, when partial */
 };
+
+#define OPS_CALL_WRITEBACK UINT32_MAX /* call_of: a kernel write-back no call forced */
+
+/*
+ * The call that made op idx, in words ("write(3, ..., 724) in cmd_run()
+ * walkv.c:161", "background writeback"), into buf.  False (buf "") when
+ * the trace has no calls log or no call made it.
+ */
+bool ops_call_words(const struct ops_trace *t, size_t idx, char *buf, size_t len);
 
 /* ops_load flags */
 #define OPS_LOAD_PARTIAL                                                       \
