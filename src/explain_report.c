@@ -21,6 +21,28 @@ static const char *const colours[EXPLAIN_NCLASS] = {
 	[EXPLAIN_COLLATERAL] = "#ef6c00",
 };
 
+/*
+ * record --calls: the call that made moment m's op (a barrier or a mark),
+ * and where, into buf.  False (buf "") without one.
+ */
+static bool moment_call(const struct explain *x, size_t m, char *buf, size_t len)
+{
+	size_t lo = 0, hi = x->t->n, mid;
+
+	buf[0] = 0;
+	if (!x->t->calls)
+		return false;
+	while (lo < hi) { /* the op whose seq is the moment's */
+		mid = lo + (hi - lo) / 2;
+		if (x->t->v[mid].seq < x->moment[m])
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < x->t->n && x->t->v[lo].seq == x->moment[m] &&
+	       ops_call_words(x->t, lo, buf, len);
+}
+
 /* File f's snapshot at moment m, given *k, its snapshot at an earlier moment (0 at first). */
 static const struct explain_snap *snap_at(const struct explain_file *f, size_t m, size_t *k)
 {
@@ -102,6 +124,7 @@ static json_object *file_json(const struct explain *x, const struct explain_file
 {
 	json_object *o = json_object_new_object(), *ms = json_object_new_array();
 	const struct explain_snap *s;
+	char call[400];
 	size_t m, k;
 
 	json_object_object_add(o, "id", json_object_new_uint64(f->id));
@@ -111,6 +134,9 @@ static json_object *file_json(const struct explain *x, const struct explain_file
 
 		json_object_object_add(e, "seq", json_object_new_uint64(x->moment[m]));
 		json_object_object_add(e, "at", json_object_new_string(x->label[m]));
+		if (x->t->calls)
+			json_object_object_add(e, "call", moment_call(x, m, call, sizeof(call))
+								  ? json_object_new_string(call) : NULL);
 		s = snap_at(f, m, &k);
 		json_object_object_add(e, "name", json_object_new_string(explain_name_name(s->name)));
 		json_object_object_add(e, "pages", pages_json(s));
@@ -163,6 +189,7 @@ static void html_row(const struct explain *x, const struct explain_file *f, uint
 static int html_file(const struct explain *x, const struct explain_file *f, FILE *out)
 {
 	size_t *snap = calloc(x->nm + 1, sizeof(*snap)), *cur = calloc(x->nm + 1, sizeof(*cur));
+	char call[400];
 	size_t m, k;
 	uint64_t p;
 
@@ -179,6 +206,10 @@ static int html_file(const struct explain *x, const struct explain_file *f, FILE
 		snap[m] = k;
 		fprintf(out, "<th class=\"m\" title=\"");
 		html_escape(out, x->label[m]);
+		if (moment_call(x, m, call, sizeof(call))) {
+			fputs(" by ", out);
+			html_escape(out, call);
+		}
 		fprintf(out, "\">%" PRIu64 "</th>", x->moment[m]);
 	}
 	fputs("</tr>\n<tr class=\"name\"><th>name</th>", out);
@@ -222,8 +253,14 @@ static void html_head(const struct explain *x, FILE *out)
 			explain_class_name(i));
 	fputs("</p>\n<details><summary>The moments (columns)</summary><table>", out);
 	for (i = 0; i < x->nm; i++) {
+		char call[400];
+
 		fprintf(out, "<tr><th>%" PRIu64 "</th><td>", x->moment[i]);
 		html_escape(out, x->label[i]);
+		if (moment_call(x, i, call, sizeof(call))) {
+			fputs("</td><td class=\"call\">", out);
+			html_escape(out, call);
+		}
 		fputs("</td></tr>", out);
 	}
 	fputs("</table></details>\n", out);
