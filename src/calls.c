@@ -214,6 +214,26 @@ static int recv_fd(int sock)
 	return fd;
 }
 
+/*
+ * A program built with LeakSanitizer stops its threads with ptrace to
+ * check for leaks at exit, which a traced process cannot: it would end in
+ * a fatal error.  The leak check is turned off: appended to the user's
+ * options (the last setting of a flag wins), which otherwise stay.
+ */
+static void no_leak_check(void)
+{
+	static const char *const vars[] = {"ASAN_OPTIONS", "LSAN_OPTIONS"};
+	char buf[4096];
+	const char *v;
+	size_t i;
+
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		v = getenv(vars[i]);
+		snprintf(buf, sizeof(buf), "%s%sdetect_leaks=0", v ? v : "", v && *v ? ":" : "");
+		setenv(vars[i], buf, 1);
+	}
+}
+
 /* The workload's side: traced, filtered, the listener handed to the tracer, exec. */
 static void child(const struct calls_opts *o, int sock)
 {
@@ -236,6 +256,7 @@ static void child(const struct calls_opts *o, int sock)
 	if (fd)
 		close(fd);
 	close(sock);
+	no_leak_check();
 	execvp(o->argv[0], o->argv);
 	fprintf(stderr, "faultline: record: cannot run %s: %s\n", o->argv[0], strerror(errno));
 	_exit(127);

@@ -14,10 +14,6 @@
 . "$top_srcdir/tests/lib.sh"
 require_fuse
 require_cmd jq readelf
-# The engines run traced; LeakSanitizer (in a sanitizer build) stops a
-# process's threads with ptrace at exit, which a traced process cannot.
-ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-export ASAN_OPTIONS
 
 # steps TRACE: the trace's ops in order, one word each (create, syncfs, mark...).
 steps() {
