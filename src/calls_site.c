@@ -10,9 +10,10 @@
  * register we do not have ends the walk: the site is then what was found.
  * Each frame is named by its function and, where the module has debug
  * information, file:line.  The site is the first frames that have a
- * source line outside the C library and the loader (the engine's own
- * code, past libc's wrappers); without any, the first frames outside
- * them (a static binary's libc has no line information).
+ * source line outside the C runtime (libc, the loader, a sanitizer's
+ * interceptors): the engine's own code, past the wrappers; without any,
+ * the first frames outside it (a static binary's libc has no line
+ * information).
  *
  * One Dwfl per thread, made at the thread's first call and remade when a
  * program counter falls outside every module it knows (a library loaded
@@ -50,7 +51,7 @@
 struct site_name {
 	uint64_t pc;    /* 0: empty */
 	bool source;    /* has file:line */
-	bool libc;      /* in the C library or the dynamic loader (not the engine's code) */
+	bool libc;      /* in the C runtime (runtime_module), not the engine's code */
 	char text[120]; /* "wal_append() walkv.c:212" */
 };
 
@@ -227,6 +228,21 @@ static int read_regs(struct site_thread *t)
 	return 0;
 }
 
+/* True for a module of the C runtime: libc, the loader, a sanitizer's
+ * interceptors.  Their frames are never the engine's site. */
+static bool runtime_module(const char *base)
+{
+	static const char *const prefix[] = {"libc.so", "libc-", "ld-linux", "libpthread",
+					     "libasan", "libubsan", "liblsan", "libtsan",
+					     "libhwasan"};
+	size_t i;
+
+	for (i = 0; i < sizeof(prefix) / sizeof(prefix[0]); i++)
+		if (!strncmp(base, prefix[i], strlen(prefix[i])))
+			return true;
+	return false;
+}
+
 /* The name of the frame at pc (already the call's address, not the return's). */
 static const struct site_name *frame_name(struct site_thread *t, uint64_t pc)
 {
@@ -246,8 +262,7 @@ static const struct site_name *frame_name(struct site_thread *t, uint64_t pc)
 		dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL, &mod, NULL);
 	base = mod ? strrchr(mod, '/') : NULL;
 	base = base ? base + 1 : mod;
-	e->libc = base && (!strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5) ||
-			   !strncmp(base, "ld-linux", 8) || !strncmp(base, "libpthread", 10));
+	e->libc = base && runtime_module(base);
 	fn = m ? dwfl_module_addrinfo(m, pc, &off, &sym, NULL, NULL, NULL) : NULL;
 	/* No line lookup in the C library: it is never the site, and its separate
 	 * debug information (when installed) is large and compressed. */
