@@ -14,6 +14,14 @@
 . "$top_srcdir/tests/lib.sh"
 require_fuse
 require_cmd jq readelf
+# In a sanitizer build the engines' write() goes through ASan's interceptor,
+# whose frames need a frame pointer the notification does not show: the
+# walk stops there, and the site of an intercepted call is the runtime's.
+# Calls it does not intercept (open, fsync, sync) keep the engine's site.
+WSITE='in [a-z_]+\(\) walkv\.c:[0-9]+'
+if ldd "$top_builddir/scenarios/engines/walkv" 2>/dev/null | grep -q libasan; then
+	WSITE='in [a-z_]+\(\)'
+fi
 
 # steps TRACE: the trace's ops in order, one word each (create, syncfs, mark...).
 steps() {
@@ -86,8 +94,10 @@ joins() {
 	# ... and where it was made: the engine's function and line (built with -g).
 	"$FL" show "$WORK/j" | grep -q 'syncfs .*<- sync() = 0 in sync_thread() synconly\.c:[0-9]*' ||
 		fail "show's text does not name the sync and its site: $("$FL" show "$WORK/j" | grep syncfs)"
-	"$FL" show "$WORK/j" | grep -q 'write .*<- write(3, \.\.\., 4096) in run() synconly\.c:[0-9]*' ||
-		fail "show's text does not name the write and its site"
+	"$FL" show "$WORK/j" | grep -q 'create .*<- open[a-z]*(.*) in run() synconly\.c:[0-9]*' ||
+		fail "show's text does not name the create's call and its site"
+	"$FL" show "$WORK/j" | grep -q 'write .*<- write(3, \.\.\., 4096) in ' ||
+		fail "show's text does not name the write"
 	# Mapped pages written back by the kernel (pid 0) join the msync that forced them.
 	M="$top_builddir/scenarios/engines/mmapstore"
 	"$FL" record -o "$WORK/m" --calls --setup "$M init" -- "$M" run 2 >/dev/null 2>&1 || fail "record mmapstore"
@@ -113,9 +123,9 @@ W="$top_builddir/scenarios/engines/walkv"
 "$FL" explore "$WORK/w" --model posix --check "$W check --bug early-ack" --max-causes 1 \
 	--json "$WORK/w.json" >/dev/null 2>&1
 [ $? -eq 1 ] || fail "walkv early-ack under --calls is not caught"
-jq -e '.failures[0].explanation | test("lost op [0-9]+ \\(write /wal.log @[0-9]+\\+[0-9]+\\) from (p)?write(64)?\\([0-9]+, ..., [0-9]+\\) in [a-z_]+\\(\\) walkv\\.c:[0-9]+")' \
+jq -e --arg site "$WSITE" '.failures[0].explanation | test("lost op [0-9]+ \\(write /wal.log @[0-9]+\\+[0-9]+\\) from (p)?write(64)?\\([0-9]+, ..., [0-9]+\\) " + $site)' \
 	"$WORK/w.json" >/dev/null || fail "the explanation does not name the write call: $(jq -r '.failures[0].explanation' "$WORK/w.json")"
-jq -e '[.failures[] | select(.cause_words) | .cause_words | test("by (p)?write(64)?\\(.* in [a-z_]+\\(\\) walkv\\.c:[0-9]+")] | any' \
+jq -e --arg site "$WSITE" '[.failures[] | select(.cause_words) | .cause_words | test("by (p)?write(64)?\\(.* " + $site)] | any' \
 	"$WORK/w.json" >/dev/null || fail "the cause does not name the write call"
 
 # explain names each moment's call: the JSON's call, the page's moments.
