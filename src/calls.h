@@ -108,7 +108,18 @@ void calls_log_free(struct calls_log *log);
 /* The call that made a record of pid at time_ns (see above), or NULL. */
 const struct calls_call *calls_join(const struct calls_log *log, uint32_t pid, uint64_t time_ns);
 
-/* "pwrite64(3, 0x2d4, 0)": the call in words (the arguments that matter). */
+/* What a kernel write-back no flushing call forced is called. */
+#define CALLS_WRITEBACK "background writeback"
+
+/* True when a record of pid (a write or not) that joined c is such a
+ * write-back: the kernel's (pid 0), a write, and no call around it. */
+static inline bool calls_unforced_writeback(uint32_t pid, bool write, const struct calls_call *c)
+{
+	return !c && pid == 0 && write;
+}
+
+/* "pwrite64(3, ..., 724, 0) in put() kv.c:9": the call in words (the
+ * arguments that matter; " = result" when it was seen returning; its site). */
 void calls_describe(const struct calls_call *c, char *buf, size_t len);
 
 #endif

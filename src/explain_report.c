@@ -27,20 +27,10 @@ static const char *const colours[EXPLAIN_NCLASS] = {
  */
 static bool moment_call(const struct explain *x, size_t m, char *buf, size_t len)
 {
-	size_t lo = 0, hi = x->t->n, mid;
+	long i = x->t->calls ? ops_index(x->t, x->moment[m]) : -1;
 
 	buf[0] = 0;
-	if (!x->t->calls)
-		return false;
-	while (lo < hi) { /* the op whose seq is the moment's */
-		mid = lo + (hi - lo) / 2;
-		if (x->t->v[mid].seq < x->moment[m])
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < x->t->n && x->t->v[lo].seq == x->moment[m] &&
-	       ops_call_words(x->t, lo, buf, len);
+	return i >= 0 && ops_call_words(x->t, (size_t)i, buf, len);
 }
 
 /* File f's snapshot at moment m, given *k, its snapshot at an earlier moment (0 at first). */

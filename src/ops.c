@@ -373,7 +373,7 @@ static int join_calls(struct ops_trace *t)
 			continue;
 		if ((c = calls_join(t->calls, op->pid, op->time_ns)))
 			t->call_of[i] = (uint32_t)(c - t->calls->v) + 1;
-		else if (op->pid == 0 && op->op == TRACE_OP_WRITE)
+		else if (calls_unforced_writeback(op->pid, op->op == TRACE_OP_WRITE, c))
 			t->call_of[i] = OPS_CALL_WRITEBACK;
 	}
 	return 0;
@@ -385,7 +385,7 @@ bool ops_call_words(const struct ops_trace *t, size_t idx, char *buf, size_t len
 
 	buf[0] = 0;
 	if (k == OPS_CALL_WRITEBACK)
-		snprintf(buf, len, "background writeback");
+		snprintf(buf, len, CALLS_WRITEBACK);
 	else if (k)
 		calls_describe(&t->calls->v[k - 1], buf, len);
 	return buf[0] != 0;

@@ -238,8 +238,8 @@ static const struct calls_call *rec_call(const struct calls_log *cl, const struc
 	c = calls_join(cl, rec->pid, rec->time_ns);
 	if (c)
 		calls_describe(c, buf, len);
-	else if (rec->pid == 0 && rec->op == TRACE_OP_WRITE)
-		snprintf(buf, len, "background writeback");
+	else if (calls_unforced_writeback(rec->pid, rec->op == TRACE_OP_WRITE, c))
+		snprintf(buf, len, CALLS_WRITEBACK);
 	return c;
 }
 
