@@ -317,8 +317,60 @@ static void barrier(struct calls_state *s, pid_t tid)
 			strerror(errno));
 }
 
+/* Appends one whole line to the calls log. */
+static void log_line(const char *line, size_t n)
+{
+	pthread_mutex_lock(&log_lock);
+	if ((size_t)log_len + n > sizeof(log_buf))
+		log_flush();
+	if (n <= sizeof(log_buf)) {
+		memcpy(log_buf + log_len, line, n);
+		log_len += (sig_atomic_t)n; /* after the copy: a flush from the handler sees whole lines */
+	}
+	pthread_mutex_unlock(&log_lock);
+}
+
+/*
+ * t is entering io_uring_enter(fd, to_submit, ...): the SQEs it is about
+ * to submit, as the kernel shows them in /proc/TID/fdinfo/FD (pending
+ * entries from the SQ head, in submission order), each a line "sqe TID
+ * ENTRY_NS OPCODE FD FLAGS OFF RW_FLAGS" of the calls log.  A ring set up
+ * with IORING_SETUP_NO_SQARRAY lists none: said once, and its ops keep
+ * their recorded order only.
+ */
+static void log_sqes(const struct calls_thread *t)
+{
+	static bool told;
+	char path[64], line[512], out[256], op[32];
+	unsigned long long off, addr;
+	unsigned idx, flags, rw, count = 0, rows = 0, want = (unsigned)t->arg[1];
+	int fd, n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)t->tid, (int)t->arg[0]);
+	if (!want || !(f = fopen(path, "re")))
+		return;
+	while (rows < want && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "SQEs: %u", &count) == 1)
+			continue;
+		if (sscanf(line, " %u: opcode:%31[^,], fd:%d, flags:%x, off:%llu, addr:0x%llx, rw_flags:0x%x",
+			   &idx, op, &fd, &flags, &off, &addr, &rw) != 7)
+			continue;
+		n = snprintf(out, sizeof(out), "sqe %d %llu %s %d %x %llu %x\n", (int)t->tid,
+			     (unsigned long long)t->entry_ns, op, fd, flags, off, rw);
+		log_line(out, (size_t)n);
+		rows++;
+	}
+	fclose(f);
+	if (count && !rows && !told) {
+		told = true;
+		fprintf(stderr, "faultline: record --calls: cannot read the submissions of an io_uring "
+				"(set up with IORING_SETUP_NO_SQARRAY?): its ops are taken in recorded order\n");
+	}
+}
+
 /* t's call, which returned rval at exit_ns (0: not waited for): its line
- * in the calls log (calls.h). */
+ * in the calls log (calls.h), and an io_uring_enter's SQEs after it. */
 static void log_call(const struct calls_thread *t, long long rval, uint64_t exit_ns)
 {
 	char line[512];
@@ -328,12 +380,9 @@ static void log_call(const struct calls_thread *t, long long rval, uint64_t exit
 			 (unsigned long long)t->arg[1], (unsigned long long)t->arg[2],
 			 (unsigned long long)t->arg[3], t->site[0] ? "\t" : "", t->site);
 
-	pthread_mutex_lock(&log_lock);
-	if ((size_t)log_len + (size_t)n > sizeof(log_buf))
-		log_flush();
-	memcpy(log_buf + log_len, line, (size_t)n);
-	log_len += n; /* after the copy: a flush from the handler sees whole lines */
-	pthread_mutex_unlock(&log_lock);
+	log_line(line, (size_t)n);
+	if (t->nr == SYS_io_uring_enter)
+		log_sqes(t);
 }
 
 /* Now on the trace's clock. */

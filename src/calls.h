@@ -47,7 +47,12 @@
  * What it does not do: watch calls of another ABI (a 32-bit program on a
  * 64-bit kernel runs unwatched); follow a process that leaves the
  * tracer's tree; see a call made on the program's behalf by another
- * process (an io_uring worker's requests carry the worker's pid).
+ * process, but for io_uring: the requests its workers make carry a
+ * worker's pid, so they are joined to the SQEs the tracer read at the
+ * io_uring_enter that submitted them (struct calls_sqe, calls_join_sqe).
+ * A ring polled by the kernel (SQPOLL) submits without a call, and one
+ * set up with IORING_SETUP_NO_SQARRAY shows no SQEs in its fdinfo: their
+ * ops are not joined, and keep their recorded order.
  */
 #ifndef FL_CALLS_H
 #define FL_CALLS_H
@@ -92,9 +97,41 @@ struct calls_call {
 			       or NULL; owned by the log */
 };
 
+/*
+ * One SQE an io_uring_enter submitted, as the tracer read it from the
+ * ring's /proc/TID/fdinfo at the call's entry (line "sqe TID ENTRY_NS
+ * OPCODE FD FLAGS OFF RW_FLAGS" after the call's).  The kernel starts the
+ * SQEs of one submission in any order, but for a link chain (an SQE with
+ * IOSQE_IO_LINK or IOSQE_IO_HARDLINK runs before the next one, which
+ * starts when it completes) and a drain (IOSQE_IO_DRAIN: it starts after
+ * every SQE submitted before it completed, and every later one after it).
+ */
+struct calls_sqe {
+	size_t call;        /* index in calls_log.v of its io_uring_enter */
+	uint32_t k;         /* its place in that submission, from 0 */
+	uint32_t chain;     /* its link chain in that submission, from 0 */
+	char op[24];        /* the kernel's name of its opcode: WRITE, FSYNC, RENAMEAT... */
+	int fd;             /* as submitted (an index with IOSQE_FIXED_FILE) */
+	uint32_t flags;     /* IOSQE_* */
+	uint64_t off;       /* offset */
+	uint32_t rw_flags;  /* the opcode's flags: an FSYNC's IORING_FSYNC_DATASYNC is bit 0 */
+};
+
+#define CALLS_SQE_DRAIN 0x2u /* IOSQE_IO_DRAIN */
+#define CALLS_SQE_LINKS 0xcu /* IOSQE_IO_LINK | IOSQE_IO_HARDLINK */
+
+/* a and b (SQEs of one submission, a.k < b.k): must a complete before b starts? */
+static inline bool calls_sqe_ordered(const struct calls_sqe *a, const struct calls_sqe *b)
+{
+	return a->chain == b->chain || ((a->flags | b->flags) & CALLS_SQE_DRAIN);
+}
+
 struct calls_log {
 	struct calls_call *v; /* by (tid, entry_ns) */
 	size_t n;
+	struct calls_sqe *sqe; /* by (call, k) */
+	size_t nsqe;
+	size_t *sqe_by_time;   /* indices in sqe, by their call's entry_ns, then k */
 	size_t *flush;        /* indices in v of the flushing calls, by entry_ns */
 	uint64_t *flush_end;  /* per entry of flush: the latest window end up to it */
 	size_t nflush;
@@ -107,6 +144,22 @@ void calls_log_free(struct calls_log *log);
 
 /* The call that made a record of pid at time_ns (see above), or NULL. */
 const struct calls_call *calls_join(const struct calls_log *log, uint32_t pid, uint64_t time_ns);
+
+/*
+ * The io_uring SQE that made a record (its op, off and flags), or NULL:
+ * for a record no call of its thread explains (joined NULL: an io_uring
+ * worker made it) or one made inside an io_uring_enter, the first SQE
+ * not yet taken, of the latest submission entered before the record's
+ * time, whose opcode could make it (a write's offset, an fsync's datasync
+ * must agree).  taken (one per log->sqe, zeroed by the caller) says which
+ * are taken: call it for the records in seq order.
+ */
+const struct calls_sqe *calls_join_sqe(const struct calls_log *log, bool *taken,
+				       const struct calls_call *joined, uint32_t pid, uint64_t time_ns,
+				       uint16_t op, uint64_t off, uint32_t flags);
+
+/* "WRITE(fd 3, @512)": an SQE in words. */
+void calls_sqe_describe(const struct calls_sqe *q, char *buf, size_t len);
 
 /* What a kernel write-back no flushing call forced is called. */
 #define CALLS_WRITEBACK "background writeback"

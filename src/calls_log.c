@@ -11,6 +11,7 @@
 
 #include "calls.h"
 #include "calls_i.h"
+#include "trace.h"
 
 /* Every call that can change what a crash leaves, or force pages out. */
 const struct calls_sys calls_sys[] = {
@@ -49,6 +50,8 @@ const struct calls_sys calls_sys[] = {
 	{SYS_fremovexattr, "fremovexattr", "fp", false},
 	{SYS_removexattr, "removexattr", "pp", false},
 	{SYS_lremovexattr, "lremovexattr", "pp", false},
+	{SYS_io_uring_setup, "io_uring_setup", "np", false},
+	{SYS_io_uring_enter, "io_uring_enter", "fnnx", false},
 #ifdef SYS_open /* the old path calls, where the architecture has them */
 	{SYS_open, "open", "pxx", false},
 	{SYS_creat, "creat", "px", false},
@@ -159,11 +162,99 @@ static int index_flushes(struct calls_log *log)
 	return 0;
 }
 
+/* An SQE line, kept until its call is found: tid and entry_ns in call, k. */
+struct sqe_line {
+	struct calls_sqe q;
+	uint32_t tid;
+	uint64_t entry_ns;
+};
+
+/* One whole "sqe" line into *l; false for anything else. */
+static bool parse_sqe(const char *line, struct sqe_line *l)
+{
+	unsigned long long e, off;
+	unsigned tid, flags, rw;
+	int fd, used = 0;
+
+	memset(l, 0, sizeof(*l));
+	if (sscanf(line, "sqe %u %llu %23s %d %x %llu %x%n", &tid, &e, l->q.op, &fd, &flags, &off,
+		   &rw, &used) != 7 || line[used] != '\n')
+		return false;
+	l->tid = tid;
+	l->entry_ns = e;
+	l->q.fd = fd;
+	l->q.flags = flags;
+	l->q.off = off;
+	l->q.rw_flags = rw;
+	return true;
+}
+
+/* The index in v of the call of tid entered at entry_ns, or log->n. */
+static size_t call_at(const struct calls_log *log, uint32_t tid, uint64_t entry_ns)
+{
+	struct calls_call key = {.tid = tid, .entry_ns = entry_ns};
+	const struct calls_call *c = bsearch(&key, log->v, log->n, sizeof(*log->v), call_cmp);
+
+	return c ? (size_t)(c - log->v) : log->n;
+}
+
+static int sqe_time_cmp(const void *a, const void *b, void *arg)
+{
+	const struct calls_log *log = arg;
+	const struct calls_sqe *x = &log->sqe[*(const size_t *)a], *y = &log->sqe[*(const size_t *)b];
+	uint64_t tx = log->v[x->call].entry_ns, ty = log->v[y->call].entry_ns;
+
+	if (tx != ty)
+		return tx < ty ? -1 : 1;
+	return x->k < y->k ? -1 : x->k > y->k;
+}
+
+/*
+ * The SQE lines, given to their io_uring_enter calls (in file order, which
+ * is submission order), numbered and chained; lines of no call dropped.
+ * Takes lines.  0 or -ENOMEM.
+ */
+static int attach_sqes(struct calls_log *log, struct sqe_line *lines, size_t n)
+{
+	size_t i, c, prev = log->n;
+	uint32_t k = 0, chain = 0;
+
+	log->sqe = malloc((n + 1) * sizeof(*log->sqe));
+	if (!log->sqe) {
+		free(lines);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		c = call_at(log, lines[i].tid, lines[i].entry_ns);
+		if (c == log->n || log->v[c].nr != SYS_io_uring_enter)
+			continue;
+		if (c != prev) {
+			k = 0;
+			chain = 0;
+			prev = c;
+		}
+		lines[i].q.call = c;
+		lines[i].q.k = k++;
+		lines[i].q.chain = chain;
+		if (!(lines[i].q.flags & CALLS_SQE_LINKS))
+			chain++;
+		log->sqe[log->nsqe++] = lines[i].q;
+	}
+	free(lines);
+	if (!(log->sqe_by_time = malloc((log->nsqe + 1) * sizeof(size_t))))
+		return -ENOMEM;
+	for (i = 0; i < log->nsqe; i++)
+		log->sqe_by_time[i] = i;
+	qsort_r(log->sqe_by_time, log->nsqe, sizeof(size_t), sqe_time_cmp, log);
+	return 0;
+}
+
 int calls_load(const char *trace_dir, struct calls_log *log)
 {
 	char path[4096], line[1024];
 	struct calls_call *v;
-	size_t cap = 0;
+	struct sqe_line *sl = NULL, *nl;
+	size_t cap = 0, nsl = 0, slcap = 0;
 	FILE *f;
 
 	memset(log, 0, sizeof(*log));
@@ -180,12 +271,24 @@ int calls_load(const char *trace_dir, struct calls_log *log)
 			}
 			log->v = v;
 		}
+		if (nsl == slcap) {
+			slcap = slcap ? 2 * slcap : 64;
+			if (!(nl = realloc(sl, slcap * sizeof(*sl)))) {
+				fclose(f);
+				free(sl);
+				calls_log_free(log);
+				return -ENOMEM;
+			}
+			sl = nl;
+		}
 		if (parse_line(line, &log->v[log->n]))
 			log->n++;
+		else if (parse_sqe(line, &sl[nsl]))
+			nsl++;
 	}
 	fclose(f);
 	qsort(log->v, log->n, sizeof(*log->v), call_cmp);
-	if (index_flushes(log) < 0) {
+	if (attach_sqes(log, sl, nsl) < 0 || index_flushes(log) < 0) {
 		calls_log_free(log);
 		return -ENOMEM;
 	}
@@ -199,6 +302,8 @@ void calls_log_free(struct calls_log *log)
 	for (i = 0; i < log->n; i++)
 		free(log->v[i].site);
 	free(log->v);
+	free(log->sqe);
+	free(log->sqe_by_time);
 	free(log->flush);
 	free(log->flush_end);
 	memset(log, 0, sizeof(*log));
@@ -253,6 +358,74 @@ const struct calls_call *calls_join(const struct calls_log *log, uint32_t pid, u
 	return &log->v[lo - 1];
 }
 
+/* How many SQEs back from a record's time its SQE is looked for. */
+#define CALLS_SQE_REACH 4096
+
+/* Could SQE q have made a record op (off, flags)? By the opcode and what the record says. */
+static bool sqe_makes(const struct calls_sqe *q, uint16_t op, uint64_t off, uint32_t flags)
+{
+	static const struct {
+		uint16_t op;
+		const char *sqe;
+	} kinds[] = {
+		{TRACE_OP_WRITE, "WRITE"}, {TRACE_OP_WRITE, "WRITEV"}, {TRACE_OP_WRITE, "WRITE_FIXED"},
+		{TRACE_OP_FSYNC, "FSYNC"}, {TRACE_OP_FSYNCDIR, "FSYNC"},
+		{TRACE_OP_FALLOCATE, "FALLOCATE"}, {TRACE_OP_TRUNCATE, "FTRUNCATE"},
+		{TRACE_OP_RENAME, "RENAMEAT"}, {TRACE_OP_UNLINK, "UNLINKAT"},
+		{TRACE_OP_RMDIR, "UNLINKAT"}, {TRACE_OP_MKDIR, "MKDIRAT"},
+		{TRACE_OP_LINK, "LINKAT"}, {TRACE_OP_SYMLINK, "SYMLINKAT"},
+		{TRACE_OP_CREATE, "OPENAT"}, {TRACE_OP_CREATE, "OPENAT2"},
+		{TRACE_OP_SETXATTR, "FSETXATTR"}, {TRACE_OP_SETXATTR, "SETXATTR"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (kinds[i].op == op && !strcmp(kinds[i].sqe, q->op))
+			break;
+	if (i == sizeof(kinds) / sizeof(kinds[0]))
+		return false;
+	if (op == TRACE_OP_WRITE)
+		return q->off == off || q->off == UINT64_MAX; /* -1: at the file position */
+	if (op == TRACE_OP_FSYNC || op == TRACE_OP_FSYNCDIR)
+		return (q->rw_flags & 1) == (flags & 1);
+	return true;
+}
+
+const struct calls_sqe *calls_join_sqe(const struct calls_log *log, bool *taken,
+				       const struct calls_call *joined, uint32_t pid, uint64_t time_ns,
+				       uint16_t op, uint64_t off, uint32_t flags)
+{
+	size_t lo = 0, hi = log->nsqe, mid, j, seen, best = log->nsqe;
+	uint64_t call_at_best = 0;
+
+	if (pid == 0 || (joined && joined->nr != SYS_io_uring_enter))
+		return NULL;
+	while (lo < hi) { /* the first SQE entered after time_ns */
+		mid = lo + (hi - lo) / 2;
+		if (log->v[log->sqe[log->sqe_by_time[mid]].call].entry_ns <= time_ns)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* Back from there, through the latest submission with a fitting SQE
+	 * (its first), looking no further than CALLS_SQE_REACH SQEs back. */
+	for (j = lo, seen = 0; j-- > 0 && seen < CALLS_SQE_REACH; seen++) {
+		size_t x = log->sqe_by_time[j];
+		const struct calls_sqe *q = &log->sqe[x];
+
+		if (best < log->nsqe && q->call != call_at_best)
+			break;
+		if (!taken[x] && sqe_makes(q, op, off, flags)) {
+			best = x;
+			call_at_best = q->call;
+		}
+	}
+	if (best == log->nsqe)
+		return NULL;
+	taken[best] = true;
+	return &log->sqe[best];
+}
+
 void calls_describe(const struct calls_call *c, char *buf, size_t len)
 {
 	const struct calls_sys *s = calls_sys_of(c->nr);
@@ -278,4 +451,17 @@ void calls_describe(const struct calls_call *c, char *buf, size_t len)
 		n += (size_t)snprintf(buf + n, len - n, ")");
 	if (n < len && c->site)
 		snprintf(buf + n, len - n, " in %s", c->site);
+}
+
+void calls_sqe_describe(const struct calls_sqe *q, char *buf, size_t len)
+{
+	size_t n = (size_t)snprintf(buf, len, "%s(fd %d", q->op, q->fd);
+
+	if (n < len && q->off != UINT64_MAX && strcmp(q->op, "FSYNC"))
+		n += (size_t)snprintf(buf + n, len - n, ", @%" PRIu64, q->off);
+	if (n < len && !strcmp(q->op, "FSYNC") && (q->rw_flags & 1))
+		n += (size_t)snprintf(buf + n, len - n, ", datasync");
+	if (n < len)
+		n += (size_t)snprintf(buf + n, len - n, ")%s%s", q->flags & CALLS_SQE_LINKS ? " linked" : "",
+				      q->flags & CALLS_SQE_DRAIN ? " drained" : "");
 }

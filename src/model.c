@@ -176,49 +176,68 @@ static void make_durable(struct plan_build *b, size_t idx, uint64_t seq)
 		b->p->durable_at[idx] = seq;
 }
 
-/* Covers every pending op of key in tree (fsync, fdatasync, sync write). */
-static void cover_key(struct plan_build *b, void **tree, uint64_t key, uint64_t seq)
+/*
+ * Does the barrier at op at leave op idx pending?  When both came from
+ * one io_uring submission, unordered (ops_concurrent): the barrier may
+ * have run before it, so it stays pending for a later barrier.
+ */
+static bool left_pending(const struct plan_build *b, size_t idx, size_t at)
+{
+	return ops_concurrent(b->p->t, idx, at);
+}
+
+/* Covers every pending op of key in tree (fsync, fdatasync, sync write) but
+ * the ones left pending. */
+static void cover_key(struct plan_build *b, void **tree, uint64_t key, size_t at)
 {
 	struct pending *e = pending_find(tree, key);
-	size_t i;
+	size_t i, keep = 0;
 
 	if (!e)
 		return;
 	for (i = 0; i < e->n; i++)
-		make_durable(b, e->v[i], seq);
-	e->n = 0;
+		if (left_pending(b, e->v[i], at))
+			e->v[keep++] = e->v[i];
+		else
+			make_durable(b, e->v[i], b->p->t->v[at].seq);
+	e->n = keep;
 }
 
 /* fsyncdir(dir) under posix: an op is durable once all its dirs are synced. */
-static void cover_dir(struct plan_build *b, uint64_t dir, uint64_t seq)
+static void cover_dir(struct plan_build *b, uint64_t dir, size_t at)
 {
 	struct pending *e = pending_find(&b->dirs, dir);
-	size_t i;
+	size_t i, keep = 0;
 
 	if (!e)
 		return;
 	for (i = 0; i < e->n; i++)
-		if (b->dirs_left[e->v[i]] && --b->dirs_left[e->v[i]] == 0)
-			make_durable(b, e->v[i], seq);
-	e->n = 0;
+		if (left_pending(b, e->v[i], at))
+			e->v[keep++] = e->v[i];
+		else if (b->dirs_left[e->v[i]] && --b->dirs_left[e->v[i]] == 0)
+			make_durable(b, e->v[i], b->p->t->v[at].seq);
+	e->n = keep;
 }
 
-static void cover_journal(struct plan_build *b, uint64_t seq)
+static void cover_journal(struct plan_build *b, size_t at)
 {
-	size_t i;
+	size_t i, keep = 0;
 
 	for (i = 0; i < b->njournal; i++)
-		make_durable(b, b->journal[i], seq);
-	b->njournal = 0;
+		if (left_pending(b, b->journal[i], at))
+			b->journal[keep++] = b->journal[i];
+		else
+			make_durable(b, b->journal[i], b->p->t->v[at].seq);
+	b->njournal = keep;
 }
 
-static void cover_all(struct plan_build *b, size_t upto, uint64_t seq)
+static void cover_all(struct plan_build *b, size_t at)
 {
 	size_t i;
 
-	for (i = 0; i < upto; i++)
-		if (ops_changes_state(&b->p->t->v[i]))
-			make_durable(b, i, seq);
+	for (i = 0; i < at; i++)
+		if (ops_changes_state(&b->p->t->v[i]) && !left_pending(b, i, at))
+			make_durable(b, i, b->p->t->v[at].seq);
 }
 
 bool model_is_journal_op(const struct model_plan *p, size_t idx)
@@ -278,17 +297,17 @@ static void apply_barrier(struct plan_build *b, size_t idx)
 	bool datasync = op->op == TRACE_OP_WRITE ? !(op->flags & TRACE_WF_SYNC) : op->flags & 1;
 
 	if (op->op == TRACE_OP_SYNCFS) {
-		cover_all(b, idx, op->seq);
+		cover_all(b, idx);
 		return;
 	}
 	if (op->op == TRACE_OP_FSYNC || op->op == TRACE_OP_WRITE)
-		cover_key(b, &b->bytes, op->id, op->seq);
+		cover_key(b, &b->bytes, op->id, idx);
 	else if (m->ns_needs_dirsync)
-		cover_dir(b, op->id, op->seq);
+		cover_dir(b, op->id, idx);
 	if (!datasync)
-		cover_key(b, &b->attrs, op->id, op->seq);
+		cover_key(b, &b->attrs, op->id, idx);
 	if (m->barrier_commits_journal)
-		cover_journal(b, op->seq);
+		cover_journal(b, idx);
 }
 
 static int plan_walk(struct plan_build *b)

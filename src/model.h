@@ -5,7 +5,10 @@
  * op c itself may be absent, whole or (a write) torn.  An op is DURABLE at
  * crash point c when a barrier that covers it completed before c (a
  * barrier covers only ops recorded before it, which completed before it
- * began); every other state-changing op recorded up to c is IN FLIGHT.
+ * began, and none that an SQE of its own io_uring submission made unless
+ * a link or drain ordered that SQE first: the kernel may have run the
+ * barrier before it, whatever order the recording caught them in); every
+ * other state-changing op recorded up to c is IN FLIGHT.
  * A crash state is the base, every durable op, and a legal choice among
  * the in-flight ops (each kept whole, dropped, or torn), applied in
  * recorded order.  A model says:

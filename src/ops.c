@@ -350,6 +350,46 @@ static int open_trace(const char *dir, struct trace_reader **r,
  * kernel write no flushing call explains is background writeback.  Words
  * are made when asked for (ops_call_words): 4 bytes per op here.
  */
+/* Each op an io_uring SQE made, to that SQE (calls_join_sqe). */
+static int join_sqes(struct ops_trace *t)
+{
+	const struct calls_sqe *q;
+	bool *taken;
+	size_t i;
+
+	if (!t->calls->nsqe)
+		return 0;
+	if (!(t->sqe_of = calloc(t->n + 1, sizeof(*t->sqe_of))) ||
+	    !(taken = calloc(t->calls->nsqe, sizeof(*taken))))
+		return -ENOMEM;
+	for (i = 0; i < t->n; i++) {
+		const struct ops_op *op = &t->v[i];
+
+		/* Every record, and joined as show joins it, so both take the same SQEs. */
+		q = calls_join_sqe(t->calls, taken, calls_join(t->calls, op->pid, op->time_ns),
+				   op->pid, op->time_ns, op->op, op->off, op->flags);
+		if (q) {
+			t->sqe_of[i] = (uint32_t)(q - t->calls->sqe) + 1;
+			t->call_of[i] = (uint32_t)q->call + 1;
+		}
+	}
+	free(taken);
+	return 0;
+}
+
+bool ops_concurrent(const struct ops_trace *t, size_t a, size_t b)
+{
+	const struct calls_sqe *x, *y;
+
+	if (!t->sqe_of || !t->sqe_of[a] || !t->sqe_of[b] || a == b)
+		return false;
+	x = &t->calls->sqe[t->sqe_of[a] - 1];
+	y = &t->calls->sqe[t->sqe_of[b] - 1];
+	if (x->call != y->call)
+		return false;
+	return x->k < y->k ? !calls_sqe_ordered(x, y) : !calls_sqe_ordered(y, x);
+}
+
 static int join_calls(struct ops_trace *t)
 {
 	const struct calls_call *c;
@@ -376,7 +416,7 @@ static int join_calls(struct ops_trace *t)
 		else if (calls_unforced_writeback(op->pid, op->op == TRACE_OP_WRITE, c))
 			t->call_of[i] = OPS_CALL_WRITEBACK;
 	}
-	return 0;
+	return join_sqes(t);
 }
 
 bool ops_call_words(const struct ops_trace *t, size_t idx, char *buf, size_t len)
@@ -384,10 +424,19 @@ bool ops_call_words(const struct ops_trace *t, size_t idx, char *buf, size_t len
 	uint32_t k = t->call_of ? t->call_of[idx] : 0;
 
 	buf[0] = 0;
+	size_t n = 0;
+
+	if (t->sqe_of && t->sqe_of[idx]) {
+		calls_sqe_describe(&t->calls->sqe[t->sqe_of[idx] - 1], buf, len);
+		n = strlen(buf);
+		n += (size_t)snprintf(buf + n, n < len ? len - n : 0, " submitted by ");
+	}
+	if (n >= len)
+		return true;
 	if (k == OPS_CALL_WRITEBACK)
-		snprintf(buf, len, CALLS_WRITEBACK);
+		snprintf(buf + n, len - n, CALLS_WRITEBACK);
 	else if (k)
-		calls_describe(&t->calls->v[k - 1], buf, len);
+		calls_describe(&t->calls->v[k - 1], buf + n, len - n);
 	return buf[0] != 0;
 }
 
@@ -450,6 +499,7 @@ void ops_free(struct ops_trace *t)
 		calls_log_free(t->calls);
 	free(t->calls);
 	free(t->call_of);
+	free(t->sqe_of);
 	free(t);
 }
 

@@ -75,6 +75,8 @@ struct ops_trace {
 	struct calls_log *calls; /* TRACE/calls (record --calls), or NULL */
 	uint32_t *call_of;     /* per op in v: 1 + its call's index in calls->v, 0 none,
 				  OPS_CALL_WRITEBACK; NULL without a calls log */
+	uint32_t *sqe_of;      /* per op in v: 1 + the index in calls->sqe of the io_uring
+				  SQE that made it, 0 none; NULL without a calls log */
 	char partial_reason[400]; /* why, when partial */
 };
 
@@ -86,6 +88,17 @@ struct ops_trace {
  * the trace has no calls log or no call made it.
  */
 bool ops_call_words(const struct ops_trace *t, size_t idx, char *buf, size_t len);
+
+/*
+ * True when ops a and b were made by SQEs of one io_uring submission that
+ * the kernel may run in either order (neither linked before the other nor
+ * drained: calls_sqe_ordered).  Then a barrier among them covers none of
+ * the others, whatever order the recording caught them in.  False for
+ * anything else: ops of one thread, or of separate submissions, keep
+ * their recorded order (an engine that submits the next batch before the
+ * last one completed is taken to have waited).
+ */
+bool ops_concurrent(const struct ops_trace *t, size_t a, size_t b);
 
 /* ops_load flags */
 #define OPS_LOAD_PARTIAL                                                       \

@@ -14,8 +14,9 @@
  *   1. op i is durable when a barrier covering it has seq in (i, c) - or
  *      is op i itself, for a sync write that is its own barrier - where
  *      a barrier is an FSYNC/FSYNCDIR/SYNCFS record that succeeded, or an
- *      O_SYNC/O_DSYNC write with no FSYNC of its own after it; under
- *      prefix_only every op before c is durable;
+ *      O_SYNC/O_DSYNC write with no FSYNC of its own after it, and is not
+ *      an SQE of op i's io_uring submission free to run before it
+ *      (ops_concurrent); under prefix_only every op before c is durable;
  *   2. every other state-changing op with seq <= c is in flight, and is
  *      kept whole, dropped, or (a write the model lets tear) torn by one
  *      of its family's variants the model allows;
@@ -753,7 +754,8 @@ static bool covers(const struct model *m, const struct ops_op *b, const struct o
 	return false; /* namespace ops: by directory, below */
 }
 
-/* Was directory dir fsynced (or everything synced) after op i and before crash? */
+/* Was directory dir fsynced (or everything synced) after op i, by a
+ * barrier sure to run after it, and before crash? */
 static bool dir_synced(const struct ref *r, uint64_t dir, size_t i, uint64_t crash)
 {
 	size_t j;
@@ -761,7 +763,7 @@ static bool dir_synced(const struct ref *r, uint64_t dir, size_t i, uint64_t cra
 	for (j = i + 1; j < r->t->n && r->t->v[j].seq < crash; j++) {
 		const struct ops_op *b = &r->t->v[j];
 
-		if (b->kind == OPS_BARRIER &&
+		if (b->kind == OPS_BARRIER && !ops_concurrent(r->t, i, j) &&
 		    (b->op == TRACE_OP_SYNCFS || (b->op == TRACE_OP_FSYNCDIR && b->id == dir)))
 			return true;
 	}
@@ -782,7 +784,8 @@ static bool durable(const struct ref *r, const struct model *m, size_t i, uint64
 		const struct ops_op *b = &r->t->v[j];
 		bool barrier = b->kind == OPS_BARRIER || r->self_sync[j];
 
-		if (barrier && (j > i || r->self_sync[i]) && covers(m, b, op))
+		if (barrier && (j > i || r->self_sync[i]) && covers(m, b, op) &&
+		    !ops_concurrent(r->t, i, j))
 			return true;
 	}
 	return false;

@@ -220,33 +220,56 @@ static void text_args(const struct trace_rec *rec, const struct show_paths *p,
 	}
 }
 
+/* The calls log (record --calls) and the SQEs its records took so far. */
+struct show_calls {
+	struct calls_log log;
+	bool *taken; /* per log.sqe (calls_join_sqe) */
+};
+
 /*
  * The call that made rec (record --calls), in words, into buf: "" when
  * the trace has no calls log or rec is a BASE, FLUSH or RELEASE record; "background
  * writeback" for a kernel write no flushing call explains; "" for a
- * record no watched call made (a close's flush, say).
+ * record no watched call made (a close's flush, say).  A record an
+ * io_uring SQE made is "WRITE(fd 3, @0) submitted by io_uring_enter(...)",
+ * and *sqe is that SQE (NULL otherwise).  Call it for every record, in
+ * seq order: the SQEs are taken as ops.c takes them.
  */
-static const struct calls_call *rec_call(const struct calls_log *cl, const struct trace_rec *rec,
-					 char *buf, size_t len)
+static const struct calls_call *rec_call(struct show_calls *sc, const struct trace_rec *rec,
+					 char *buf, size_t len, const struct calls_sqe **sqe)
 {
 	const struct calls_call *c;
+	size_t n;
 
 	buf[0] = 0;
-	if (!cl || rec->op == TRACE_OP_BASE || rec->op == TRACE_OP_FLUSH ||
-	    rec->op == TRACE_OP_RELEASE) /* base: no call; close is not watched */
+	*sqe = NULL;
+	if (!sc || rec->op == TRACE_OP_BASE)
 		return NULL;
-	c = calls_join(cl, rec->pid, rec->time_ns);
-	if (c)
+	c = calls_join(&sc->log, rec->pid, rec->time_ns);
+	if (sc->taken && (*sqe = calls_join_sqe(&sc->log, sc->taken, c, rec->pid, rec->time_ns,
+						rec->op, rec->off, rec->flags)))
+		c = &sc->log.v[(*sqe)->call];
+	if (rec->op == TRACE_OP_FLUSH || rec->op == TRACE_OP_RELEASE)
+		return NULL; /* close is not watched */
+	if (*sqe) {
+		calls_sqe_describe(*sqe, buf, len);
+		n = strlen(buf);
+		snprintf(buf + n, len - n, " submitted by ");
+		n = strlen(buf);
+		calls_describe(c, buf + n, len - n);
+	} else if (c) {
 		calls_describe(c, buf, len);
-	else if (calls_unforced_writeback(rec->pid, rec->op == TRACE_OP_WRITE, c))
+	} else if (calls_unforced_writeback(rec->pid, rec->op == TRACE_OP_WRITE, c)) {
 		snprintf(buf, len, CALLS_WRITEBACK);
+	}
 	return c;
 }
 
 static void show_text(const struct trace_rec *rec, const struct show_paths *p,
-		      const struct calls_log *cl)
+		      struct show_calls *sc)
 {
-	char call[160];
+	const struct calls_sqe *sqe;
+	char call[240];
 
 	char args[PATH_BUF + 300];
 	const char *path = rec->op == TRACE_OP_MARK || rec->op == TRACE_OP_SYNCFS
@@ -257,7 +280,7 @@ static void show_text(const struct trace_rec *rec, const struct show_paths *p,
 	       trace_op_name(rec->op), path, args);
 	if (rec->result < 0)
 		printf(" = -%s", strerrorname_np(-rec->result) ?: "?");
-	rec_call(cl, rec, call, sizeof(call));
+	rec_call(sc, rec, call, sizeof(call), &sqe);
 	if (call[0])
 		printf("  <- %s", call);
 	putchar('\n');
@@ -403,16 +426,18 @@ static void json_args(json_object *o, const struct trace_rec *rec,
 	}
 }
 
-/* "call": the call that made rec, as rec_call finds it (only with a calls log). */
-static void json_call(json_object *o, const struct calls_log *cl, const struct trace_rec *rec)
+/* "call": the call that made rec, as rec_call finds it (only with a calls
+ * log), with "sqe" for a record an io_uring SQE made. */
+static void json_call(json_object *o, struct show_calls *sc, const struct trace_rec *rec)
 {
-	json_object *j;
+	json_object *j, *q;
 	const struct calls_call *c;
-	char text[160];
+	const struct calls_sqe *sqe;
+	char text[240];
 
-	if (!cl)
+	if (!sc)
 		return;
-	c = rec_call(cl, rec, text, sizeof(text));
+	c = rec_call(sc, rec, text, sizeof(text), &sqe);
 	if (!text[0]) {
 		jadd(o, "call", NULL);
 		return;
@@ -426,11 +451,22 @@ static void json_call(json_object *o, const struct calls_log *cl, const struct t
 		jadd(j, "entry_ns", json_object_new_uint64(c->entry_ns));
 		jadd(j, "exit_ns", json_object_new_uint64(c->exit_ns));
 	}
+	if (sqe) {
+		q = json_object_new_object();
+		jadd(q, "opcode", json_object_new_string(sqe->op));
+		jadd(q, "fd", json_object_new_int(sqe->fd));
+		jadd(q, "flags", json_object_new_int64(sqe->flags));
+		jadd(q, "off", json_object_new_uint64(sqe->off));
+		jadd(q, "rw_flags", json_object_new_int64(sqe->rw_flags));
+		jadd(q, "index", json_object_new_int64(sqe->k));
+		jadd(q, "chain", json_object_new_int64(sqe->chain));
+		jadd(j, "sqe", q);
+	}
 	jadd(o, "call", j);
 }
 
 static void show_json(const struct trace_rec *rec, const struct show_paths *p,
-		      const struct calls_log *cl, bool with_data, bool first)
+		      struct show_calls *sc, bool with_data, bool first)
 {
 	json_object *o = json_object_new_object();
 
@@ -447,7 +483,7 @@ static void show_json(const struct trace_rec *rec, const struct show_paths *p,
 		jadd(o, "path", json_object_new_string(main_path(rec, p)));
 	}
 	json_args(o, rec, p, with_data);
-	json_call(o, cl, rec);
+	json_call(o, sc, rec);
 	printf("%s\n  %s", first ? "" : ",",
 	       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 							 JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -530,7 +566,7 @@ int cmd_show(int argc, char **argv)
 	struct show_paths *p = NULL;
 	struct names *nm = NULL;
 	struct trace_meta meta;
-	struct calls_log calls;
+	struct show_calls calls = {0};
 	bool have_calls = false;
 	uint64_t promise = 0;
 	struct trace_rec rec;
@@ -556,7 +592,9 @@ int cmd_show(int argc, char **argv)
 		       json_object_to_json_string(t), trace_reader_version(r));
 		json_object_put(t);
 	}
-	have_calls = calls_load(o.trace, &calls) == 0;
+	have_calls = calls_load(o.trace, &calls.log) == 0;
+	if (have_calls && calls.log.nsqe && !(calls.taken = calloc(calls.log.nsqe, sizeof(bool))))
+		goto out;
 	memset(&meta, 0, sizeof(meta));
 	unfinished = trace_meta_read(o.trace, &meta, why, sizeof(why)) == 0 &&
 		     strcmp(meta.status, "complete") != 0 && meta.status[0];
@@ -601,7 +639,8 @@ int cmd_show(int argc, char **argv)
 out:
 	fflush(stdout);
 	if (have_calls)
-		calls_log_free(&calls);
+		calls_log_free(&calls.log);
+	free(calls.taken);
 	free(p);
 	names_free(nm);
 	trace_reader_close(r);

@@ -6,13 +6,20 @@
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "check_suites.h"
 #include "check_util.h"
 #include "model.h"
 #include "ops.h"
+#include "reference.h"
+
+/* Microseconds build waits between records: their time_ns, which the
+ * writer stamps, then differ (a test that writes a calls log needs it). */
+static unsigned build_gap_us;
 
 /* Builds a trace directory (empty base) from recs; returns it loaded. */
 static struct ops_trace *build(struct trace_rec *recs, size_t n)
@@ -33,11 +40,50 @@ static struct ops_trace *build(struct trace_rec *recs, size_t n)
 	for (i = 0; i < n; i++) {
 		if (recs[i].op == TRACE_OP_WRITE && recs[i].result == 0)
 			recs[i].result = (int32_t)recs[i].data_len;
+		if (build_gap_us)
+			usleep(build_gap_us);
 		ck_assert_int_eq(trace_append(w, &recs[i]), 0);
 	}
 	ck_assert_int_eq(trace_writer_close(w), 0);
 	tb_meta(dir);
 	ck_assert_int_eq(ops_load(dir, 0, &t, err, sizeof(err)), 0);
+	return t;
+}
+
+/*
+ * As build, records 2 ms apart, with TRACE/calls holding calls (record
+ * --calls's log), where "@N" stands for the time_ns of record N (seq),
+ * "@N+D" for D ns after it.
+ */
+static struct ops_trace *build_with_calls(struct trace_rec *recs, size_t n, const char *calls)
+{
+	char path[600], *dir, *end;
+	struct ops_trace *t;
+	char err[256];
+	FILE *f;
+
+	build_gap_us = 2000;
+	t = build(recs, n);
+	build_gap_us = 0;
+	dir = strdup(t->dir);
+	snprintf(path, sizeof(path), "%s/calls", dir);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	for (; *calls; calls++)
+		if (*calls == '@') {
+			unsigned long k = strtoul(calls + 1, &end, 10), plus = 0;
+
+			if (*end == '+')
+				plus = strtoul(end + 1, &end, 10);
+			ck_assert(k >= 1 && k <= t->n);
+			fprintf(f, "%llu", (unsigned long long)(t->v[k - 1].time_ns + plus));
+			calls = end - 1;
+		} else {
+			fputc(*calls, f);
+		}
+	ck_assert_int_eq(fclose(f), 0);
+	ops_free(t);
+	ck_assert_int_eq(ops_load(dir, 0, &t, err, sizeof(err)), 0);
+	free(dir);
 	return t;
 }
 
@@ -137,6 +183,117 @@ START_TEST(posix_rename_needs_both_dirs_synced)
 
 	ck_assert(model_in_flight(p, 0, 3));  /* only the target dir synced */
 	ck_assert(!model_in_flight(p, 0, 4)); /* both */
+	model_plan_free(p);
+	ops_free(t);
+}
+END_TEST
+
+/*
+ * io_uring: two submissions of a write and an fdatasync, each made by
+ * worker threads (pids no call of the log explains) after the program's
+ * io_uring_enter (the record times are the writer's: build_with_calls
+ * puts them in the log).  Recorded write first, both times; the calls log says
+ * whether the write was linked before its sync (flags %s).
+ */
+static struct trace_rec uring_recs[] = {
+	{.op = TRACE_OP_CREATE, .parent = 1, .id = 2, .mode = 0100644, .name = "f", .name_len = 1,
+	 .pid = 100, .time_ns = 10},
+	{.op = TRACE_OP_FSYNCDIR, .id = 1, .pid = 100, .time_ns = 20},
+	{.op = TRACE_OP_WRITE, .id = 2, .off = 0, .len = 4, .data = "data", .data_len = 4,
+	 .pid = 201, .time_ns = 40},
+	{.op = TRACE_OP_FSYNC, .id = 2, .flags = 1, .pid = 202, .time_ns = 50},
+	{.op = TRACE_OP_WRITE, .id = 2, .off = 4, .len = 4, .data = "more", .data_len = 4,
+	 .pid = 202, .time_ns = 70},
+	{.op = TRACE_OP_FSYNC, .id = 2, .flags = 1, .pid = 201, .time_ns = 80},
+	{.op = TRACE_OP_MARK, .name = "done", .name_len = 4, .pid = 100, .time_ns = 90},
+};
+
+static struct ops_trace *uring_trace(unsigned write_flags)
+{
+	char calls[512];
+
+	snprintf(calls, sizeof(calls),
+		 "100 426 0 @2+1 0 4 2 0 0\n" /* entered after the fsyncdir */
+		 "sqe 100 @2+1 WRITE 3 %x 0 0\n"
+		 "sqe 100 @2+1 FSYNC 3 0 0 1\n"
+		 "100 426 0 @4+1 0 4 2 0 0\n" /* after the first sync */
+		 "sqe 100 @4+1 WRITE 3 %x 4 0\n"
+		 "sqe 100 @4+1 FSYNC 3 0 0 1\n"
+		 "100 1 0 @6+1 0 5 0 5 0\n",
+		 write_flags, write_flags);
+	return build_with_calls(uring_recs, sizeof(uring_recs) / sizeof(uring_recs[0]), calls);
+}
+
+/* The model's in-flight ops at every crash point, counted, against the reference's. */
+static void same_as_reference(struct ops_trace *t, struct model_plan *p)
+{
+	struct ref *r;
+	char err[256];
+	uint64_t c;
+	size_t i, n;
+
+	ck_assert_int_eq(ref_new(t, &r, err, sizeof(err)), 0);
+	for (c = 1; c <= t->n + 1; c++) {
+		for (i = n = 0; i < t->n; i++)
+			n += model_in_flight(p, i, c);
+		ck_assert_uint_eq(n, ref_in_flight(r, p->m, c));
+	}
+	ref_free(r);
+}
+
+START_TEST(uring_unlinked_sync_does_not_cover_its_write)
+{
+	struct ops_trace *t = uring_trace(0);
+	const char *models[] = {"posix", "ext4-ordered"};
+	struct model_plan *p;
+	size_t k;
+
+	ck_assert_ptr_nonnull(t->sqe_of);
+	ck_assert_uint_eq(t->sqe_of[2], 1); /* the first WRITE SQE */
+	ck_assert_uint_eq(t->sqe_of[3], 2);
+	ck_assert_uint_eq(t->sqe_of[4], 3);
+	ck_assert(ops_concurrent(t, 2, 3));
+	ck_assert(!ops_concurrent(t, 2, 5)); /* another submission: in recorded order */
+	for (k = 0; k < 2; k++) {
+		p = plan(models[k], t);
+		ck_assert(model_in_flight(p, 2, 5));  /* after its own sync: still in flight */
+		ck_assert(!model_in_flight(p, 2, 7)); /* the next submission's sync covers it */
+		ck_assert(model_in_flight(p, 4, 8));  /* the last write: never covered */
+		same_as_reference(t, p);
+		model_plan_free(p);
+	}
+	p = plan("strict", t); /* everything completed is durable: no change */
+	ck_assert(!model_in_flight(p, 2, 5));
+	same_as_reference(t, p);
+	model_plan_free(p);
+	ops_free(t);
+}
+END_TEST
+
+START_TEST(uring_linked_or_drained_sync_covers_its_write)
+{
+	unsigned flags[] = {0x4 /* IOSQE_IO_LINK */, 0x8 /* IOSQE_IO_HARDLINK */};
+	struct model_plan *p;
+	struct ops_trace *t;
+	size_t k;
+
+	for (k = 0; k < 2; k++) {
+		t = uring_trace(flags[k]);
+		ck_assert(!ops_concurrent(t, 2, 3));
+		p = plan("posix", t);
+		ck_assert(!model_in_flight(p, 2, 5));
+		ck_assert(!model_in_flight(p, 4, 8));
+		same_as_reference(t, p);
+		model_plan_free(p);
+		ops_free(t);
+	}
+	t = build_with_calls(uring_recs, sizeof(uring_recs) / sizeof(uring_recs[0]),
+			     "100 426 0 @2+1 0 4 2 0 0\nsqe 100 @2+1 WRITE 3 0 0 0\n"
+			     "sqe 100 @2+1 FSYNC 3 2 0 1\n"); /* IOSQE_IO_DRAIN on the sync */
+	ck_assert(!ops_concurrent(t, 2, 3));
+	p = plan("posix", t);
+	ck_assert(!model_in_flight(p, 2, 5));
+	same_as_reference(t, p);
 	model_plan_free(p);
 	ops_free(t);
 }
@@ -456,6 +613,8 @@ Suite *make_model_suite(void)
 	tcase_add_test(tc, tear_rules_per_model);
 	tcase_add_test(tc, block_damage_below_the_old_size);
 	tcase_add_test(tc, large_writes_tear_too);
+	tcase_add_test(tc, uring_unlinked_sync_does_not_cover_its_write);
+	tcase_add_test(tc, uring_linked_or_drained_sync_covers_its_write);
 	suite_add_tcase(s, tc);
 	return s;
 }
