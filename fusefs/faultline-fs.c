@@ -55,7 +55,8 @@
  * backing dir, hidden from readdir, cannot be unlinked or renamed):
  * each non-empty line written to it becomes one MARK record, except a
  * line "\001syncfs PID", which record --calls writes when PID's sync() or
- * syncfs() returns: a SYNCFS record.  Ops on it are not recorded otherwise.
+ * syncfs() returns: a SYNCFS record, and a captured page of a shared
+ * mapping (fs_ctl.c).  Ops on it are not recorded otherwise.
  *
  * WHAT IT DOES NOT DO.  Writeback caching stays off (it would coalesce
  * and reorder writes).  copy_file_range is left out (the kernel falls
@@ -162,71 +163,6 @@ void rec_append(struct fs *fs, struct trace_rec *r, int res)
 					       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		fprintf(stderr, "faultline-fs: cannot append to the trace: %s; "
 			"recording stops here\n", strerror(-err));
-}
-
-/* ---- the control file ---- */
-
-static void fs_ctl_entry(struct fs *fs, struct fuse_entry_param *e)
-{
-	memset(e, 0, sizeof(*e));
-	e->ino = (uintptr_t)&fs->ctl;
-	e->attr = fs->ctl_attr;
-	e->attr_timeout = 0; /* always size 0, whatever the kernel saw written */
-	e->entry_timeout = FS_TIMEOUT;
-}
-
-static void fs_ctl_open(struct fuse_file_info *fi)
-{
-	fi->fh = FS_CTL_FH;
-	fi->direct_io = 1; /* every write reaches us, none is cached */
-}
-
-/*
- * A line "\001syncfs PID" (calls.h: record --calls saw PID's sync() or
- * syncfs() on this mount return) is a SYNCFS record for PID; false when
- * the line is not one.
- */
-static bool fs_ctl_syncfs(struct fs *fs, fuse_req_t req, const char *p, size_t n)
-{
-	size_t k = sizeof(CALLS_CTL_SYNCFS) - 1;
-	char num[16];
-	struct trace_rec r;
-	char *end;
-	long pid;
-
-	if (n <= k + 1 || n - k - 1 >= sizeof(num) || memcmp(p, CALLS_CTL_SYNCFS " ", k + 1))
-		return false;
-	memcpy(num, p + k + 1, n - k - 1);
-	num[n - k - 1] = 0;
-	pid = strtol(num, &end, 10);
-	if (*end || pid <= 0)
-		return false;
-	rec_start(&r, TRACE_OP_SYNCFS, req);
-	r.pid = (uint32_t)pid;
-	rec_append(fs, &r, 0);
-	return true;
-}
-
-/* Each non-empty line of buf (without its '\n') becomes one MARK record,
- * but for a SYNCFS line of record --calls. */
-static void fs_ctl_write(struct fs *fs, fuse_req_t req, const char *buf,
-			 size_t size)
-{
-	const char *p = buf, *end = buf + size, *nl;
-	struct trace_rec r;
-
-	for (; p < end; p = nl + 1) {
-		nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl)
-			nl = end;
-		if (nl == p || fs_ctl_syncfs(fs, req, p, (size_t)(nl - p)))
-			continue;
-		rec_start(&r, TRACE_OP_MARK, req);
-		r.name = p;
-		r.name_len = (uint32_t)(nl - p);
-		rec_append(fs, &r, 0);
-	}
-	fuse_reply_write(req, size);
 }
 
 /* ---- lookup, forget, attributes ---- */

@@ -128,6 +128,17 @@ void rec_name(struct trace_rec *r, const char *name);
 /* Appends r with result res; see faultline-fs.c for what it promises. */
 void rec_append(struct fs *fs, struct trace_rec *r, int res);
 
+/* ---- the control file (fs_ctl.c) ---- */
+
+struct fuse_entry_param;
+struct fuse_file_info;
+/* The control file's entry, for lookup and create. */
+void fs_ctl_entry(struct fs *fs, struct fuse_entry_param *e);
+/* Opens the control file: direct I/O, so every write reaches fs_ctl_write. */
+void fs_ctl_open(struct fuse_file_info *fi);
+/* Records what was written to it, and answers the write. */
+void fs_ctl_write(struct fs *fs, struct fuse_req *req, const char *buf, size_t size);
+
 /* ---- the inode table (fs_map.c) ---- */
 
 /* Doubles the table (or makes its first 1024 slots).  Returns 0 or -ENOMEM. */

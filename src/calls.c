@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
@@ -104,7 +105,7 @@ struct calls_thread {
 	pid_t tid;    /* 0: never used; CALLS_GONE: free again */
 	bool in_call; /* stopped at a call's entry, to be judged when it returns */
 	long nr;      /* that call's number */
-	uint64_t arg[4];   /* its first arguments */
+	uint64_t arg[6];   /* its arguments (the log keeps four) */
 	uint64_t entry_ns; /* when it stopped at the entry, on the trace's clock */
 	char site[240];    /* where it was made (calls_site), "" unknown */
 };
@@ -113,6 +114,7 @@ struct calls_state {
 	const struct calls_opts *o;
 	int ctl;                  /* the control file, open for writing */
 	struct calls_sites *sites; /* unwinders, under site_lock */
+	struct calls_maps *maps;  /* shared mappings followed (calls_maps.c); NULL: none */
 	pthread_mutex_t site_lock; /* the notification thread and the tracer both unwind */
 	int listener;             /* the seccomp filter's notification fd, or -1 */
 	bool stopping;            /* set by the tracer: the notification thread is to end */
@@ -138,9 +140,9 @@ static bool is_barrier(long nr)
  */
 static int install_filter(bool notify)
 {
-	struct sock_filter f[8 + 128];
+	struct sock_filter f[12 + 128];
 	struct sock_fprog prog = {.filter = f};
-	size_t i, n = 0, m = calls_nsys;
+	size_t i, k, n = 0, m;
 	int fd;
 
 	_Static_assert(sizeof(f) / sizeof(f[0]) < 256, "jump offsets are 8 bits");
@@ -152,13 +154,25 @@ static int install_filter(bool notify)
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 					      offsetof(struct seccomp_data, nr));
+	/* mmap: a shared one (flags, low word, has MAP_SHARED) goes to the tracer,
+	 * which sees where it was mapped at its return; any other runs. */
+	m = calls_nsys - 1; /* the checks below: every watched call but mmap */
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mmap, 0, 2);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					      offsetof(struct seccomp_data, args[3]));
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, MAP_SHARED,
+					      (uint8_t)(m + 2), (uint8_t)m);
 	/* Check i jumps over the checks after it and the ALLOW to the NOTIF (m - i),
 	 * or one further to the TRACE. */
-	for (i = 0; i < m; i++)
+	for (i = k = 0; k < calls_nsys; k++) {
+		if (calls_sys[k].nr == SYS_mmap)
+			continue;
 		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-						      (uint32_t)calls_sys[i].nr,
-						      (uint8_t)(m - i + (is_barrier(calls_sys[i].nr) ||
+						      (uint32_t)calls_sys[k].nr,
+						      (uint8_t)(m - i + (is_barrier(calls_sys[k].nr) ||
 									 !notify)), 0);
+		i++;
+	}
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF);
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
@@ -431,12 +445,16 @@ static void at_entry(struct calls_state *s, pid_t tid)
 	    info.op == PTRACE_SYSCALL_INFO_SECCOMP && (t = thread_of(s, tid, true, &added))) {
 		t->in_call = true;
 		t->nr = (long)info.seccomp.nr;
-		for (k = 0; k < 4; k++)
+		for (k = 0; k < 6; k++)
 			t->arg[k] = info.seccomp.args[k];
 		t->entry_ns = now_ns(s);
 		capture_site(s, t);
-		if (!is_barrier(t->nr)) { /* no user notification: logged here, one stop */
+		calls_maps_capture(s->maps, tid);
+		if (!is_barrier(t->nr) && t->nr != SYS_mmap) {
+			/* no user notification: logged here, one stop */
 			log_call(t, 0, 0);
+			if (t->nr == SYS_munmap)
+				calls_maps_unmap(s->maps, tid, t->arg[0], t->arg[1]);
 			t->in_call = false;
 			ptrace(PTRACE_CONT, tid, 0, 0);
 			return;
@@ -469,10 +487,13 @@ static void *notify_loop(void *arg)
 			continue; /* EINTR (told to stop?), or the caller died (ENOENT) */
 		t = (struct calls_thread){.tid = (pid_t)req.pid, .nr = req.data.nr,
 					  .entry_ns = now_ns(s)};
-		for (k = 0; k < 4; k++)
+		for (k = 0; k < 6; k++)
 			t.arg[k] = req.data.args[k];
 		capture_site(s, &t);
 		log_call(&t, 0, 0);
+		calls_maps_capture(s->maps, t.tid);
+		if (t.nr == SYS_munmap)
+			calls_maps_unmap(s->maps, t.tid, t.arg[0], t.arg[1]);
 		resp = (struct seccomp_notif_resp){.id = req.id,
 						   .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE};
 		ioctl(s->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp); /* ENOENT: it died meanwhile */
@@ -510,6 +531,9 @@ static void at_exit(struct calls_state *s, pid_t tid)
 		    (t->nr == SYS_sync ||
 		     (t->nr == SYS_syncfs && fd_on_mount(s, tid, (long)t->arg[0]))))
 			barrier(s, tid);
+		if (!info.exit.is_error && t->nr == SYS_mmap)
+			calls_maps_add(s->maps, tid, (uint64_t)info.exit.rval, t->arg[1], t->arg[2],
+				       t->arg[3], (int)t->arg[4], t->arg[5]);
 		log_call(t, info.exit.rval, now_ns(s));
 	}
 	if (t)
@@ -530,8 +554,10 @@ static void on_stop(struct calls_state *s, pid_t tid, int st)
 	else if (sig == (SIGTRAP | 0x80))
 		at_exit(s, tid);
 	else if (sig == SIGTRAP && event) { /* fork, vfork, clone, exec */
-		if (event == PTRACE_EVENT_EXEC)
-			forget_site(s, tid); /* a new program: new modules */
+		if (event == PTRACE_EVENT_EXEC) {
+			forget_site(s, tid); /* a new program: new modules, no mappings */
+			calls_maps_forget(s->maps, tid);
+		}
 		ptrace(PTRACE_CONT, tid, 0, 0);
 	}
 	else if (sig == SIGSTOP && added)
@@ -551,6 +577,7 @@ static void calls_close(struct calls_state *s)
 			close(fds[i]);
 	log_fd = -1;
 	calls_sites_free(s->sites);
+	calls_maps_free(s->maps);
 	pthread_mutex_destroy(&s->site_lock);
 	free(s);
 }
@@ -635,6 +662,7 @@ int calls_trace(const struct calls_opts *o)
 	if (!getenv("FAULTLINE_CALLS_NOSITES"))
 		s->sites = calls_sites_new(); /* without memory: no sites, the rest works */
 	if ((s->ctl = open(o->ctl, O_WRONLY | O_CLOEXEC)) < 0 ||
+	    !(s->maps = calls_maps_new(s->ctl, o->mnt)) ||
 	    (log_fd = open(o->log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644)) < 0) {
 		err = -errno;
 		goto out;

@@ -34,6 +34,12 @@
  * first frames that have a source line, "fn() file.c:212 <- caller()
  * file.c:330", or the first named frames when none has one.
  *
+ * Mapped pages: a shared mmap stops at its return too, and a writable
+ * one of a file under the mount is followed (calls_maps.c): at every
+ * watched call its changed pages are recorded, before the call goes on,
+ * as WRITEs flagged TRACE_WF_EARLY with the calling thread's pid, so they
+ * join that call like any of its records.
+ *
  * A record made on behalf of a call lies in its window: the FUSE request
  * starts after the entry and is answered before the return.  So the join
  * (calls_join) is: the last call of the record's pid entered before the
@@ -79,6 +85,9 @@ int calls_trace(const struct calls_opts *o);
 
 /* The control-file line that asks faultline-fs for a SYNCFS record. */
 #define CALLS_CTL_SYNCFS "\001syncfs"
+/* The control-file write that records a captured page of a shared mapping:
+ * CALLS_CTL_PAGE " TID OFF LEN PATH\n" then LEN bytes (fusefs/fs_ctl.c). */
+#define CALLS_CTL_PAGE "\001page"
 /* The calls log's name inside the trace directory. */
 #define CALLS_LOG "calls"
 
@@ -158,8 +167,24 @@ const struct calls_sqe *calls_join_sqe(const struct calls_log *log, bool *taken,
 				       const struct calls_call *joined, uint32_t pid, uint64_t time_ns,
 				       uint16_t op, uint64_t off, uint32_t flags);
 
+/*
+ * The first call, of any thread, entered in (from_ns,
+ * to_ns], that flushes without making anything durable: msync without
+ * MS_SYNC (MS_ASYNC, or only MS_INVALIDATE), sync_file_range (whatever its
+ * flags: it writes data back, never the metadata that finds it).  NULL
+ * when none.  Explanations name it: the program may have taken it for a
+ * barrier.
+ */
+const struct calls_call *calls_non_barrier(const struct calls_log *log, uint64_t from_ns,
+					   uint64_t to_ns);
+
 /* "WRITE(fd 3, @512)": an SQE in words. */
 void calls_sqe_describe(const struct calls_sqe *q, char *buf, size_t len);
+
+/* How a page captured from a shared mapping (TRACE_WF_EARLY, joined to the
+ * call it was captured at, as any record of its pid) is introduced: "page stored before
+ * pwrite64(3, ...) in run() maplog.c:122". */
+#define CALLS_EARLY_WORDS "page stored before "
 
 /* What a kernel write-back no flushing call forced is called. */
 #define CALLS_WRITEBACK "background writeback"

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct calls_sys {
@@ -35,5 +36,22 @@ void calls_sites_forget(struct calls_sites *cs, pid_t tid);
  * named ones), into buf; "" when its stack cannot be walked.
  */
 void calls_site(struct calls_sites *cs, pid_t tid, char *buf, size_t len);
+
+/* Shared writable mappings of files under the mount (calls_maps.c).
+ * Thread safe. */
+struct calls_maps;
+/* ctl: the control file, open for writing; mnt: the mount point. NULL without memory. */
+struct calls_maps *calls_maps_new(int ctl, const char *mnt);
+void calls_maps_free(struct calls_maps *m);
+/* tid's mmap(..., len, prot, flags, fd, off) returned addr: followed from
+ * now on if it is a shared writable mapping of a file under the mount. */
+void calls_maps_add(struct calls_maps *m, pid_t tid, uint64_t addr, uint64_t len,
+		    uint64_t prot, uint64_t flags, int fd, uint64_t off);
+/* A call boundary of tid: every followed mapping's changed pages recorded. */
+void calls_maps_capture(struct calls_maps *m, pid_t tid);
+/* tid's munmap(addr, len), after its capture: the mappings it touches are dropped. */
+void calls_maps_unmap(struct calls_maps *m, pid_t tid, uint64_t addr, uint64_t len);
+/* Process pid exec'ed: its mappings are gone. */
+void calls_maps_forget(struct calls_maps *m, pid_t pid);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 
 #include "calls.h"
@@ -27,6 +28,7 @@ const struct calls_sys calls_sys[] = {
 	{SYS_syncfs, "syncfs", "f", true},
 	{SYS_sync_file_range, "sync_file_range", "fnnx", true},
 	{SYS_munmap, "munmap", "pn", true},
+	{SYS_mmap, "mmap", "pnxx", false}, /* only MAP_SHARED ones are stopped (calls.c) */
 	{SYS_ftruncate, "ftruncate", "fn", false},
 	{SYS_truncate, "truncate", "pn", false},
 	{SYS_fallocate, "fallocate", "fxnn", false},
@@ -424,6 +426,24 @@ const struct calls_sqe *calls_join_sqe(const struct calls_log *log, bool *taken,
 		return NULL;
 	taken[best] = true;
 	return &log->sqe[best];
+}
+
+const struct calls_call *calls_non_barrier(const struct calls_log *log, uint64_t from_ns,
+					   uint64_t to_ns)
+{
+	const struct calls_call *best = NULL;
+	size_t i;
+
+	for (i = 0; i < log->nflush; i++) {
+		const struct calls_call *c = &log->v[log->flush[i]];
+
+		if (c->entry_ns <= from_ns || c->entry_ns > to_ns)
+			continue;
+		if ((c->nr == SYS_msync && !(c->arg[2] & MS_SYNC)) || c->nr == SYS_sync_file_range)
+			if (!best || c->entry_ns < best->entry_ns)
+				best = c;
+	}
+	return best;
 }
 
 void calls_describe(const struct calls_call *c, char *buf, size_t len)

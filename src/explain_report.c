@@ -33,6 +33,49 @@ static bool moment_call(const struct explain *x, size_t m, char *buf, size_t len
 	return i >= 0 && ops_call_words(x->t, (size_t)i, buf, len);
 }
 
+/*
+ * The next page captured from a shared mapping of file f (record --calls,
+ * ops_is_early) after op index *i: its op index in *i, its first and last
+ * page, and the seq of the barrier that covers it (MODEL_NEVER: none).
+ * False when there is none.
+ */
+static bool next_capture(const struct explain *x, const struct explain_file *f, size_t *i,
+			 uint64_t *p0, uint64_t *p1, uint64_t *until)
+{
+	for (; *i < x->t->n; (*i)++) {
+		const struct ops_op *op = &x->t->v[*i];
+
+		if (!ops_is_early(op) || op->id != f->id || !op->data_len)
+			continue;
+		*p0 = op->off / x->page;
+		*p1 = (op->off + op->data_len - 1) / x->page;
+		*until = x->plan->durable_at[*i];
+		return true;
+	}
+	return false;
+}
+
+/* "page 0 captured at op 5 (page stored before ...): may persist from then
+ * until op 9 completes" into buf. */
+static void capture_words(const struct explain *x, size_t i, uint64_t p0, uint64_t p1,
+			  uint64_t until, char *buf, size_t len)
+{
+	char call[400], pages[64], end[64];
+	bool has;
+
+	if (p0 == p1)
+		snprintf(pages, sizeof(pages), "page %" PRIu64, p0);
+	else
+		snprintf(pages, sizeof(pages), "pages %" PRIu64 "-%" PRIu64, p0, p1);
+	if (until == MODEL_NEVER)
+		snprintf(end, sizeof(end), "to the end");
+	else
+		snprintf(end, sizeof(end), "until op %" PRIu64 " completes", until);
+	has = ops_call_words(x->t, i, call, sizeof(call));
+	snprintf(buf, len, "%s captured at op %" PRIu64 "%s%s%s: may persist from then %s", pages,
+		 x->t->v[i].seq, has ? " (" : "", call, has ? ")" : "", end);
+}
+
 /* File f's snapshot at moment m, given *k, its snapshot at an earlier moment (0 at first). */
 static const struct explain_snap *snap_at(const struct explain_file *f, size_t m, size_t *k)
 {
@@ -62,6 +105,8 @@ static void print_ranges(FILE *out, const struct explain_snap *s)
 
 void explain_write_text(const struct explain *x, FILE *out)
 {
+	uint64_t p0, p1, until;
+	char words[800];
 	size_t i, m, k;
 
 	fprintf(out, "faultline explain: model %s, page %u bytes%s\n", x->plan->m->name, x->page,
@@ -80,6 +125,10 @@ void explain_write_text(const struct explain *x, FILE *out)
 				explain_name_name(s->name));
 			print_ranges(out, s);
 			fputc('\n', out);
+		}
+		for (k = 0; next_capture(x, f, &k, &p0, &p1, &until); k++) {
+			capture_words(x, k, p0, p1, until, words, sizeof(words));
+			fprintf(out, "  %s\n", words);
 		}
 	}
 }
@@ -114,6 +163,7 @@ static json_object *file_json(const struct explain *x, const struct explain_file
 {
 	json_object *o = json_object_new_object(), *ms = json_object_new_array();
 	const struct explain_snap *s;
+	uint64_t p0, p1, until;
 	char call[400];
 	size_t m, k;
 
@@ -133,6 +183,20 @@ static json_object *file_json(const struct explain *x, const struct explain_file
 		json_object_array_add(ms, e);
 	}
 	json_object_object_add(o, "moments", ms);
+	ms = json_object_new_array();
+	for (k = 0; next_capture(x, f, &k, &p0, &p1, &until); k++) {
+		json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "seq", json_object_new_uint64(x->t->v[k].seq));
+		json_object_object_add(e, "first_page", json_object_new_uint64(p0));
+		json_object_object_add(e, "last_page", json_object_new_uint64(p1));
+		json_object_object_add(e, "until", until == MODEL_NEVER ? NULL
+						    : json_object_new_uint64(until));
+		json_object_object_add(e, "call", ops_call_words(x->t, k, call, sizeof(call))
+							  ? json_object_new_string(call) : NULL);
+		json_object_array_add(ms, e);
+	}
+	json_object_object_add(o, "captured", ms);
 	return o;
 }
 
@@ -179,9 +243,9 @@ static void html_row(const struct explain *x, const struct explain_file *f, uint
 static int html_file(const struct explain *x, const struct explain_file *f, FILE *out)
 {
 	size_t *snap = calloc(x->nm + 1, sizeof(*snap)), *cur = calloc(x->nm + 1, sizeof(*cur));
-	char call[400];
+	char call[400], words[800];
 	size_t m, k;
-	uint64_t p;
+	uint64_t p, p0, p1, until;
 
 	if (!snap || !cur) {
 		free(snap);
@@ -216,6 +280,14 @@ static int html_file(const struct explain *x, const struct explain_file *f, FILE
 	for (p = 0; p < f->npages; p++)
 		html_row(x, f, p, snap, cur, out);
 	fputs("</table>\n", out);
+	for (k = 0, m = 0; next_capture(x, f, &k, &p0, &p1, &until); k++, m++) {
+		capture_words(x, k, p0, p1, until, words, sizeof(words));
+		fputs(m ? "<li>" : "<ul class=\"captured\"><li>", out);
+		html_escape(out, words);
+		fputs("</li>\n", out);
+	}
+	if (m)
+		fputs("</ul>\n", out);
 	free(snap);
 	free(cur);
 	return 0;

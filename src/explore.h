@@ -115,7 +115,8 @@ int explore_run(const struct explore_opts *o, struct report *rep, char *err,
  * The kinds of cause the explorer names (report "causes"[].kind):
  * acknowledged-commit-lost, unsynced-write-breaks-recovery, torn-write,
  * size-without-bytes, name-not-durable, attribute-not-durable,
- * fails-with-nothing-lost.  explore_cause_kinds() lists them, comma-separated.
+ * fails-with-nothing-lost, mapped-page-written-early.  explore_cause_kinds()
+ * lists them, comma-separated.
  */
 bool explore_cause_kind_known(const char *kind);
 const char *explore_cause_kinds(void);

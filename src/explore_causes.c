@@ -415,6 +415,40 @@ static void cz_order(const struct ex_group *g, size_t ng, size_t *ord)
 		}
 }
 
+/* Early pages a minimal state's failure is tried without, the latest first. */
+#define EX_CAUSE_EARLY_TRIES 8
+
+/*
+ * The pages captured from shared mappings (ops_is_early) that minimal
+ * state min keeps in flight, and that its failure needs: min with one of
+ * them dropped passes.  Each is an item of the cause ("early write ..."),
+ * for a defect no lost op shows: a page that reached the disk too soon.
+ * 0, or -ENOMEM.
+ */
+static int cz_early(struct ex *ex, struct ex_cz *z, const struct state *min, struct cz_items *mi)
+{
+	struct state t = {0};
+	size_t i, tries = 0;
+	int rc = 0;
+
+	for (i = ex->t->n; i-- > 0 && tries < EX_CAUSE_EARLY_TRIES && rc == 0;) {
+		const struct ops_op *op = &ex->t->v[i];
+
+		if (!ops_is_early(op) || op->seq > min->crash ||
+		    !model_in_flight(ex->plan, i, min->crash) || state_find(min, op->seq))
+			continue;
+		tries++;
+		if ((rc = state_copy(&t, min)) < 0 ||
+		    (rc = state_add(&t, op->seq, STATE_DROP, NULL, false)) < 0)
+			break;
+		if (cz_test(ex, z, &t) == 0)
+			rc = cz_items_add_early(ex, &z->d, i, mi);
+		state_free(&t);
+	}
+	state_free(&t);
+	return rc;
+}
+
 /*
  * The cause of failure f: a known cause it reproduces, else its minimal
  * state's (new or known); past the checker-run bound, a known cause whose
@@ -489,7 +523,8 @@ static int cz_one(struct ex *ex, struct ex_cz *z, struct report_failure *f,
 	snprintf(line, sizeof(line), "%s", z->line);
 	if (confirmed)
 		sev = cz_severity(ex, z, &min);
-	if ((rc = cz_items(ex, &z->d, &min, sev == CZ_SEV_ACKED, &mi)) < 0)
+	if ((rc = cz_items(ex, &z->d, &min, sev == CZ_SEV_ACKED, &mi)) < 0 ||
+	    (confirmed && (rc = cz_early(ex, z, &min, &mi)) < 0))
 		goto out;
 	cz_signature(&mi, line, sig, sizeof(sig));
 	for (i = 0; i < *ng && (strcmp((*g)[i].sig, sig) || (*g)[i].severity != sev); i++)

@@ -10,7 +10,8 @@
 
 /* Defect classes of one lost or torn op, most specific first. */
 enum cz_class {
-	CZ_TORN = 0, /* a write reached the disk in part */
+	CZ_EARLY = 0, /* a page of a shared mapping reached the disk early (kept, not lost) */
+	CZ_TORN,     /* a write reached the disk in part */
 	CZ_SIZE,     /* an append's new size persisted, its bytes did not */
 	CZ_NAME,     /* a namespace op (create, rename, unlink...) lost */
 	CZ_LOST,     /* a data op (write, truncate, fallocate), or an append's size, lost */
@@ -98,6 +99,10 @@ int cz_item(struct ex *ex, struct cz *z, const struct state_choice *c, struct cz
 int cz_items(struct ex *ex, struct cz *z, const struct state *s, bool acked,
 	     struct cz_items *out);
 bool cz_items_has(const struct cz_items *v, const char *text);
+
+/* Adds to v the item "early write ... PATH" of early op idx (ops_is_early),
+ * which the failure needs persisted, and keeps v sorted.  0 or -ENOMEM. */
+int cz_items_add_early(struct ex *ex, struct cz *z, size_t idx, struct cz_items *v);
 
 /* The signature: the items' texts; with none, the checker's line without numbers. */
 void cz_signature(const struct cz_items *v, const char *line, char *buf, size_t cap);

@@ -19,7 +19,10 @@
  * and either i is durable at the crash (no later failure can choose it:
  * durability only grows) or every failure still to come is known (the
  * search after the sweep; during the sweep, --max-causes, later failures
- * are not known yet).  Failures arrive in crash order; one that does not
+ * are not known yet), but for a page captured from a mapping
+ * (ops_is_early): kept by a failure, it is still dropped to see whether
+ * the failure needs it (cz_early), so it settles only once durable.
+ * Failures arrive in crash order; one that does not
  * (or whose choices the image holds) resets the image to the bare base.
  *
  * Invariant: a candidate's choices are all pending; cz_img_build checks
@@ -134,7 +137,7 @@ int cz_img_at(struct cz_img *ci, const struct model_plan *plan, const struct sta
 	ci->x = x;
 	for (i = 0; !rc && i <= x; i++) /* what has settled since the last failure */
 		if (!ci->k.eligible[i] && !ci->chosen[i] && ops_changes_state(&ci->t->v[i]) &&
-		    (final || model_durable(plan, i, full->crash)))
+		    (model_durable(plan, i, full->crash) || (final && !ops_is_early(&ci->t->v[i]))))
 			rc = ex_keys_admit(&ci->k, ci->m, i);
 	for (ci->npend = 0, i = 0; i <= x; i++)
 		if (ops_changes_state(&ci->t->v[i]) && !ci->k.admitted[i])

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calls.h"
 #include "explore_causes_i.h"
 
 /* A file with more repeatedly overwritten offsets than this has pages, not slots. */
@@ -177,7 +178,7 @@ static enum cz_class cz_class_of(const struct ex *ex, const struct state_choice 
 }
 
 static const char *const class_names[] = {
-	[CZ_TORN] = "torn", [CZ_SIZE] = "size-without-bytes", [CZ_NAME] = "name",
+	[CZ_EARLY] = "early", [CZ_TORN] = "torn", [CZ_SIZE] = "size-without-bytes", [CZ_NAME] = "name",
 	[CZ_LOST] = "lost", [CZ_ATTR] = "attr",
 };
 
@@ -240,6 +241,25 @@ int cz_items(struct ex *ex, struct cz *z, const struct state *s, bool acked,
 	return 0;
 }
 
+int cz_items_add_early(struct ex *ex, struct cz *z, size_t idx, struct cz_items *v)
+{
+	struct state_choice c = {.seq = ex->t->v[idx].seq, .how = STATE_DROP};
+	struct cz_item *nv = realloc(v->v, (v->n + 1) * sizeof(*nv)), *it;
+
+	if (!nv)
+		return -ENOMEM;
+	v->v = nv;
+	it = &v->v[v->n];
+	if (cz_item(ex, z, &c, it) < 0)
+		return 0;
+	it->cls = CZ_EARLY;
+	memcpy(it->text, class_names[CZ_EARLY], 5); /* "lost " -> "early" */
+	memcpy(it->alt, it->text, sizeof(it->alt));
+	v->n++;
+	qsort(v->v, v->n, sizeof(*v->v), item_cmp);
+	return 0;
+}
+
 bool cz_items_has(const struct cz_items *v, const char *text)
 {
 	size_t i;
@@ -291,7 +311,7 @@ static const struct cz_item *cz_primary(const struct cz_items *v)
 static const char *const cause_kinds[] = {
 	"acknowledged-commit-lost", "unsynced-write-breaks-recovery", "torn-write",
 	"size-without-bytes", "name-not-durable", "attribute-not-durable",
-	"fails-with-nothing-lost",
+	"fails-with-nothing-lost", "mapped-page-written-early",
 };
 #define NKINDS (sizeof(cause_kinds) / sizeof(cause_kinds[0]))
 
@@ -324,6 +344,8 @@ const char *cz_kind(const struct cz_items *v, int severity)
 	if (!p)
 		return cause_kinds[6];
 	switch (p->cls) {
+	case CZ_EARLY:
+		return cause_kinds[7];
 	case CZ_TORN:
 		return cause_kinds[2];
 	case CZ_SIZE:
@@ -388,6 +410,31 @@ static const struct ops_op *ack_after(const struct ops_trace *t, uint64_t seq, u
 	return NULL;
 }
 
+/*
+ * record --calls: a flushing call that is no barrier (calls_non_barrier),
+ * made after lost op op and before the crash, appended to buf as ": msync(...)
+ * in f() x.c:9 came between, and is no barrier".
+ */
+static void no_barrier_words(struct ex *ex, const struct ops_op *op, uint64_t crash, char *buf,
+			     size_t cap)
+{
+	long c = ops_index(ex->t, crash), i = ops_index(ex->t, op->seq);
+	const struct calls_call *nb;
+	uint64_t from = op->time_ns;
+	char call[400];
+	size_t len = strlen(buf);
+
+	if (!ex->t->calls || c < 0 || i < 0)
+		return;
+	/* a captured page: from the call it was captured at, which may be the culprit */
+	if (ops_is_early(op) && ex->t->call_of[i] && ex->t->call_of[i] != OPS_CALL_WRITEBACK)
+		from = ex->t->calls->v[ex->t->call_of[i] - 1].entry_ns - 1;
+	if (!(nb = calls_non_barrier(ex->t->calls, from, ex->t->v[c].time_ns)))
+		return;
+	calls_describe(nb, call, sizeof(call));
+	snprintf(buf + len, cap - len, "; %s came between, and is no barrier", call);
+}
+
 void cz_headline(struct ex *ex, struct cz *z, const struct cz_items *v, uint64_t crash,
 		 int severity, char *buf, size_t cap)
 {
@@ -395,7 +442,8 @@ void cz_headline(struct ex *ex, struct cz *z, const struct cz_items *v, uint64_t
 	const char *rec = severity == CZ_SEV_ACKED ? "recovery loses acknowledged data"
 						   : "recovery rejects the state";
 	const struct ops_op *op, *mark;
-	char what[2200], dir[1100];
+	char what[2200], dir[1100], call[400];
+	bool has_call;
 	size_t last;
 
 	if (!p) {
@@ -406,6 +454,15 @@ void cz_headline(struct ex *ex, struct cz *z, const struct cz_items *v, uint64_t
 	op = &ex->t->v[p->idx];
 	op_words(ex, z, p->idx, what, sizeof(what));
 	switch (p->cls) {
+	case CZ_EARLY:
+		has_call = ops_call_words(ex->t, p->idx, call, sizeof(call)) &&
+			   !strncmp(call, CALLS_EARLY_WORDS, strlen(CALLS_EARLY_WORDS));
+		snprintf(buf, cap, "mapped page written back early: the page of %s @%" PRIu64
+			 ", stored through a shared mapping%s%s, may reach the disk before what "
+			 "the program makes durable after it, and %s", cz_path(z, p->idx), op->off,
+			 has_call ? " before " : "", has_call ? call + strlen(CALLS_EARLY_WORDS) : "",
+			 rec);
+		return;
 	case CZ_TORN:
 		snprintf(buf, cap, "torn write trusted: a %" PRIu32 "-byte %s at @%" PRIu64
 			 " of %s may tear and %s", op->data_len,
@@ -432,6 +489,7 @@ void cz_headline(struct ex *ex, struct cz *z, const struct cz_items *v, uint64_t
 	if (severity != CZ_SEV_ACKED) {
 		snprintf(buf, cap, "unsynced write breaks recovery: losing the %s, never made "
 			 "durable, leaves a state recovery rejects", what);
+		no_barrier_words(ex, op, crash, buf, cap);
 		return;
 	}
 	mark = ack_after(ex->t, op->seq, crash);
@@ -444,4 +502,5 @@ void cz_headline(struct ex *ex, struct cz *z, const struct cz_items *v, uint64_t
 			 (int)ex->t->v[last].name_len, ops_name(ex->t, &ex->t->v[last]));
 	else
 		snprintf(buf, cap, "acknowledged commit lost: %s not synced", what);
+	no_barrier_words(ex, op, crash, buf, cap);
 }

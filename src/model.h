@@ -15,7 +15,8 @@
  *   - which ops are durable at each crash point (model_plan: durable_at[]),
  *   - which choices among in-flight ops are legal (model_is_journal_op:
  *     under journal_in_order the dropped metadata ops are a suffix; under
- *     prefix_only nothing before c is in flight at all),
+ *     prefix_only nothing before c is in flight at all but the pages
+ *     captured from mappings, ops_is_early),
  *   - which tear variants of a write it allows (model_tear_allows).
  * Every rule of every model is in the table at the top of model.c, so
  * strict, posix and ext4-ordered can be compared side by side; the

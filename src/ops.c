@@ -411,9 +411,11 @@ static int join_calls(struct ops_trace *t)
 
 		if (op->kind == OPS_NONE)
 			continue;
-		if ((c = calls_join(t->calls, op->pid, op->time_ns)))
+		c = calls_join(t->calls, op->pid, op->time_ns);
+		if (c)
 			t->call_of[i] = (uint32_t)(c - t->calls->v) + 1;
-		else if (calls_unforced_writeback(op->pid, op->op == TRACE_OP_WRITE, c))
+		else if (!ops_is_early(op) &&
+			 calls_unforced_writeback(op->pid, op->op == TRACE_OP_WRITE, c))
 			t->call_of[i] = OPS_CALL_WRITEBACK;
 	}
 	return join_sqes(t);
@@ -426,7 +428,11 @@ bool ops_call_words(const struct ops_trace *t, size_t idx, char *buf, size_t len
 	buf[0] = 0;
 	size_t n = 0;
 
-	if (t->sqe_of && t->sqe_of[idx]) {
+	if (ops_is_early(&t->v[idx]) && k && k != OPS_CALL_WRITEBACK) {
+		n = (size_t)snprintf(buf, len, "%s", CALLS_EARLY_WORDS);
+		if (n >= len)
+			return true;
+	} else if (t->sqe_of && t->sqe_of[idx]) {
 		calls_sqe_describe(&t->calls->sqe[t->sqe_of[idx] - 1], buf, len);
 		n = strlen(buf);
 		n += (size_t)snprintf(buf + n, n < len ? len - n : 0, " submitted by ");
@@ -592,6 +598,11 @@ bool ops_is_sync_write(const struct ops_op *op)
 	return op->op == TRACE_OP_WRITE && op->kind == OPS_DATA &&
 	       (op->flags & (TRACE_WF_SYNC | TRACE_WF_DSYNC)) &&
 	       !(op->flags & TRACE_WF_WRITEPAGE);
+}
+
+bool ops_is_early(const struct ops_op *op)
+{
+	return op->op == TRACE_OP_WRITE && op->kind == OPS_DATA && (op->flags & TRACE_WF_EARLY);
 }
 
 bool ops_changes_state(const struct ops_op *op)

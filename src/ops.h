@@ -157,6 +157,13 @@ bool ops_is_sync_write(const struct ops_op *op);
 bool ops_changes_state(const struct ops_op *op);
 
 /*
+ * True for a page captured from a shared mapping (TRACE_WF_EARLY): a
+ * write-back that may have happened here, or not, until a barrier of its
+ * file covers it; under every model, in flight until then.
+ */
+bool ops_is_early(const struct ops_op *op);
+
+/*
  * True for a metadata op: a namespace op, or a data op other than a write
  * (truncate, fallocate, attributes): what a journaling file system logs.
  */

@@ -16,7 +16,8 @@
  *      a barrier is an FSYNC/FSYNCDIR/SYNCFS record that succeeded, or an
  *      O_SYNC/O_DSYNC write with no FSYNC of its own after it, and is not
  *      an SQE of op i's io_uring submission free to run before it
- *      (ops_concurrent); under prefix_only every op before c is durable;
+ *      (ops_concurrent); under prefix_only every op before c is durable
+ *      but a captured mapped page (ops_is_early), durable only as above;
  *   2. every other state-changing op with seq <= c is in flight, and is
  *      kept whole, dropped, or (a write the model lets tear) torn by one
  *      of its family's variants the model allows;
@@ -775,7 +776,7 @@ static bool durable(const struct ref *r, const struct model *m, size_t i, uint64
 	const struct ops_op *op = &r->t->v[i];
 	size_t j;
 
-	if (m->prefix_only)
+	if (m->prefix_only && !ops_is_early(op))
 		return op->seq < crash;
 	if (op->kind == OPS_NS && m->ns_needs_dirsync)
 		return dir_synced(r, op->parent, i, crash) &&

@@ -52,7 +52,8 @@ struct flag_name {
 static const struct flag_name write_flags[] = {
 	{TRACE_WF_WRITEPAGE, "writepage"}, {TRACE_WF_DIRECT, "direct"},
 	{TRACE_WF_SYNC, "sync"},           {TRACE_WF_DSYNC, "dsync"},
-	{TRACE_WF_APPEND, "append"},       {0, NULL},
+	{TRACE_WF_APPEND, "append"},       {TRACE_WF_EARLY, "early"},
+	{0, NULL},
 };
 
 static const struct flag_name open_flags[] = {
@@ -245,7 +246,9 @@ static const struct calls_call *rec_call(struct show_calls *sc, const struct tra
 	*sqe = NULL;
 	if (!sc || rec->op == TRACE_OP_BASE)
 		return NULL;
-	c = calls_join(&sc->log, rec->pid, rec->time_ns);
+	bool early = rec->op == TRACE_OP_WRITE && (rec->flags & TRACE_WF_EARLY);
+
+	c = calls_join(&sc->log, rec->pid, rec->time_ns); /* a captured page: the call it was captured at */
 	if (sc->taken && (*sqe = calls_join_sqe(&sc->log, sc->taken, c, rec->pid, rec->time_ns,
 						rec->op, rec->off, rec->flags)))
 		c = &sc->log.v[(*sqe)->call];
@@ -256,6 +259,9 @@ static const struct calls_call *rec_call(struct show_calls *sc, const struct tra
 		n = strlen(buf);
 		snprintf(buf + n, len - n, " submitted by ");
 		n = strlen(buf);
+		calls_describe(c, buf + n, len - n);
+	} else if (c && early) {
+		n = (size_t)snprintf(buf, len, "%s", CALLS_EARLY_WORDS);
 		calls_describe(c, buf + n, len - n);
 	} else if (c) {
 		calls_describe(c, buf, len);

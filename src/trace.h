@@ -70,6 +70,14 @@ enum trace_op {
 #define TRACE_WF_SYNC 0x4u      /* fd opened O_SYNC: the write is a barrier */
 #define TRACE_WF_DSYNC 0x8u     /* fd opened O_DSYNC */
 #define TRACE_WF_APPEND 0x10u   /* fd opened O_APPEND */
+/*
+ * Not a write the file system received: a page of a shared writable
+ * mapping, as record --calls captured it at a call boundary (it differed
+ * from the last capture), which the kernel may write back from here on.
+ * Recorded with WRITEPAGE; its pid is the thread at whose call it was
+ * captured.  The backing file is not written.
+ */
+#define TRACE_WF_EARLY 0x20u
 
 /* TRUNCATE flags: what caused it. */
 #define TRACE_TF_SETATTR 0x1u   /* truncate(2) by path, no open file */

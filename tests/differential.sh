@@ -5,7 +5,8 @@
 # disk keys and replay) on three kinds of trace:
 #   1. seeded synthetic traces (tests/tracegen): FAULTLINE_DIFF_SEEDS of
 #      them (default 200) of FAULTLINE_DIFF_OPS ops (8), starting at seed
-#      FAULTLINE_DIFF_FIRST (1);
+#      FAULTLINE_DIFF_FIRST (1); a quarter with pages captured from shared
+#      mappings (--early), a quarter with io_uring submissions (--uring);
 # replaying every FAULTLINE_DIFF_REPLAY_EVERY-th state (5).
 #   2. every bundled engine's recording, and workload_ops' (every op
 #      faultline records), cut to small windows (tests/tracecut);
@@ -54,7 +55,14 @@ mkdir "$WORK/gen" "$WORK/gen/a" "$WORK/gen/b"
 seed=$FIRST
 while [ "$seed" -lt $((FIRST + SEEDS)) ]; do
 	half=$([ $((seed % 2)) -eq 0 ] && echo a || echo b)
-	"$B/tracegen" "$seed" "$WORK/gen/$half/$seed" --ops "$OPS" >/dev/null ||
+	# a quarter carry pages captured from mappings, a quarter io_uring submissions
+	case $((seed % 4)) in
+	1) kind=--early ;;
+	2) kind=--uring ;;
+	*) kind="" ;;
+	esac
+	# shellcheck disable=SC2086
+	"$B/tracegen" "$seed" "$WORK/gen/$half/$seed" --ops "$OPS" $kind >/dev/null ||
 		fail "tracegen $seed failed"
 	seed=$((seed + 1))
 done

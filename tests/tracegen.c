@@ -2,7 +2,7 @@
  * tracegen.c - seeded random synthetic traces, for differential testing
  * of the crash-state explorer; and the same ops performed for real.
  *
- *   tracegen SEED OUTDIR [--ops N] [--expect-final DIR]
+ *   tracegen SEED OUTDIR [--ops N] [--expect-final DIR] [--early] [--uring]
  *   tracegen SEED --setup [--ops N]
  *   tracegen SEED --run [--ops N]
  *
@@ -363,12 +363,16 @@ struct tg_opts {
 	const char *outdir; /* OUTDIR (TG_TRACE only) */
 	unsigned ops;	    /* --ops, 0: drawn from 6..16 */
 	const char *final;  /* --expect-final DIR, or NULL (TG_TRACE only) */
+	bool early;         /* --early: pages captured from mappings too (TG_TRACE only) */
+	bool uring;         /* --uring: io_uring submissions, with a calls log (TG_TRACE only) */
 };
 
 /* What every form starts with: the stream seeded, *nops, the base planned. */
 static int tg_start(struct tg *g, const struct tg_opts *o, unsigned *nops)
 {
 	tg_init(g, o->seed);
+	g->early = o->early;
+	g->uring = o->uring;
 	*nops = o->ops ? o->ops : (unsigned)tg_range(g, 6, 16);
 	return tg_base_plan(g);
 }
@@ -384,6 +388,9 @@ static int tg_generate(struct tg *g, const struct tg_opts *o)
 	err = tg_start(g, o, &nops);
 	if (!err)
 		err = tg_out_open(o->outdir, &out);
+	snprintf(path, sizeof(path), "%s/calls", o->outdir);
+	if (!err && o->uring && !(g->calls = fopen(path, "we")))
+		err = -errno;
 	g->sink = tg_sink_records;
 	g->sink_arg = out;
 	snprintf(path, sizeof(path), "%s/%s", o->outdir, TRACE_BASE_DIR);
@@ -393,6 +400,9 @@ static int tg_generate(struct tg *g, const struct tg_opts *o)
 		err = g->err ? g->err : tg_run_ops(g, nops);
 	if (out && fclose(out) != 0 && !err)
 		err = -errno;
+	if (g->calls && fclose(g->calls) != 0 && !err)
+		err = -errno;
+	g->calls = NULL;
 	g->sink = NULL;
 	if (!err)
 		err = tg_write_meta(g, o->outdir, o->seed);
@@ -446,7 +456,7 @@ static int tg_run(struct tg *g, const struct tg_opts *o)
 static void tg_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: tracegen SEED OUTDIR [--ops N] [--expect-final DIR]\n"
+		"usage: tracegen SEED OUTDIR [--ops N] [--expect-final DIR] [--early] [--uring]\n"
 		"       tracegen SEED --setup|--run [--ops N]\n");
 }
 
@@ -456,7 +466,7 @@ static int tg_parse_args(int argc, char **argv, struct tg_opts *o)
 	int want = o->form == TG_TRACE ? 2 : 1;
 	char *end;
 
-	if (argc - optind != want || (o->final && o->form != TG_TRACE))
+	if (argc - optind != want || ((o->final || o->early || o->uring) && o->form != TG_TRACE))
 		return -FL_EUSAGE;
 	errno = 0;
 	o->seed = strtoull(argv[optind], &end, 0);
@@ -471,7 +481,8 @@ static int tg_parse_args(int argc, char **argv, struct tg_opts *o)
 static int tg_parse(int argc, char **argv, struct tg_opts *o)
 {
 	static const struct option lopts[] = {
-	    {"ops", 1, NULL, 'n'},   {"expect-final", 1, NULL, 'f'},
+	    {"ops", 1, NULL, 'n'},   {"expect-final", 1, NULL, 'f'}, {"early", 0, NULL, 'e'},
+	    {"uring", 0, NULL, 'u'},
 	    {"setup", 0, NULL, 's'}, {"run", 0, NULL, 'r'},
 	    {"help", 0, NULL, 'h'},  {NULL, 0, NULL, 0},
 	};
@@ -486,6 +497,10 @@ static int tg_parse(int argc, char **argv, struct tg_opts *o)
 			o->ops = (unsigned)v;
 		else if (c == 'f')
 			o->final = optarg;
+		else if (c == 'e')
+			o->early = true;
+		else if (c == 'u')
+			o->uring = true;
 		else if ((c == 's' || c == 'r') && o->form == TG_TRACE)
 			o->form = c == 's' ? TG_SETUP : TG_RUN;
 		else if (c == 'h') {

@@ -123,6 +123,11 @@ struct tg {
 	int64_t start_ns;      /* meta.json start_ns, epoch ns */
 	int64_t base_ns;       /* mtime of base entries, epoch ns */
 	bool xattr_warned;     /* said once that a tree cannot hold xattrs */
+	bool uring;            /* --uring: some writes and their fdatasync come from
+				  io_uring workers, submitted together (calls log) */
+	FILE *calls;           /* --uring: TRACE/calls being written, else NULL */
+	bool early;            /* --early: a mapped page's write-back may come after
+				  a capture of it (TRACE_WF_EARLY); no real run makes those */
 	int err;	       /* first error, sticky: stops the generator */
 	uint8_t wbuf[TG_WBUF]; /* payload of the write being generated */
 };

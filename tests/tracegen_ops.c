@@ -198,6 +198,68 @@ static void tg_emit_write(struct tg *g, size_t k, unsigned m, uint64_t off,
 	tg_emit(g, &r, true);
 }
 
+/*
+ * --early: the page the write-back below will write, captured from the
+ * mapping first (record --calls), so it may persist before its write-back
+ * does; sometimes an fsync of the file comes between the two.  The
+ * simulated file does not change: the write-back writes it.
+ */
+static void tg_emit_early(struct tg *g, size_t k, uint64_t off, uint64_t len)
+{
+	struct trace_rec r;
+
+	tg_rec(g, &r, TRACE_OP_WRITE);
+	/* its pid: the thread whose call boundary saw it */
+	r.id = g->ino[k].id;
+	r.off = off;
+	r.len = len;
+	r.flags = TRACE_WF_WRITEPAGE | TRACE_WF_EARLY;
+	r.result = (int32_t)len;
+	r.data = g->wbuf;
+	r.data_len = (uint32_t)len;
+	tg_emit(g, &r, false);
+	if (tg_pct(g, 25))
+		tg_fsync(g, k, true, 0);
+}
+
+/*
+ * --uring: the write and an fdatasync of its file submitted in one
+ * io_uring_enter by the current process, made by two io_uring workers
+ * (pids no call explains), recorded in either order; the write linked
+ * before the sync, or the sync drained, or neither (then the sync may
+ * run first, whatever the order recorded).  The calls log gets the
+ * io_uring_enter, just before the records, and its two SQEs.
+ */
+static void tg_uring_write(struct tg *g, size_t k, uint64_t off, uint64_t len)
+{
+	unsigned how = (unsigned)tg_rnd(g, 3), wflags = how == 1 ? 0x4u : 0, sflags = how == 2 ? 0x2u : 0;
+	bool sync_first = how == 0 && tg_pct(g, 50); /* ordered: the write comes first */
+	uint32_t worker = 60000 + 2 * g->nwrites;
+	uint64_t entry = g->now + 1;
+	struct trace_rec w, s;
+	int i;
+
+	fprintf(g->calls, "%u 426 0 %llu 0 4 2 0 0\n", g->pid[g->cur], (unsigned long long)entry);
+	fprintf(g->calls, "sqe %u %llu WRITE 3 %x %llu 0\n", g->pid[g->cur],
+		(unsigned long long)entry, wflags, (unsigned long long)off);
+	fprintf(g->calls, "sqe %u %llu FSYNC 3 %x 0 1\n", g->pid[g->cur], (unsigned long long)entry,
+		sflags);
+	tg_rec(g, &w, TRACE_OP_WRITE);
+	w.pid = worker;
+	w.id = g->ino[k].id;
+	w.off = off;
+	w.len = len;
+	w.result = (int32_t)len;
+	w.data = g->wbuf;
+	w.data_len = (uint32_t)len;
+	tg_rec(g, &s, TRACE_OP_FSYNC);
+	s.pid = worker + 1;
+	s.id = g->ino[k].id;
+	s.flags = 1;
+	for (i = 0; i < 2; i++)
+		tg_emit(g, (i == 0) == sync_first ? &s : &w, false);
+}
+
 static void tg_apply_write(struct tg *g, size_t k, unsigned m, uint64_t off,
 			   uint64_t len)
 {
@@ -236,6 +298,15 @@ static int gen_write(struct tg *g)
 	} else {
 		tg_pattern(g->wbuf, off, len, 'w', tag);
 		tg_maybe_open(g, (size_t)k, tg_wmodes[m].oflags);
+	}
+	if (m == TG_W_PAGE && g->early && tg_pct(g, 60))
+		tg_emit_early(g, (size_t)k, off, len);
+	if (m == TG_W_BUFFERED && g->calls && tg_pct(g, 40)) {
+		tg_uring_write(g, (size_t)k, off, len);
+		tg_apply_write(g, (size_t)k, m, off, len);
+		g->ino[k].pending = 0; /* the generator's view: synced (perhaps not) */
+		tg_maybe_close(g, (size_t)k);
+		return 0;
 	}
 	tg_emit_write(g, (size_t)k, m, off, len, 0);
 	tg_apply_write(g, (size_t)k, m, off, len);

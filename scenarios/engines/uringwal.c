@@ -31,6 +31,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine.h"
+
 #define REC_SIZE 512
 #define REC_MAGIC 0x4c415755u /* "UWAL" */
 
@@ -58,19 +60,6 @@ static void make_rec(struct rec *r, uint32_t seq)
 	r->seq = seq;
 	memset(r->body, (int)(seq & 0xff), sizeof(r->body));
 	r->sum = sum_of(r);
-}
-
-static int mark(const char *text)
-{
-	char path[4096];
-	const char *mnt = getenv("FAULTLINE_MNT");
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/.faultline-ctl", mnt ? mnt : ".");
-	if (!(f = fopen(path, "w")))
-		return -1;
-	fprintf(f, "%s\n", text);
-	return fclose(f);
 }
 
 /* wal.log made, empty, its name durable: only the records are in question. */
@@ -125,7 +114,6 @@ static int commit(struct io_uring *ring, int fd, const char *mode, uint32_t i)
 static int run(const char *mode, int n)
 {
 	struct io_uring ring;
-	char text[32];
 	int fd, rc;
 	uint32_t i;
 
@@ -142,9 +130,7 @@ static int run(const char *mode, int n)
 			fprintf(stderr, "uringwal: commit %u: %s\n", i, strerror(-rc));
 			return rc == -EINVAL ? 2 : 3;
 		}
-		snprintf(text, sizeof(text), "commit %u", i);
-		if (mark(text) < 0)
-			return 3;
+		engine_mark(i);
 	}
 	io_uring_queue_exit(&ring);
 	return close(fd) < 0 ? 3 : 0;
