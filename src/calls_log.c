@@ -195,7 +195,8 @@ static bool parse_sqe(const char *line, struct sqe_line *l)
 static size_t call_at(const struct calls_log *log, uint32_t tid, uint64_t entry_ns)
 {
 	struct calls_call key = {.tid = tid, .entry_ns = entry_ns};
-	const struct calls_call *c = bsearch(&key, log->v, log->n, sizeof(*log->v), call_cmp);
+	const struct calls_call *c =
+		log->n ? bsearch(&key, log->v, log->n, sizeof(*log->v), call_cmp) : NULL;
 
 	return c ? (size_t)(c - log->v) : log->n;
 }
@@ -289,7 +290,8 @@ int calls_load(const char *trace_dir, struct calls_log *log)
 			nsl++;
 	}
 	fclose(f);
-	qsort(log->v, log->n, sizeof(*log->v), call_cmp);
+	if (log->n) /* an empty log (no watched call made) has no array at all */
+		qsort(log->v, log->n, sizeof(*log->v), call_cmp);
 	if (attach_sqes(log, sl, nsl) < 0 || index_flushes(log) < 0) {
 		calls_log_free(log);
 		return -ENOMEM;

@@ -22,6 +22,13 @@ require_fuse
 require_cmd jq
 E="$top_builddir/scenarios/engines/maplog"
 N=4
+# Where the engine made a call: its function and line.  In a sanitizer
+# build its pwrite goes through ASan's interceptor, whose frames the walk
+# cannot pass (record_calls.sh says why): the site is then the runtime's.
+SITE='[a-z_]+\(\) maplog\.c:[0-9]+'
+if ldd "$E" 2>/dev/null | grep -q libasan; then
+	SITE='[a-z_]+\(\)'
+fi
 
 i=1
 while [ $i -le 3 ]; do
@@ -38,8 +45,8 @@ while [ $i -le 3 ]; do
 	           elif .path == "/log.db" then "S" else "" end)] | join("") | test("^(EWS){\($n)}$")' \
 		"$WORK/show.json" >/dev/null ||
 		fail "header-first $i: want a captured page before each log write: $(jq -c '[.records[] | [.seq, .op, .path, .flags]]' "$WORK/show.json")"
-	jq -e '[.records[] | select((.op == "write" and (.flags | type) == "array" and (.flags | index("early")) != null))
-	        | .call.text | test("^page stored before pwrite64\\(.*\\) in [a-z_]+\\(\\) maplog\\.c:[0-9]+")] | all' \
+	jq -e --arg site "$SITE" '[.records[] | select((.op == "write" and (.flags | type) == "array" and (.flags | index("early")) != null))
+	        | .call.text | test("^page stored before pwrite64\\(.*\\) in " + $site)] | all' \
 		"$WORK/show.json" >/dev/null ||
 		fail "header-first $i: a captured page is not joined to its pwrite: $(jq -r '.records[] | select((.op == "write" and (.flags | type) == "array" and (.flags | index("early")) != null)) | .call.text' "$WORK/show.json" | head -2)"
 	# The captured page holds the header counting the commit about to be written.
@@ -52,11 +59,11 @@ while [ $i -le 3 ]; do
 	[ $rc -eq 1 ] || fail "header-first $i: explore exited $rc, want 1: $(tail -3 "$WORK/ex.out")"
 	jq -e '[.causes[].kind] | unique == ["mapped-page-written-early"]' "$WORK/ex.json" >/dev/null ||
 		fail "header-first $i: causes $(jq -c '[.causes[].kind]' "$WORK/ex.json")"
-	grep -q 'mapped page written back early: the page of /hdr.db @0, stored through a shared mapping before pwrite64(.*) in [a-z_]*() maplog.c:[0-9]*' "$WORK/ex.out" ||
+	grep -qE "mapped page written back early: the page of /hdr.db @0, stored through a shared mapping before pwrite64\(.*\) in $SITE" "$WORK/ex.out" ||
 		fail "header-first $i: the cause does not say where the page was stored: $(grep -m1 '^CAUSE' "$WORK/ex.out")"
 	# explain lists each capture, where it was stored and until when it may persist.
 	"$FL" explain "$t" --model posix >"$WORK/explain.out" 2>&1 || fail "explain $t: $(tail -2 "$WORK/explain.out")"
-	[ "$(grep -c '^  page 0 captured at op [0-9]* (page stored before pwrite64(.*) in [a-z_]*() maplog\.c:[0-9]*.*): may persist from then until op [0-9]* completes$' "$WORK/explain.out")" -eq $N ] ||
+	[ "$(grep -cE "^  page 0 captured at op [0-9]+ \(page stored before pwrite64\(.*\) in $SITE.*\): may persist from then until op [0-9]+ completes\$" "$WORK/explain.out")" -eq $N ] ||
 		fail "header-first $i: explain does not list the $N captures: $(grep captured "$WORK/explain.out")"
 	"$FL" explain "$t" --model posix --json "$WORK/explain.json" >/dev/null 2>&1 || fail "explain --json $t"
 	jq -e --argjson n $N '[.files[] | select(.path == "/hdr.db") | .captured[] | select(.first_page == 0 and .until != null and .until > .seq)] | length == $n' \
@@ -95,7 +102,7 @@ rc=$?
 [ $rc -eq 1 ] || fail "msync-async: explore exited $rc, want 1: $(tail -3 "$WORK/ex.out")"
 jq -e '[.causes[].kind] | unique == ["acknowledged-commit-lost"]' "$WORK/ex.json" >/dev/null ||
 	fail "msync-async: causes $(jq -c '[.causes[].kind]' "$WORK/ex.json")"
-grep -q '^CAUSE .*acknowledged commit lost: write of /hdr.db @0+4096 by page stored before msync(.*, 0x1) in [a-z_]*() maplog\.c:[0-9]* not synced before mark "commit 1"; msync(.*, 0x1) in [a-z_]*() maplog\.c:[0-9]* came between, and is no barrier' "$WORK/ex.out" ||
+grep -qE "^CAUSE .*acknowledged commit lost: write of /hdr.db @0\+4096 by page stored before msync\(.*, 0x1\) in $SITE.* not synced before mark \"commit 1\"; msync\(.*, 0x1\) in $SITE.* came between, and is no barrier" "$WORK/ex.out" ||
 	fail "msync-async: the cause does not name the msync as no barrier: $(grep -m1 '^CAUSE' "$WORK/ex.out")"
 
 # mmapstore, correct, with its pages captured.
