@@ -307,16 +307,9 @@ static struct calls_thread *thread_of(struct calls_state *s, pid_t tid, bool add
 /* Is fd of process tid under the mount? */
 static bool fd_on_mount(const struct calls_state *s, pid_t tid, long fd)
 {
-	char link[64], target[PATH_MAX];
-	size_t n = strlen(s->o->mnt);
-	ssize_t len;
+	char rel[PATH_MAX];
 
-	snprintf(link, sizeof(link), "/proc/%d/fd/%ld", (int)tid, fd);
-	len = readlink(link, target, sizeof(target) - 1);
-	if (len < 0)
-		return false;
-	target[len] = 0;
-	return !strncmp(target, s->o->mnt, n) && (target[n] == 0 || target[n] == '/');
+	return calls_fd_path(s->o->mnt, tid, fd, rel, sizeof(rel));
 }
 
 /* A barrier call of tid returned successfully: the SYNCFS record, appended

@@ -178,6 +178,18 @@ const struct calls_sqe *calls_join_sqe(const struct calls_log *log, bool *taken,
 const struct calls_call *calls_non_barrier(const struct calls_log *log, uint64_t from_ns,
 					   uint64_t to_ns);
 
+/*
+ * What made a record, in words, into buf: c its call (or NULL), q the
+ * io_uring SQE (or NULL), early for a page captured from a mapping,
+ * writeback for a kernel write-back no call forced: "WRITE(fd 3, @0)
+ * submitted by io_uring_enter(...) in f() x.c:9", "page stored before
+ * pwrite64(...) in ...", "pwrite64(...) in ...", "background writeback".
+ * False (buf "") when there is nothing to say.  show and ops_call_words
+ * both say it this way.
+ */
+bool calls_words(const struct calls_call *c, const struct calls_sqe *q, bool early,
+		 bool writeback, char *buf, size_t len);
+
 /* "WRITE(fd 3, @512)": an SQE in words. */
 void calls_sqe_describe(const struct calls_sqe *q, char *buf, size_t len);
 

@@ -37,6 +37,10 @@ void calls_sites_forget(struct calls_sites *cs, pid_t tid);
  */
 void calls_site(struct calls_sites *cs, pid_t tid, char *buf, size_t len);
 
+/* Is fd of thread tid a file under the mount mnt?  Then its path relative
+ * to the mount ("" for the mount itself) into rel (calls_maps.c). */
+bool calls_fd_path(const char *mnt, pid_t tid, long fd, char *rel, size_t len);
+
 /* Shared writable mappings of files under the mount (calls_maps.c).
  * Thread safe. */
 struct calls_maps;

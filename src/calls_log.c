@@ -475,6 +475,28 @@ void calls_describe(const struct calls_call *c, char *buf, size_t len)
 		snprintf(buf + n, len - n, " in %s", c->site);
 }
 
+bool calls_words(const struct calls_call *c, const struct calls_sqe *q, bool early,
+		 bool writeback, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	if (q && c) {
+		calls_sqe_describe(q, buf, len);
+		n = strlen(buf);
+		n += (size_t)snprintf(buf + n, len - n, " submitted by ");
+	} else if (early && c) {
+		n = (size_t)snprintf(buf, len, "%s", CALLS_EARLY_WORDS);
+	}
+	if (n >= len)
+		return true;
+	if (c)
+		calls_describe(c, buf + n, len - n);
+	else if (writeback)
+		snprintf(buf, len, CALLS_WRITEBACK);
+	return buf[0] != 0;
+}
+
 void calls_sqe_describe(const struct calls_sqe *q, char *buf, size_t len)
 {
 	size_t n = (size_t)snprintf(buf, len, "%s(fd %d", q->op, q->fd);

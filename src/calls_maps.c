@@ -106,21 +106,19 @@ static pid_t tgid_of(pid_t tid)
 	return tgid;
 }
 
-/* Path of tid's fd under the mount, relative to it, into out; false if elsewhere. */
-static bool fd_path(const struct calls_maps *m, pid_t tid, int fd, char *out, size_t len)
+bool calls_fd_path(const char *mnt, pid_t tid, long fd, char *rel, size_t len)
 {
 	char link[64], target[PATH_MAX];
-	size_t k = strlen(m->mnt);
+	size_t k = strlen(mnt);
 	ssize_t n;
 
-	snprintf(link, sizeof(link), "/proc/%d/fd/%d", (int)tid, fd);
+	snprintf(link, sizeof(link), "/proc/%d/fd/%ld", (int)tid, fd);
 	if ((n = readlink(link, target, sizeof(target) - 1)) < 0)
 		return false;
 	target[n] = 0;
-	if (strncmp(target, m->mnt, k) || target[k] != '/' || !target[k + 1] ||
-	    strchr(target, '\n') || strstr(target, " (deleted)"))
+	if (strncmp(target, mnt, k) || (target[k] && target[k] != '/'))
 		return false;
-	snprintf(out, len, "%s", target + k + 1);
+	snprintf(rel, len, "%s", target[k] ? target + k + 1 : "");
 	return true;
 }
 
@@ -167,8 +165,9 @@ void calls_maps_add(struct calls_maps *m, pid_t tid, uint64_t addr, uint64_t len
 	void *v;
 
 	if (!m || !(prot & PROT_WRITE) || !(flags & MAP_SHARED) || (addr & (MAPS_PAGE - 1)) ||
-	    !len || !fd_path(m, tid, fd, path, sizeof(path)))
-		return;
+	    !len || !calls_fd_path(m->mnt, tid, fd, path, sizeof(path)) || !path[0] ||
+	    strchr(path, '\n') || strstr(path, " (deleted)"))
+		return; /* a file under the mount, whose name fits the control line */
 	x = (struct calls_map){.pid = tgid_of(tid), .addr = addr, .off = off,
 			       .len = (len + MAPS_PAGE - 1) & ~(uint64_t)(MAPS_PAGE - 1)};
 	pthread_mutex_lock(&m->lock);
@@ -232,33 +231,29 @@ void calls_maps_capture(struct calls_maps *m, pid_t tid)
 	pthread_mutex_unlock(&m->lock);
 }
 
-void calls_maps_unmap(struct calls_maps *m, pid_t tid, uint64_t addr, uint64_t len)
+/* Drops process pid's mappings that touch [addr, end): a part unmapped, the
+ * rest is no longer followed. */
+static void drop_range(struct calls_maps *m, pid_t pid, uint64_t addr, uint64_t end)
 {
-	pid_t pid = tgid_of(tid);
 	size_t i;
 
-	if (!m || !__atomic_load_n(&m->n, __ATOMIC_RELAXED))
-		return;
 	pthread_mutex_lock(&m->lock);
 	for (i = 0; i < m->n;)
-		if (m->v[i].pid == pid && m->v[i].addr < addr + len && addr < m->v[i].addr + m->v[i].len)
-			map_drop(m, i); /* a part unmapped: the rest is no longer followed */
+		if (m->v[i].pid == pid && m->v[i].addr < end && addr < m->v[i].addr + m->v[i].len)
+			map_drop(m, i);
 		else
 			i++;
 	pthread_mutex_unlock(&m->lock);
 }
 
+void calls_maps_unmap(struct calls_maps *m, pid_t tid, uint64_t addr, uint64_t len)
+{
+	if (m && __atomic_load_n(&m->n, __ATOMIC_RELAXED)) /* munmap is frequent: /proc only if need be */
+		drop_range(m, tgid_of(tid), addr, addr + len);
+}
+
 void calls_maps_forget(struct calls_maps *m, pid_t pid)
 {
-	size_t i;
-
-	if (!m || !__atomic_load_n(&m->n, __ATOMIC_RELAXED))
-		return;
-	pthread_mutex_lock(&m->lock);
-	for (i = 0; i < m->n;)
-		if (m->v[i].pid == pid)
-			map_drop(m, i);
-		else
-			i++;
-	pthread_mutex_unlock(&m->lock);
+	if (m && __atomic_load_n(&m->n, __ATOMIC_RELAXED))
+		drop_range(m, pid, 0, UINT64_MAX);
 }

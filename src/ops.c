@@ -344,39 +344,6 @@ static int open_trace(const char *dir, struct trace_reader **r,
 	return rc < 0 && rc != -ENOMEM ? -FL_EBADTRACE : rc;
 }
 
-/*
- * With a calls log (record --calls): each op that changes a state, or is a
- * barrier or a mark, is joined to the call that made it (calls_join); a
- * kernel write no flushing call explains is background writeback.  Words
- * are made when asked for (ops_call_words): 4 bytes per op here.
- */
-/* Each op an io_uring SQE made, to that SQE (calls_join_sqe). */
-static int join_sqes(struct ops_trace *t)
-{
-	const struct calls_sqe *q;
-	bool *taken;
-	size_t i;
-
-	if (!t->calls->nsqe)
-		return 0;
-	if (!(t->sqe_of = calloc(t->n + 1, sizeof(*t->sqe_of))) ||
-	    !(taken = calloc(t->calls->nsqe, sizeof(*taken))))
-		return -ENOMEM;
-	for (i = 0; i < t->n; i++) {
-		const struct ops_op *op = &t->v[i];
-
-		/* Every record, and joined as show joins it, so both take the same SQEs. */
-		q = calls_join_sqe(t->calls, taken, calls_join(t->calls, op->pid, op->time_ns),
-				   op->pid, op->time_ns, op->op, op->off, op->flags);
-		if (q) {
-			t->sqe_of[i] = (uint32_t)(q - t->calls->sqe) + 1;
-			t->call_of[i] = (uint32_t)q->call + 1;
-		}
-	}
-	free(taken);
-	return 0;
-}
-
 bool ops_concurrent(const struct ops_trace *t, size_t a, size_t b)
 {
 	const struct calls_sqe *x, *y;
@@ -390,9 +357,21 @@ bool ops_concurrent(const struct ops_trace *t, size_t a, size_t b)
 	return x->k < y->k ? !calls_sqe_ordered(x, y) : !calls_sqe_ordered(y, x);
 }
 
+/*
+ * With a calls log (record --calls): each op that changes a state, or is a
+ * barrier or a mark, is joined to the call that made it (calls_join); a
+ * kernel write no flushing call explains is background writeback.  Every
+ * record, OPS_NONE ones too, is then offered to calls_join_sqe with that
+ * call, in seq order, as show offers them, so both give each io_uring SQE
+ * to the same record; an op an SQE made joins the io_uring_enter that
+ * submitted it.  Words are made when asked for (ops_call_words): 4 bytes
+ * per op here, and 4 more with SQEs.
+ */
 static int join_calls(struct ops_trace *t)
 {
 	const struct calls_call *c;
+	const struct calls_sqe *q;
+	bool *taken = NULL;
 	size_t i;
 	int rc;
 
@@ -404,46 +383,44 @@ static int join_calls(struct ops_trace *t)
 		t->calls = NULL;
 		return rc == -ENOENT || rc == 0 ? 0 : rc;
 	}
-	if (!(t->call_of = calloc(t->n + 1, sizeof(*t->call_of))))
+	if (!(t->call_of = calloc(t->n + 1, sizeof(*t->call_of))) ||
+	    (t->calls->nsqe && (!(t->sqe_of = calloc(t->n + 1, sizeof(*t->sqe_of))) ||
+				!(taken = calloc(t->calls->nsqe, sizeof(*taken))))))
 		return -ENOMEM;
 	for (i = 0; i < t->n; i++) {
 		const struct ops_op *op = &t->v[i];
 
+		c = calls_join(t->calls, op->pid, op->time_ns);
+		if (taken && (q = calls_join_sqe(t->calls, taken, c, op->pid, op->time_ns, op->op,
+						 op->off, op->flags))) {
+			t->sqe_of[i] = (uint32_t)(q - t->calls->sqe) + 1;
+			c = &t->calls->v[q->call];
+		}
 		if (op->kind == OPS_NONE)
 			continue;
-		c = calls_join(t->calls, op->pid, op->time_ns);
 		if (c)
 			t->call_of[i] = (uint32_t)(c - t->calls->v) + 1;
 		else if (!ops_is_early(op) &&
 			 calls_unforced_writeback(op->pid, op->op == TRACE_OP_WRITE, c))
 			t->call_of[i] = OPS_CALL_WRITEBACK;
 	}
-	return join_sqes(t);
+	free(taken);
+	return 0;
+}
+
+const struct calls_call *ops_call(const struct ops_trace *t, size_t idx)
+{
+	uint32_t k = t->call_of ? t->call_of[idx] : 0;
+
+	return k && k != OPS_CALL_WRITEBACK ? &t->calls->v[k - 1] : NULL;
 }
 
 bool ops_call_words(const struct ops_trace *t, size_t idx, char *buf, size_t len)
 {
-	uint32_t k = t->call_of ? t->call_of[idx] : 0;
-
-	buf[0] = 0;
-	size_t n = 0;
-
-	if (ops_is_early(&t->v[idx]) && k && k != OPS_CALL_WRITEBACK) {
-		n = (size_t)snprintf(buf, len, "%s", CALLS_EARLY_WORDS);
-		if (n >= len)
-			return true;
-	} else if (t->sqe_of && t->sqe_of[idx]) {
-		calls_sqe_describe(&t->calls->sqe[t->sqe_of[idx] - 1], buf, len);
-		n = strlen(buf);
-		n += (size_t)snprintf(buf + n, n < len ? len - n : 0, " submitted by ");
-	}
-	if (n >= len)
-		return true;
-	if (k == OPS_CALL_WRITEBACK)
-		snprintf(buf + n, len - n, CALLS_WRITEBACK);
-	else if (k)
-		calls_describe(&t->calls->v[k - 1], buf + n, len - n);
-	return buf[0] != 0;
+	return calls_words(ops_call(t, idx),
+			   t->sqe_of && t->sqe_of[idx] ? &t->calls->sqe[t->sqe_of[idx] - 1] : NULL,
+			   ops_is_early(&t->v[idx]),
+			   t->call_of && t->call_of[idx] == OPS_CALL_WRITEBACK, buf, len);
 }
 
 int ops_load(const char *dir, unsigned flags, struct ops_trace **out, char *err,

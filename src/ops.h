@@ -82,6 +82,11 @@ struct ops_trace {
 
 #define OPS_CALL_WRITEBACK UINT32_MAX /* call_of: a kernel write-back no call forced */
 
+/* The call that made op idx (record --calls), or NULL: none, no calls log,
+ * or a write-back no call forced. */
+struct calls_call;
+const struct calls_call *ops_call(const struct ops_trace *t, size_t idx);
+
 /*
  * The call that made op idx, in words ("write(3, ..., 724) in cmd_run()
  * walkv.c:161", "background writeback"), into buf.  False (buf "") when

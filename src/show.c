@@ -240,34 +240,20 @@ static const struct calls_call *rec_call(struct show_calls *sc, const struct tra
 					 char *buf, size_t len, const struct calls_sqe **sqe)
 {
 	const struct calls_call *c;
-	size_t n;
+	bool early = rec->op == TRACE_OP_WRITE && (rec->flags & TRACE_WF_EARLY);
 
 	buf[0] = 0;
 	*sqe = NULL;
 	if (!sc || rec->op == TRACE_OP_BASE)
 		return NULL;
-	bool early = rec->op == TRACE_OP_WRITE && (rec->flags & TRACE_WF_EARLY);
-
 	c = calls_join(&sc->log, rec->pid, rec->time_ns); /* a captured page: the call it was captured at */
 	if (sc->taken && (*sqe = calls_join_sqe(&sc->log, sc->taken, c, rec->pid, rec->time_ns,
 						rec->op, rec->off, rec->flags)))
 		c = &sc->log.v[(*sqe)->call];
 	if (rec->op == TRACE_OP_FLUSH || rec->op == TRACE_OP_RELEASE)
 		return NULL; /* close is not watched */
-	if (*sqe) {
-		calls_sqe_describe(*sqe, buf, len);
-		n = strlen(buf);
-		snprintf(buf + n, len - n, " submitted by ");
-		n = strlen(buf);
-		calls_describe(c, buf + n, len - n);
-	} else if (c && early) {
-		n = (size_t)snprintf(buf, len, "%s", CALLS_EARLY_WORDS);
-		calls_describe(c, buf + n, len - n);
-	} else if (c) {
-		calls_describe(c, buf, len);
-	} else if (calls_unforced_writeback(rec->pid, rec->op == TRACE_OP_WRITE, c)) {
-		snprintf(buf, len, CALLS_WRITEBACK);
-	}
+	calls_words(c, *sqe, early,
+		    !early && calls_unforced_writeback(rec->pid, rec->op == TRACE_OP_WRITE, c), buf, len);
 	return c;
 }
 
