@@ -319,14 +319,9 @@ static int plan_walk(struct plan_build *b)
 	for (i = 0; i < t->n; i++) {
 		const struct ops_op *op = &t->v[i];
 
-		if (b->p->m->prefix_only && !ops_is_early(op)) {
-			if (ops_changes_state(op))
-				b->p->durable_at[i] = op->seq;
-			if (op->kind == OPS_BARRIER || (op->oflags & OPS_F_SYNC_SELF))
-				apply_barrier(b, i); /* for the captured pages pending */
-			continue;
-		}
-		if (ops_changes_state(op) && (err = note_pending(b, i)) < 0)
+		if (ops_changes_state(op) && b->p->m->prefix_only && !ops_is_early(op))
+			b->p->durable_at[i] = op->seq; /* only captured pages wait for a barrier */
+		else if (ops_changes_state(op) && (err = note_pending(b, i)) < 0)
 			return err;
 		if (op->kind == OPS_BARRIER || (op->oflags & OPS_F_SYNC_SELF))
 			apply_barrier(b, i);
