@@ -182,17 +182,15 @@ static const char *const class_names[] = {
 	[CZ_LOST] = "lost", [CZ_ATTR] = "attr",
 };
 
-int cz_item(struct ex *ex, struct cz *z, const struct state_choice *c, struct cz_item *it)
+/* Item it of class cls for op idx: its words. */
+static void cz_item_of(struct cz *z, const struct ops_trace *t, size_t idx, enum cz_class cls,
+		       struct cz_item *it)
 {
-	long idx = ops_index(ex->t, c->seq);
-	const struct ops_op *op;
+	const struct ops_op *op = &t->v[idx];
 	char region[64] = "";
 
-	if (idx < 0)
-		return -EINVAL;
-	op = &ex->t->v[idx];
-	it->idx = (size_t)idx;
-	it->cls = cz_class_of(ex, c, op);
+	it->idx = idx;
+	it->cls = cls;
 	if (op->op == TRACE_OP_WRITE || op->op == TRACE_OP_FALLOCATE) {
 		if (op->off >= op->old_size)
 			snprintf(region, sizeof(region), " append");
@@ -203,10 +201,19 @@ int cz_item(struct ex *ex, struct cz *z, const struct state_choice *c, struct cz
 	}
 	/* the path last: a path too long for the buffer loses its tail, not the region */
 	snprintf(it->text, sizeof(it->text), "%s %s%s %s", class_names[it->cls],
-		 trace_op_name(op->op), region, cz_path(z, (size_t)idx));
+		 trace_op_name(op->op), region, cz_path(z, idx));
 	snprintf(it->alt, sizeof(it->alt), "%s %s%s %s",
 		 class_names[it->cls == CZ_TORN || it->cls == CZ_SIZE ? CZ_LOST : it->cls],
-		 trace_op_name(op->op), region, cz_path(z, (size_t)idx));
+		 trace_op_name(op->op), region, cz_path(z, idx));
+}
+
+int cz_item(struct ex *ex, struct cz *z, const struct state_choice *c, struct cz_item *it)
+{
+	long idx = ops_index(ex->t, c->seq);
+
+	if (idx < 0)
+		return -EINVAL;
+	cz_item_of(z, ex->t, (size_t)idx, cz_class_of(ex, c, &ex->t->v[idx]), it);
 	return 0;
 }
 
@@ -243,19 +250,12 @@ int cz_items(struct ex *ex, struct cz *z, const struct state *s, bool acked,
 
 int cz_items_add_early(struct ex *ex, struct cz *z, size_t idx, struct cz_items *v)
 {
-	struct state_choice c = {.seq = ex->t->v[idx].seq, .how = STATE_DROP};
-	struct cz_item *nv = realloc(v->v, (v->n + 1) * sizeof(*nv)), *it;
+	struct cz_item *nv = realloc(v->v, (v->n + 1) * sizeof(*nv));
 
 	if (!nv)
 		return -ENOMEM;
 	v->v = nv;
-	it = &v->v[v->n];
-	if (cz_item(ex, z, &c, it) < 0)
-		return 0;
-	it->cls = CZ_EARLY;
-	memcpy(it->text, class_names[CZ_EARLY], 5); /* "lost " -> "early" */
-	memcpy(it->alt, it->text, sizeof(it->alt));
-	v->n++;
+	cz_item_of(z, ex->t, idx, CZ_EARLY, &v->v[v->n++]);
 	qsort(v->v, v->n, sizeof(*v->v), item_cmp);
 	return 0;
 }
@@ -419,7 +419,7 @@ static void no_barrier_words(struct ex *ex, const struct ops_op *op, uint64_t cr
 			     size_t cap)
 {
 	long c = ops_index(ex->t, crash), i = ops_index(ex->t, op->seq);
-	const struct calls_call *nb;
+	const struct calls_call *nb, *at;
 	uint64_t from = op->time_ns;
 	char call[400];
 	size_t len = strlen(buf);
@@ -427,8 +427,8 @@ static void no_barrier_words(struct ex *ex, const struct ops_op *op, uint64_t cr
 	if (!ex->t->calls || c < 0 || i < 0)
 		return;
 	/* a captured page: from the call it was captured at, which may be the culprit */
-	if (ops_is_early(op) && ex->t->call_of[i] && ex->t->call_of[i] != OPS_CALL_WRITEBACK)
-		from = ex->t->calls->v[ex->t->call_of[i] - 1].entry_ns - 1;
+	if (ops_is_early(op) && (at = ops_call(ex->t, (size_t)i)))
+		from = at->entry_ns - 1;
 	if (!(nb = calls_non_barrier(ex->t->calls, from, ex->t->v[c].time_ns)))
 		return;
 	calls_describe(nb, call, sizeof(call));
@@ -442,8 +442,8 @@ void cz_headline(struct ex *ex, struct cz *z, const struct cz_items *v, uint64_t
 	const char *rec = severity == CZ_SEV_ACKED ? "recovery loses acknowledged data"
 						   : "recovery rejects the state";
 	const struct ops_op *op, *mark;
+	const struct calls_call *at;
 	char what[2200], dir[1100], call[400];
-	bool has_call;
 	size_t last;
 
 	if (!p) {
@@ -455,13 +455,12 @@ void cz_headline(struct ex *ex, struct cz *z, const struct cz_items *v, uint64_t
 	op_words(ex, z, p->idx, what, sizeof(what));
 	switch (p->cls) {
 	case CZ_EARLY:
-		has_call = ops_call_words(ex->t, p->idx, call, sizeof(call)) &&
-			   !strncmp(call, CALLS_EARLY_WORDS, strlen(CALLS_EARLY_WORDS));
+		if ((at = ops_call(ex->t, p->idx)))
+			calls_describe(at, call, sizeof(call));
 		snprintf(buf, cap, "mapped page written back early: the page of %s @%" PRIu64
 			 ", stored through a shared mapping%s%s, may reach the disk before what "
 			 "the program makes durable after it, and %s", cz_path(z, p->idx), op->off,
-			 has_call ? " before " : "", has_call ? call + strlen(CALLS_EARLY_WORDS) : "",
-			 rec);
+			 at ? " before " : "", at ? call : "", rec);
 		return;
 	case CZ_TORN:
 		snprintf(buf, cap, "torn write trusted: a %" PRIu32 "-byte %s at @%" PRIu64
