@@ -39,7 +39,9 @@
 #define SITE_SHOWN 3        /* frames named in a site */
 #define SITE_NAMES 4096     /* cached frame names per thread (a power of two) */
 #define SITE_CACHE 256      /* cached sites per thread (a power of two) */
-#define SITE_READS 48       /* stack words a cached walk may have read */
+#define SITE_WAYS 4         /* sites cached for one (pc, sp): one per path to it */
+#define SITE_READS 48       /* stack words a cached site may depend on */
+#define SITE_RAW 256        /* stack words a walk may read */
 
 #if defined(__x86_64__)
 #define SITE_SP_REG 7 /* DWARF register number of the stack pointer */
@@ -56,16 +58,22 @@ struct site_name {
 };
 
 /*
- * A site found by a walk, and every stack word the walk read.  The walk is
- * a function of the program counter, the stack pointer and the words it
- * read, so a later call with the same registers whose stack holds the
- * same values at those addresses has the same site, without a walk.
+ * A site found by a walk, and the stack words its path depends on.  The
+ * walk is a function of the program counter, the stack pointer and the
+ * words it read; of those, the path follows only the return addresses and
+ * the words that point into the stack (saved frame pointers, from which a
+ * frame's CFA may be computed).  The other words it read are callee-saved
+ * registers holding the caller's data (a length, a heap pointer), which
+ * differ from call to call and never steer the walk: keying on them made
+ * a real engine's calls miss the cache every time.  So a later call with
+ * the same registers whose stack holds the same values at the kept
+ * addresses has the same site, without a walk.
  */
 struct site_entry {
 	uint64_t pc, sp;                 /* 0, 0: empty */
-	uint64_t addr[SITE_READS];       /* words read, in order */
+	uint64_t addr[SITE_READS];       /* words the path depends on, in read order */
 	uint64_t val[SITE_READS];
-	int nread;
+	int nread;                       /* > SITE_READS: too many, never holds */
 	char text[240];
 };
 
@@ -74,8 +82,12 @@ struct site_thread {
 	pid_t tid;                 /* 0: free */
 	Dwfl *dwfl;
 	int regs_fd;               /* /proc/TID/syscall, kept open, or -1 */
-	struct site_entry *cache;  /* SITE_CACHE entries, by (pc, sp) hash */
-	struct site_entry *walking; /* the entry the walk in progress fills, or NULL */
+	struct site_entry *cache;  /* SITE_CACHE entries: sets of SITE_WAYS, by (pc, sp) hash */
+	unsigned victim;           /* the way a miss replaces next, round robin */
+	bool walking;              /* a walk is in progress: reads go to raw */
+	uint64_t raw_addr[SITE_RAW]; /* the words the walk in progress read */
+	uint64_t raw_val[SITE_RAW];
+	int nraw;                  /* > SITE_RAW: too many to keep */
 	uint64_t pc, sp;           /* the registers the walk starts from */
 	uint64_t lo;               /* address of stack[0] */
 	size_t n;                  /* bytes of stack read */
@@ -102,14 +114,12 @@ static bool cb_memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void
 	} else {
 		ok = process_vm_readv(t->tid, &local, 1, &remote, 1, 0) == (ssize_t)sizeof(*result);
 	}
-	if (ok && t->walking) { /* what the cached site will depend on */
-		struct site_entry *e = t->walking;
-
-		if (e->nread < SITE_READS) {
-			e->addr[e->nread] = addr;
-			e->val[e->nread] = *result;
+	if (ok && t->walking) { /* what the cached site may depend on */
+		if (t->nraw < SITE_RAW) {
+			t->raw_addr[t->nraw] = addr;
+			t->raw_val[t->nraw] = *result;
 		}
-		e->nread++; /* past SITE_READS: too many to check, not cached */
+		t->nraw++;
 	}
 	return ok;
 }
@@ -365,6 +375,31 @@ static void site_text(struct site_thread *t, const struct site_walk *w, int from
 	}
 }
 
+/* Keeps in e the words of t's last walk that steer a walk: those holding
+ * one of its frames' return addresses, or an address in the stack. */
+static void cache_keep(const struct site_thread *t, const struct site_walk *w,
+		       struct site_entry *e)
+{
+	uint64_t v;
+	bool keep;
+	int k, f;
+
+	e->nread = t->nraw > SITE_RAW ? SITE_READS + 1 : 0;
+	for (k = 0; k < t->nraw && k < SITE_RAW && e->nread <= SITE_READS; k++) {
+		v = t->raw_val[k];
+		keep = v >= t->sp && v < t->sp + ((uint64_t)1 << 23); /* 8 MiB of stack */
+		for (f = 1; f < w->n && !keep; f++)
+			keep = v == w->pc[f] + 1; /* walk_frame's pc of a caller is its return address - 1 */
+		if (!keep)
+			continue;
+		if (e->nread < SITE_READS) {
+			e->addr[e->nread] = t->raw_addr[k];
+			e->val[e->nread] = v;
+		}
+		e->nread++;
+	}
+}
+
 /* True when e, cached for t's registers, still holds: every word its walk
  * read has the same value now (one read of the span they lie in). */
 static bool cache_holds(struct site_thread *t, const struct site_entry *e)
@@ -396,28 +431,37 @@ static bool cache_holds(struct site_thread *t, const struct site_entry *e)
 void calls_site(struct calls_sites *cs, pid_t tid, char *buf, size_t len)
 {
 	struct site_thread *t = site_thread_of(cs, tid);
-	struct site_entry *e;
+	struct site_entry *set, *e;
 	struct site_walk w;
 	int k;
 
 	buf[0] = 0;
 	if (!t || (!t->dwfl && site_attach(t) < 0) || read_regs(t) < 0)
 		return;
-	e = &t->cache[((t->pc ^ (t->sp * 0x9e3779b97f4a7c15u)) >> 4) & (SITE_CACHE - 1)];
-	if (cache_holds(t, e)) {
-		snprintf(buf, len, "%s", e->text);
-		return;
-	}
+	/* One call in the code is reached by several paths with the same
+	 * registers (two callers of one wrapper): each keeps its own way. */
+	set = &t->cache[(((t->pc ^ (t->sp * 0x9e3779b97f4a7c15u)) >> 4) * SITE_WAYS) &
+			(SITE_CACHE - 1)];
+	for (k = 0; k < SITE_WAYS; k++)
+		if (cache_holds(t, &set[k])) {
+			snprintf(buf, len, "%s", set[k].text);
+			return;
+		}
+	for (k = 0; k < SITE_WAYS && set[k].pc; k++)
+		;
+	e = &set[k < SITE_WAYS ? (unsigned)k : t->victim++ % SITE_WAYS];
 	if (!dwfl_addrmodule(t->dwfl, t->pc) && site_attach(t) < 0) /* loaded since: again */
 		return;
 	*e = (struct site_entry){.pc = t->pc, .sp = t->sp};
-	t->walking = e;
+	t->walking = true;
+	t->nraw = 0;
 	k = walk(t, &w);
-	t->walking = NULL;
+	t->walking = false;
 	if (k == 0) {
 		e->pc = e->sp = 0;
 		return;
 	}
+	cache_keep(t, &w, e);
 	/* The engine's first frame with a source line; else its first frame. */
 	for (k = 0; k < w.n && (!frame_name(t, w.pc[k])->source || frame_name(t, w.pc[k])->libc); k++)
 		;
