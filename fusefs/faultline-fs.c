@@ -3,7 +3,7 @@
  * low-level API) that appends every mutating operation to a trace.
  *
  *   faultline-fs --trace FILE [--real-fsync] [--ready-fd N] [--allow-other]
- *                [-d] BACKING MOUNTPOINT
+ *                [--end-mark TEXT] [-d] BACKING MOUNTPOINT
  *
  * The mount mirrors BACKING, a private scratch directory.  Each request
  * is served by the matching syscall on the backing file; each mutating
@@ -843,6 +843,7 @@ struct fs_opts {
 	bool real_fsync;       /* --real-fsync */
 	bool allow_other;      /* --allow-other */
 	bool debug;            /* -d */
+	const char *end_mark;  /* --end-mark TEXT: a last MARK once serving ended, or NULL */
 };
 
 static int fs_parse_args(int argc, char *argv[], struct fs_opts *o)
@@ -852,6 +853,7 @@ static int fs_parse_args(int argc, char *argv[], struct fs_opts *o)
 		{"real-fsync", no_argument, NULL, 'f'},
 		{"ready-fd", required_argument, NULL, 'r'},
 		{"allow-other", no_argument, NULL, 'a'},
+		{"end-mark", required_argument, NULL, 'e'},
 		{NULL, 0, NULL, 0},
 	};
 	char *end;
@@ -865,6 +867,8 @@ static int fs_parse_args(int argc, char *argv[], struct fs_opts *o)
 			o->real_fsync = true;
 		else if (c == 'a')
 			o->allow_other = true;
+		else if (c == 'e' && *optarg && !strchr(optarg, '\n'))
+			o->end_mark = optarg;
 		else if (c == 'd')
 			o->debug = true;
 		else if (c == 'r' && (o->ready_fd = (int)strtol(optarg, &end, 10)) >= 0 &&
@@ -1034,6 +1038,24 @@ static void fs_signal_ready(int fd, uint64_t t0)
 	close(fd);
 }
 
+/*
+ * --end-mark: every request has been answered or failed (the session loop
+ * joined its workers), so this MARK follows every op in the trace: the
+ * point where `faultline mount` cut the power (mount_cmd.c), after
+ * everything that happened, whatever was in flight.
+ */
+static void fs_end_mark(struct fs *fs, const char *text)
+{
+	struct trace_rec r;
+
+	if (!text || !fs->trace)
+		return;
+	rec_start(&r, TRACE_OP_MARK, NULL);
+	r.name = text;
+	r.name_len = (uint32_t)strlen(text);
+	rec_append(fs, &r, 0);
+}
+
 int main(int argc, char *argv[])
 {
 	static struct fs fs;
@@ -1071,6 +1093,7 @@ int main(int argc, char *argv[])
 	fuse_session_unmount(se);
 	fuse_remove_signal_handlers(se);
 	fuse_session_destroy(se);
+	fs_end_mark(&fs, o.end_mark);
 	status = err || fs.rec_err ? FS_EXIT_ENV : 0;
 out_close:
 	if (fs.trace) {

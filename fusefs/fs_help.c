@@ -13,12 +13,16 @@ static const struct help_opt opts[] = {
 	 "Write one byte to file descriptor N once the mount is up (how faultline record "
 	 "waits for it)."},
 	{"--allow-other", "Let other users enter the mount (FUSE allow_other)."},
+	{"--end-mark TEXT",
+	 "Once serving ends (an unmount, a signal, or an aborted connection), append a last mark "
+	 "TEXT after every other record: the crash point of faultline mount."},
 	{"-d", "FUSE debug output on stderr."},
 	{NULL, NULL},
 };
 
 static const struct help_cmd cmds[] = {
-	{NULL, "--trace FILE [--real-fsync] [--ready-fd N] [--allow-other] [-d]\n"
+	{NULL, "--trace FILE [--real-fsync] [--ready-fd N] [--allow-other]\n"
+	       "    [--end-mark TEXT] [-d]\n"
 	       "    BACKING MOUNTPOINT",
 	 "Mounts a passthrough view of BACKING at MOUNTPOINT and appends every mutating "
 	 "operation made through it (writes with their bytes, fsync, fdatasync, fsyncdir, "
