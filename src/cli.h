@@ -23,6 +23,8 @@ int cmd_run(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_states(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_mount(int argc, char **argv);
+int cmd_crash(int argc, char **argv);
 
 struct scenario;
 /* Records scenario s's setup and workload as TRACE (faultline record in a

@@ -25,6 +25,7 @@ static const struct {
 	{"record", cmd_record}, {"show", cmd_show},   {"explore", cmd_explore},
 	{"replay", cmd_replay}, {"merge", cmd_merge}, {"run", cmd_run},
 	{"states", cmd_states}, {"explain", cmd_explain}, {"audit", cmd_audit},
+	{"mount", cmd_mount}, {"crash", cmd_crash},
 };
 
 void cli_err(const char *cmd, const char *fmt, ...)

@@ -123,6 +123,26 @@ static const struct help_opt replay_opts[] = {
 	{NULL, NULL},
 };
 
+static const struct help_opt mount_opts[] = {
+	{"--backing DIR", "The directory served (required); a crash rewrites it."},
+	{"--trace TRACE", "A new or empty directory for the epochs' traces (default "
+			  "faultline.trace): TRACE/epoch-N, one per crash, and TRACE/crashes."},
+	{"--model M", "Persistence model a crash draws its state from (default posix)."},
+	{"--daemon", "Return once the mount is up, serving in the background."},
+	{"--pid-file FILE", "Write the serving process's pid to FILE (removed when it stops)."},
+	{"--allow-other", "Let other users enter the mount (FUSE allow_other)."},
+	{NULL, NULL},
+};
+
+static const struct help_opt crash_opts[] = {
+	{"--seed S", "Draws the state (default: from the clock; printed)."},
+	{"--how HOW",
+	 "lose-unsynced (default): every op no barrier covered is lost; model: each is kept or "
+	 "lost as the model allows; torn: as model, and a kept write may tear."},
+	{"--kill", "First SIGKILL every process with a file, a mapping or its cwd in the mount."},
+	{NULL, NULL},
+};
+
 static const struct help_opt merge_opts[] = {
 	{"--json FILE", "Write the merged report as JSON."},
 	{"--junit FILE", "Write the merged report as JUnit XML."},
@@ -208,6 +228,20 @@ static const struct help_cmd cmds[] = {
 	 "Rebuilds one crash state from its id (such as c812-d790-t801:4n4o: crash during record "
 	 "812, op 790 lost, op 801 torn), byte for byte, and optionally checks it.",
 	 replay_opts},
+	{"mount",
+	 "DIR --backing DIR [--trace TRACE] [--model M] [--daemon] [--pid-file FILE]\n"
+	 "    [--allow-other]",
+	 "Serves the backing directory at DIR through faultline-fs and records it until SIGTERM, "
+	 "for a server that never exits; faultline crash cuts its power.  Each crash starts a new "
+	 "epoch, TRACE/epoch-N, an ordinary trace.  Exit 0 stopped by a signal, 2 bad usage, 3 "
+	 "environment.",
+	 mount_opts},
+	{"crash", "DIR [--seed S] [--how lose-unsynced|model|torn] [--kill]",
+	 "Cuts the power of the faultline mount at DIR: requests fail from that instant, the "
+	 "backing directory is rewritten to a crash state the model allows at that instant, and "
+	 "DIR is served again.  Prints the state's id and the replay command.  Exit 0 crashed, 2 "
+	 "bad usage, 3 no mount served at DIR or the crash failed.",
+	 crash_opts},
 	{"merge", "RESULT.json... [--json FILE] [--junit FILE]",
 	 "Joins the JSON reports of the shards of one exploration (--shard K/N) into the report "
 	 "the unsharded run would have written.",

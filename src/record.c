@@ -59,6 +59,7 @@
 #include "cli.h"
 #include "cmdword.h"
 #include "fl_error.h"
+#include "record_i.h"
 #include "trace.h"
 #include "trace_meta.h"
 
@@ -122,7 +123,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag,
 }
 
 /* Removes a tree without following symlinks; returns 0 or -errno. */
-static int rm_tree(const char *path)
+int rm_tree(const char *path)
 {
 	if (nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
 		return -errno;
@@ -133,7 +134,7 @@ static int rm_tree(const char *path)
  * Runs argv (or "sh -c cmd" when argv is NULL) in dir and waits.  Returns
  * its wait status, or -errno if it could not be started.
  */
-static int run_wait(const char *dir, char *const argv[], const char *cmd,
+int run_wait(const char *dir, char *const argv[], const char *cmd,
 		    const sigset_t *mask)
 {
 	char *sh[] = {"/bin/sh", "-c", (char *)cmd, NULL};
@@ -156,7 +157,7 @@ static int run_wait(const char *dir, char *const argv[], const char *cmd,
 }
 
 /* Copies the contents of src into the existing directory dst (cp -a). */
-static int copy_tree(const char *src, const char *dst, const sigset_t *mask)
+int copy_tree(const char *src, const char *dst, const sigset_t *mask)
 {
 	char from[PATH_MAX + 2];
 	char *argv[] = {"cp", "-a", "--reflink=auto", "--", from, (char *)dst, NULL};
@@ -183,7 +184,7 @@ static const char *status_text(int status, char *buf, size_t len)
 
 /* ---- meta.json: written temp -> fsync -> rename -> fsync dir ---- */
 
-static int write_file_durably(const char *dir, const char *name, const char *text)
+int write_file_durably(const char *dir, const char *name, const char *text)
 {
 	char tmp[PATH_MAX], dst[PATH_MAX];
 	size_t len = strlen(text), done = 0;
@@ -361,7 +362,7 @@ static int make_base(const struct record_opts *o, struct record_run *run)
 /* ---- faultline-fs ---- */
 
 /* Finds faultline-fs: $FAULTLINE_FS, beside this program, the build tree, PATH. */
-static void find_fs(char *buf, size_t len)
+void find_fs(char *buf, size_t len)
 {
 	static const char *const rel[] = {"faultline-fs", "../fusefs/faultline-fs"};
 	const char *env = getenv("FAULTLINE_FS");
@@ -619,7 +620,7 @@ static void stop_workload(struct record_run *run, pid_t pgid)
 
 /* ---- unmounting ---- */
 
-static int unmount_once(const char *mnt, bool lazy, const sigset_t *mask)
+int unmount_once(const char *mnt, bool lazy, const sigset_t *mask)
 {
 	char *argv[] = {"fusermount3", lazy ? "-uz" : "-u", "--", (char *)mnt, NULL};
 
@@ -629,7 +630,7 @@ static int unmount_once(const char *mnt, bool lazy, const sigset_t *mask)
 }
 
 /* Is mnt a mount point right now (per /proc/self/mountinfo)? */
-static bool is_mounted(const char *mnt)
+bool is_mounted(const char *mnt)
 {
 	char line[PATH_MAX * 2], point[PATH_MAX];
 	bool found = false;

@@ -2,7 +2,8 @@
 # REQUIRES: fuse
 # differential.sh - the explorer proven against the reference enumerator
 # (tests/difftest: every model, every mode, state set by state set, plus
-# disk keys and replay) on three kinds of trace:
+# disk keys, replay, and the states faultline crash draws) on three kinds
+# of trace:
 #   1. seeded synthetic traces (tests/tracegen): FAULTLINE_DIFF_SEEDS of
 #      them (default 200) of FAULTLINE_DIFF_OPS ops (8), starting at seed
 #      FAULTLINE_DIFF_FIRST (1); a quarter with pages captured from shared
@@ -48,6 +49,7 @@ verdict() {
 	tail -n 1 "$WORK/$1.out"
 	[ $rc -eq 0 ] || fail "$1 (exit $rc): $(grep -m 10 -E '^(VIOLATION|ERROR)' "$WORK/$1.out")"
 	grep -q ' 0 violations, 0 errors$' "$WORK/$1.out" || fail "$1: no summary"
+	grep -qE ' [1-9][0-9]* crash draws,' "$WORK/$1.out" || fail "$1: no faultline crash state was drawn"
 }
 
 # 1. synthetic traces, in two halves (two cores)

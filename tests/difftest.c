@@ -19,7 +19,10 @@
  *      included (posix's states include the other models': an id names
  *      the same state under every model);
  *   4. prefix ⊆ omit-one ⊆ bounded:2 ⊆ bounded:3 ⊆ exhaustive, and
- *      strict ⊆ ext4-ordered ⊆ posix for every mode.
+ *      strict ⊆ ext4-ordered ⊆ posix for every mode;
+ *   5. the state `faultline crash` would leave (crash_choose) at every crash
+ *      point, for every --how and three seeds, is a reference state, and
+ *      the same seed draws the same state.
  * Runs alternate between --order sweep and --order spread (random:N is
  * always a sweep), so both visiting orders are held to the same sets;
  * spread with passes of 2 and 5 crash points, so that short traces go
@@ -39,6 +42,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crash.h"
 #include "explore.h"
 #include "fskey.h"
 #include "mat.h"
@@ -320,7 +324,47 @@ static void replay_all(struct run *r, const struct ops_trace *t, const struct se
 
 struct totals {
 	unsigned long traces, states, ref_states, fallbacks, too_big, violations;
+	unsigned long crash_draws; /* crash_choose states compared */
 };
+
+/* Point 5: every crash_choose state at every crash point is a reference state. */
+static void crash_draws(struct run *r, const struct ops_trace *t, const struct model *m,
+			const struct set *ref, struct totals *tot)
+{
+	static const enum crash_how hows[] = {CRASH_LOSE_UNSYNCED, CRASH_MODEL, CRASH_TORN};
+	struct state s = {0}, again = {0};
+	char *id, *id2;
+	uint64_t seed;
+	size_t i, h;
+
+	r->mode = "faultline crash";
+	for (i = 0; i < t->n; i++) {
+		if (t->v[i].kind == OPS_NONE)
+			continue;
+		for (h = 0; h < 3; h++)
+			for (seed = 1; seed <= 3; seed++) {
+				if (crash_choose(t, m, i, hows[h], seed, &s) < 0 ||
+				    crash_choose(t, m, i, hows[h], seed, &again) < 0)
+					abort();
+				id = state_id_new(&s);
+				id2 = state_id_new(&again);
+				if (!id || !id2)
+					abort();
+				tot->crash_draws++;
+				if (!set_find(ref, id))
+					violation(r, "--how %s seed %" PRIu64 " at %" PRIu64
+						  ": %s is not a reference state", crash_how_name(hows[h]),
+						  seed, t->v[i].seq, id);
+				if (strcmp(id, id2))
+					violation(r, "--how %s seed %" PRIu64 ": drew %s, then %s",
+						  crash_how_name(hows[h]), seed, id, id2);
+				free(id);
+				free(id2);
+			}
+	}
+	state_free(&s);
+	state_free(&again);
+}
 
 static int one_model(struct run *r, const struct ops_trace *t, struct ref *ref,
 		     const struct model *m, struct set ex[NMODES], bool fell[NMODES],
@@ -342,6 +386,7 @@ static int one_model(struct run *r, const struct ops_trace *t, struct ref *ref,
 		return -1;
 	}
 	tot->ref_states += refset.n;
+	crash_draws(r, t, m, &refset, tot);
 	for (k = 0; k < NMODES; k++) {
 		if (explore_into(r, m, mode_names[k], &ex[k], &fell_back, work) < 0) {
 			set_free(&refset);
@@ -434,7 +479,7 @@ int main(int argc, char **argv)
 		errors += one_trace(argv[i], quiet, replay, &tot) < 0;
 	printf("difftest: %lu traces, %lu explorer states, %lu reference states, "
 	       "%lu exhaustive fallbacks, %lu model runs too big for the reference, "
-	       "%lu violations, %d errors\n", tot.traces, tot.states, tot.ref_states,
-	       tot.fallbacks, tot.too_big, tot.violations, errors);
+	       "%lu crash draws, %lu violations, %d errors\n", tot.traces, tot.states,
+	       tot.ref_states, tot.fallbacks, tot.too_big, tot.crash_draws, tot.violations, errors);
 	return errors ? 2 : tot.violations ? 1 : 0;
 }

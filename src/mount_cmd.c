@@ -1,0 +1,849 @@
+/*
+ * mount_cmd.c - `faultline mount` and `faultline crash`: a recorder that
+ * stays up under a server, and a power cut on command.
+ *
+ *   faultline mount DIR --backing DIR [--trace TRACE] [--model M]
+ *                   [--daemon] [--pid-file FILE] [--allow-other]
+ *   faultline crash DIR [--seed S] [--how lose-unsynced|model|torn] [--kill]
+ *
+ * `mount` serves BACKING at DIR through faultline-fs, in EPOCHS: epoch N
+ * is an ordinary trace directory, TRACE/epoch-N (base/, records,
+ * meta.json), that show, explore, explain and replay read as they read
+ * any recording.  Its base is the backing directory as the epoch began.
+ * The supervisor (this process) listens on an abstract unix socket named
+ * after DIR, "faultline-mount-" and a hash of DIR's real path.
+ *
+ * `crash` asks it for a power cut.  The supervisor, in this order:
+ *   1. with --kill, sends SIGKILL to every process that uses the mount
+ *      (cwd, root, an open file or a mapping under DIR) and waits for them;
+ *   2. aborts the FUSE connection (/sys/fs/fuse/connections/N/abort):
+ *      from this instant no request succeeds, and a request in progress
+ *      fails to its caller (ECONNABORTED) whether or not faultline-fs
+ *      recorded it, which both a real crash allows;
+ *   3. detaches the mount and waits for faultline-fs, which appends its
+ *      --end-mark after every other record and closes the trace: the
+ *      crash point, after all that happened (a barrier that completed
+ *      before the cut counts as completed);
+ *   4. seals the epoch's meta.json, chooses the crash state at the end
+ *      mark (crash.h: what the model allows there, drawn with the seed),
+ *      builds it as TRACE/epoch-N+1/base and copies it over BACKING;
+ *   5. appends "epoch N id ID how HOW seed S model M" to TRACE/crashes
+ *      (fsynced) and mounts DIR again as epoch N+1; then answers "ok" with
+ *      the id, so `crash` returns once the server can be restarted.
+ * `faultline replay TRACE/epoch-N ID` rebuilds the state byte for byte.
+ *
+ * SIGTERM, SIGINT or SIGHUP end `mount`: DIR is unmounted (detached if
+ * busy), the epoch sealed, the socket closed.  No mount outlives it:
+ * faultline-fs gets SIGTERM if this process dies (parent-death signal).
+ *
+ * Not done yet: --when triggers, several mounts crashed at once, folding
+ * old epochs (each crash starts a new epoch, so a trace grows only until
+ * the next crash).  A crash copies the backing directory: its latency
+ * grows with the directory's size (docs/PERFORMANCE.md).
+ *
+ * Exit (mount): 0 stopped by a signal with the trace sealed; 2 bad usage;
+ * 3 environment (no /dev/fuse, the mount or a crash failed).
+ * Exit (crash): 0 crashed and serving again; 2 bad usage; 3 no mount is
+ * served at DIR, or the crash failed (one line says why).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "crash.h"
+#include "mat.h"
+#include "model.h"
+#include "ops.h"
+#include "record_i.h"
+#include "state.h"
+#include "trace.h"
+#include "trace_meta.h"
+
+#define MOUNT_END_MARK "faultline: power cut"
+#define MOUNT_READY_TIMEOUT_MS 15000
+#define MOUNT_KILL_TIMEOUT_MS 10000
+#define MOUNT_CRASH_TIMEOUT_MS 600000 /* crash's wait for the answer */
+
+struct mount_opts {
+	const char *mnt, *backing, *trace; /* as given */
+	const char *model;		   /* --model, default posix */
+	const char *pid_file;		   /* --pid-file, or NULL */
+	bool daemon;			   /* --daemon */
+	bool allow_other;		   /* --allow-other */
+};
+
+struct mount_run {
+	char mnt[PATH_MAX], backing[PATH_MAX], trace[PATH_MAX]; /* real paths */
+	char epoch_dir[PATH_MAX + 32]; /* TRACE/epoch-N */
+	const struct model *m;
+	unsigned epoch;	  /* the epoch being recorded, from 1 */
+	pid_t fs_pid;	  /* faultline-fs, 0 when not running */
+	int fs_status;	  /* its wait status once it ended */
+	int sock;	  /* the listening socket */
+	int sigfd;	  /* SIGINT, SIGTERM, SIGHUP, SIGCHLD */
+	sigset_t oldmask; /* the mask children get back */
+	bool allow_other;
+};
+
+/* The socket address of the mount at real path mnt. */
+static socklen_t mount_addr(const char *mnt, struct sockaddr_un *a)
+{
+	int n;
+
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	n = snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1,
+		     "faultline-mount-%016" PRIx64,
+		     trace_content_hash(mnt, strlen(mnt)));
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+			   (size_t)n);
+}
+
+/* ---- faultline-fs, one epoch at a time ---- */
+
+static int epoch_meta(const struct mount_run *run, const char *status,
+		      bool sealed)
+{
+	json_object *m = trace_meta_new(status);
+	char why[256];
+	int err;
+
+	json_object_object_add(m, "mount", json_object_new_string(run->mnt));
+	json_object_object_add(m, "backing",
+			       json_object_new_string(run->backing));
+	json_object_object_add(m, "epoch",
+			       json_object_new_int((int)run->epoch));
+	json_object_object_add(m, "model",
+			       json_object_new_string(run->m->name));
+	if (sealed &&
+	    trace_meta_seal(run->epoch_dir, m, NULL, why, sizeof(why)) < 0) {
+		json_object_put(m);
+		return -EIO;
+	}
+	err = write_file_durably(
+	    run->epoch_dir, TRACE_META_FILE,
+	    json_object_to_json_string_ext(
+		m, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(m);
+	return err;
+}
+
+static _Noreturn void fs_exec(const struct mount_run *run, int wfd)
+{
+	char fs[PATH_MAX], records[PATH_MAX + 48], fdarg[16];
+	char *argv[14];
+	int i = 0;
+
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	sigprocmask(SIG_SETMASK, &run->oldmask, NULL);
+	find_fs(fs, sizeof(fs));
+	snprintf(records, sizeof(records), "%s/%s", run->epoch_dir,
+		 TRACE_RECORDS_FILE);
+	snprintf(fdarg, sizeof(fdarg), "%d", wfd);
+	argv[i++] = fs;
+	argv[i++] = "--trace";
+	argv[i++] = records;
+	argv[i++] = "--ready-fd";
+	argv[i++] = fdarg;
+	argv[i++] = "--end-mark";
+	argv[i++] = MOUNT_END_MARK;
+	if (run->allow_other)
+		argv[i++] = "--allow-other";
+	argv[i++] = (char *)run->backing;
+	argv[i++] = (char *)run->mnt;
+	argv[i] = NULL;
+	execvp(fs, argv);
+	fprintf(stderr, "faultline: mount: cannot run %s: %s\n", fs,
+		strerror(errno));
+	_exit(3);
+}
+
+/*
+ * Starts epoch run->epoch: its directory (base/ copied from the backing
+ * directory unless have_base), meta.json, faultline-fs; waits until the
+ * mount is up.  0 or -errno.
+ */
+static int epoch_start(struct mount_run *run, bool have_base)
+{
+	char base[PATH_MAX + 64], msg[9];
+	struct pollfd pfd;
+	int p[2], rc;
+
+	snprintf(run->epoch_dir, sizeof(run->epoch_dir), "%s/epoch-%u",
+		 run->trace, run->epoch);
+	snprintf(base, sizeof(base), "%s/%s", run->epoch_dir, TRACE_BASE_DIR);
+	if (!have_base &&
+	    ((mkdir(run->epoch_dir, 0755) < 0 && errno != EEXIST) ||
+	     mkdir(base, 0755) < 0 ||
+	     copy_tree(run->backing, base, &run->oldmask) < 0))
+		return -EIO;
+	if ((rc = epoch_meta(run, "recording", false)) < 0 ||
+	    pipe2(p, O_CLOEXEC) < 0)
+		return rc < 0 ? rc : -errno;
+	if ((run->fs_pid = fork()) < 0) {
+		run->fs_pid = 0;
+		close(p[0]);
+		close(p[1]);
+		return -errno;
+	}
+	if (run->fs_pid == 0) {
+		close(p[0]);
+		fcntl(p[1], F_SETFD, 0); /* the ready fd must survive exec */
+		fs_exec(run, p[1]);
+	}
+	close(p[1]);
+	pfd = (struct pollfd){.fd = p[0], .events = POLLIN};
+	rc = poll(&pfd, 1, MOUNT_READY_TIMEOUT_MS) == 1 &&
+		     read(p[0], msg, sizeof(msg)) == (ssize_t)sizeof(msg)
+		 ? 0
+		 : -EIO;
+	close(p[0]);
+	return rc;
+}
+
+/* Waits (up to ms) for faultline-fs to exit; kills it past that.  Its status.
+ */
+static int fs_wait(struct mount_run *run, int ms)
+{
+	int st = -1, waited = 0;
+
+	while (run->fs_pid) {
+		pid_t r = waitpid(run->fs_pid, &st, WNOHANG);
+
+		if (r == run->fs_pid || (r < 0 && errno == ECHILD)) {
+			run->fs_pid = 0;
+			break;
+		}
+		if (waited == ms)
+			kill(run->fs_pid, SIGKILL);
+		usleep(10000);
+		waited += waited < ms ? 10 : 0;
+	}
+	run->fs_status = st;
+	return st;
+}
+
+/* Cuts the connection of the FUSE mount at mnt: every request fails from now
+ * on. */
+static int fuse_abort(const char *mnt)
+{
+	char path[96];
+	struct stat st;
+	int fd, rc = 0;
+
+	if (stat(mnt, &st) < 0 && errno != ENOTCONN)
+		return -errno;
+	snprintf(path, sizeof(path), "/sys/fs/fuse/connections/%u/abort",
+		 minor(st.st_dev));
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	if (write(fd, "1", 1) != 1)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/* Ends the epoch: the connection cut (crash) or the mount unmounted (stop),
+ * faultline-fs gone, meta.json sealed.  0 or -errno. */
+static int epoch_end(struct mount_run *run, bool crash)
+{
+	struct stat st;
+	bool cut = false;
+
+	if (crash || stat(run->mnt, &st) < 0 ||
+	    unmount_once(run->mnt, false, &run->oldmask) < 0) {
+		cut = fuse_abort(run->mnt) == 0;
+		unmount_once(run->mnt, true, &run->oldmask);
+	}
+	if (fs_wait(run, 5000) != 0 && !cut)
+		fprintf(stderr, "faultline: mount: faultline-fs ended badly; "
+				"the trace's valid prefix "
+				"is kept\n");
+	return epoch_meta(run, "complete", true);
+}
+
+/* ---- the power cut ---- */
+
+/* True when /proc/PID/LINK (a symlink) names mnt or a path under it. */
+static bool link_under(const char *pid, const char *link, const char *mnt)
+{
+	char path[PATH_MAX], target[PATH_MAX];
+	size_t k = strlen(mnt);
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%s/%s", pid, link);
+	if ((n = readlink(path, target, sizeof(target) - 1)) < 0)
+		return false;
+	target[n] = 0;
+	return !strncmp(target, mnt, k) && (target[k] == 0 || target[k] == '/');
+}
+
+/* True when process pid has its cwd, root, an fd or a mapping under mnt. */
+static bool uses_mount(const char *pid, const char *mnt)
+{
+	char path[PATH_MAX], line[PATH_MAX + 128];
+	struct dirent *e;
+	bool found =
+	    link_under(pid, "cwd", mnt) || link_under(pid, "root", mnt);
+	DIR *d;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/fd", pid);
+	if (!found && (d = opendir(path))) {
+		while (!found && (e = readdir(d)))
+			if (e->d_name[0] != '.') {
+				snprintf(line, sizeof(line), "fd/%s",
+					 e->d_name);
+				found = link_under(pid, line, mnt);
+			}
+		closedir(d);
+	}
+	snprintf(path, sizeof(path), "/proc/%s/maps", pid);
+	if (!found && (f = fopen(path, "re"))) {
+		while (!found && fgets(line, sizeof(line), f)) {
+			char *p = strchr(line, '/');
+
+			found =
+			    p && !strncmp(p, mnt, strlen(mnt)) &&
+			    (p[strlen(mnt)] == '/' || p[strlen(mnt)] == '\n');
+		}
+		fclose(f);
+	}
+	return found;
+}
+
+/* SIGKILLs every process using mnt but us and faultline-fs; waits for them.
+ * The number killed. */
+static int kill_users(const struct mount_run *run)
+{
+	pid_t self = getpid(), pids[4096];
+	struct dirent *e;
+	int n = 0, i, waited;
+	DIR *d = opendir("/proc");
+
+	while (d && (e = readdir(d)) &&
+	       n < (int)(sizeof(pids) / sizeof(pids[0]))) {
+		pid_t pid = (pid_t)atoi(e->d_name);
+
+		if (pid > 0 && pid != self && pid != run->fs_pid &&
+		    uses_mount(e->d_name, run->mnt) && kill(pid, SIGKILL) == 0)
+			pids[n++] = pid;
+	}
+	if (d)
+		closedir(d);
+	for (waited = 0; waited < MOUNT_KILL_TIMEOUT_MS; waited += 10) {
+		for (i = 0; i < n && kill(pids[i], 0) < 0; i++)
+			;
+		if (i == n)
+			break;
+		usleep(10000);
+	}
+	return n;
+}
+
+/* BACKING's entries removed, then the contents of dir copied into it. */
+static int backing_replace(const struct mount_run *run, const char *dir)
+{
+	char path[PATH_MAX * 2];
+	struct dirent *e;
+	DIR *d = opendir(run->backing);
+	int rc = 0;
+
+	if (!d)
+		return -errno;
+	while (rc == 0 && (e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			snprintf(path, sizeof(path), "%s/%s", run->backing,
+				 e->d_name);
+			rc = rm_tree(path);
+		}
+	closedir(d);
+	return rc ? rc : copy_tree(dir, run->backing, &run->oldmask);
+}
+
+/* Appends one line to TRACE/crashes and fsyncs it: a crash nobody can replay
+ * would be worse than none.  0 or -errno. */
+static int crashes_log(const struct mount_run *run, const char *line)
+{
+	char path[PATH_MAX + 16];
+	int fd, rc = 0;
+
+	snprintf(path, sizeof(path), "%s/crashes", run->trace);
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)) <
+	    0)
+		return -errno;
+	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line) ||
+	    fsync(fd) < 0)
+		rc = -EIO;
+	close(fd);
+	return rc;
+}
+
+/*
+ * Builds the crash state of the ended epoch (its last record is the end
+ * mark) as the next epoch's base; *id gets its id (malloc'ed).  0 or a
+ * negative code with the reason in err.
+ */
+static int crash_build(struct mount_run *run, enum crash_how how, uint64_t seed,
+		       char **id, char *err, size_t errlen)
+{
+	char work[PATH_MAX + 32], into[PATH_MAX + 64];
+	struct ops_trace *t = NULL;
+	struct state s = {0};
+	struct mat *m = NULL;
+	uint64_t key;
+	int rc;
+
+	snprintf(work, sizeof(work), "%s/.crash-work", run->trace);
+	snprintf(into, sizeof(into), "%s/epoch-%u", run->trace, run->epoch + 1);
+	if ((rc = ops_load(run->epoch_dir, 0, &t, err, errlen)) < 0)
+		return rc;
+	rc = !t->n ? -EIO : crash_choose(t, run->m, t->n - 1, how, seed, &s);
+	if (rc == 0 && !(*id = state_id_new(&s)))
+		rc = -ENOMEM;
+	if (rc == 0 && mkdir(into, 0755) < 0)
+		rc = -errno;
+	strcat(into, "/" TRACE_BASE_DIR);
+	if (rc == 0)
+		rc = mat_new(t, work, MAT_SCRATCH_DIR, &m, err, errlen);
+	if (rc == 0)
+		rc = mat_build_all(m, &s, into, &key, err, errlen);
+	if (rc && !err[0])
+		snprintf(err, errlen, "cannot build the crash state: %s",
+			 strerror(-rc));
+	mat_free(m);
+	mat_remove(work);
+	state_free(&s);
+	ops_free(t);
+	return rc;
+}
+
+/* One crash, as the header says.  Returns the answer line (malloc'ed; an id
+ * has no length limit), or NULL without memory. */
+static char *crash_serve(struct mount_run *run, enum crash_how how,
+			 uint64_t seed, bool kill)
+{
+	char err[PATH_MAX + 512] = "", base[PATH_MAX + 64];
+	char *id = NULL, *line = NULL, *reply = NULL;
+	unsigned ended = run->epoch;
+	int killed = kill ? kill_users(run) : 0, rc;
+
+	rc = epoch_end(run, true);
+	if (rc == 0)
+		rc = crash_build(run, how, seed, &id, err, sizeof(err));
+	snprintf(base, sizeof(base), "%s/epoch-%u/%s", run->trace, ended + 1,
+		 TRACE_BASE_DIR);
+	if (rc == 0 && (rc = backing_replace(run, base)) < 0)
+		snprintf(err, sizeof(err), "cannot rewrite %s: %s",
+			 run->backing, strerror(-rc));
+	if (rc == 0 && asprintf(&line,
+				"epoch %u id %s how %s seed %" PRIu64
+				" model %s killed %d\n",
+				ended, id, crash_how_name(how), seed,
+				run->m->name, killed) < 0)
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = crashes_log(run, line);
+	run->epoch = ended + 1;
+	if (rc == 0 && (rc = epoch_start(run, true)) < 0)
+		snprintf(err, sizeof(err), "cannot mount %s again: %s",
+			 run->mnt, strerror(-rc));
+	if ((rc == 0 ? asprintf(&reply, "ok %s %s/epoch-%u %d\n", id,
+				run->trace, ended, killed)
+		     : asprintf(&reply, "error %s\n",
+				err[0] ? err : strerror(-rc))) < 0)
+		reply = NULL;
+	free(line);
+	free(id);
+	return reply;
+}
+
+/* ---- the supervisor's loop ---- */
+
+/* One request on connection c: "crash HOW SEED KILL\n". */
+static void serve_one(struct mount_run *run, int c)
+{
+	char req[256] = "", how_s[32];
+	const char *answer = "error bad request\n";
+	char *reply = NULL;
+	unsigned long long seed;
+	enum crash_how how;
+	int kill_flag;
+	size_t done = 0, len;
+	ssize_t n = recv(c, req, sizeof(req) - 1, 0);
+
+	if (n > 0 &&
+	    sscanf(req, "crash %31s %llu %d", how_s, &seed, &kill_flag) == 3 &&
+	    crash_how_parse(how_s, &how) == 0)
+		answer = (reply = crash_serve(run, how, (uint64_t)seed,
+					      kill_flag != 0))
+			     ? reply
+			     : "error out of memory\n";
+	for (len = strlen(answer); done < len; done += (size_t)n)
+		if ((n = send(c, answer + done, len - done, MSG_NOSIGNAL)) <=
+		    0) {
+			fprintf(
+			    stderr,
+			    "faultline: mount: the crash client went away\n");
+			break;
+		}
+	free(reply);
+}
+
+/* Serves until a stopping signal or faultline-fs ends.  An exit code. */
+static int mount_loop(struct mount_run *run)
+{
+	struct pollfd pfd[2] = {{.fd = run->sigfd, .events = POLLIN},
+				{.fd = run->sock, .events = POLLIN}};
+	struct signalfd_siginfo si;
+	int c;
+
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			return FL_EXIT_ENV;
+		if (pfd[0].revents &&
+		    read(run->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			if (si.ssi_signo != SIGCHLD)
+				return FL_EXIT_OK;
+			if (run->fs_pid && waitpid(run->fs_pid, &run->fs_status,
+						   WNOHANG) == run->fs_pid) {
+				run->fs_pid = 0;
+				fprintf(stderr,
+					"faultline: mount: faultline-fs ended "
+					"on its own\n");
+				return FL_EXIT_ENV;
+			}
+		}
+		if (pfd[1].revents &&
+		    (c = accept4(run->sock, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+			serve_one(run, c);
+			close(c);
+			if (!run->fs_pid) /* the crash could not mount again */
+				return FL_EXIT_ENV;
+		}
+	}
+}
+
+static int mount_parse(int argc, char **argv, struct mount_opts *o)
+{
+	static const struct option longopts[] = {
+	    {"backing", required_argument, NULL, 'b'},
+	    {"trace", required_argument, NULL, 't'},
+	    {"model", required_argument, NULL, 'm'},
+	    {"daemon", no_argument, NULL, 'D'},
+	    {"pid-file", required_argument, NULL, 'p'},
+	    {"allow-other", no_argument, NULL, 'a'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	*o = (struct mount_opts){.model = "posix", .trace = "faultline.trace"};
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c == 'b')
+			o->backing = optarg;
+		else if (c == 't')
+			o->trace = optarg;
+		else if (c == 'm')
+			o->model = optarg;
+		else if (c == 'D')
+			o->daemon = true;
+		else if (c == 'p')
+			o->pid_file = optarg;
+		else if (c == 'a')
+			o->allow_other = true;
+		else if (c == 'h') {
+			cli_help("mount", stdout);
+			exit(0);
+		} else
+			goto usage;
+	}
+	if (argc - optind != 1 || !o->backing)
+		goto usage;
+	o->mnt = argv[optind];
+	return 0;
+usage:
+	cli_help("mount", stderr);
+	return -EINVAL;
+}
+
+/* Real paths, the model, an empty (or new) trace directory.  0 or -1 (said
+ * why). */
+static int mount_resolve(const struct mount_opts *o, struct mount_run *run)
+{
+	DIR *d;
+	struct dirent *e;
+	int n = 0;
+
+	if (!(run->m = model_find(o->model))) {
+		cli_err("mount", "unknown model %s (one of: %s)", o->model,
+			model_list());
+		return -1;
+	}
+	if (!realpath(o->mnt, run->mnt) ||
+	    !realpath(o->backing, run->backing)) {
+		cli_err("mount", "%s: %s",
+			realpath(o->mnt, run->mnt) ? o->backing : o->mnt,
+			strerror(errno));
+		return -1;
+	}
+	if (mkdir(o->trace, 0755) < 0 && errno != EEXIST) {
+		cli_err("mount", "%s: %s", o->trace, strerror(errno));
+		return -1;
+	}
+	if (!realpath(o->trace, run->trace) || !(d = opendir(run->trace))) {
+		cli_err("mount", "%s: %s", o->trace, strerror(errno));
+		return -1;
+	}
+	while ((e = readdir(d)))
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	if (n) {
+		cli_err("mount",
+			"%s is not empty; give --trace a new directory",
+			o->trace);
+		return -1;
+	}
+	return 0;
+}
+
+/* The listening socket; -1 when DIR is served already, or on error (said why).
+ */
+static int mount_listen(const struct mount_run *run)
+{
+	struct sockaddr_un a;
+	socklen_t len = mount_addr(run->mnt, &a);
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0 || bind(s, (struct sockaddr *)&a, len) < 0 ||
+	    listen(s, 4) < 0) {
+		cli_err("mount", "%s: %s", run->mnt,
+			errno == EADDRINUSE
+			    ? "already served by faultline mount"
+			    : strerror(errno));
+		if (s >= 0)
+			close(s);
+		return -1;
+	}
+	return s;
+}
+
+/* --daemon: the parent returns once the mount is up (or failed); the child
+ * goes on in its own session.  Returns in the child with the pipe's write
+ * end in *ready; exits in the parent. */
+static void daemonize(int *ready)
+{
+	int p[2];
+	char c = 0;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
+		cli_err("mount", "cannot start the daemon: %s",
+			strerror(errno));
+		exit(FL_EXIT_ENV);
+	}
+	if (pid > 0) {
+		close(p[1]);
+		exit(read(p[0], &c, 1) == 1 && c == 'R' ? FL_EXIT_OK
+							: FL_EXIT_ENV);
+	}
+	close(p[0]);
+	setsid();
+	*ready = p[1];
+}
+
+static int write_pid_file(const char *path)
+{
+	FILE *f = fopen(path, "we");
+
+	if (!f)
+		return -errno;
+	fprintf(f, "%d\n", (int)getpid());
+	return fclose(f) == 0 ? 0 : -EIO;
+}
+
+int cmd_mount(int argc, char **argv)
+{
+	struct mount_opts o;
+	struct mount_run run = {
+	    .fs_status = -1, .sock = -1, .sigfd = -1, .epoch = 1};
+	sigset_t set;
+	int rc = FL_EXIT_ENV, ready = -1, err;
+
+	if (mount_parse(argc, argv, &o) < 0)
+		return FL_EXIT_USAGE;
+	if (mount_resolve(&o, &run) < 0)
+		return FL_EXIT_USAGE;
+	if (access("/dev/fuse", R_OK | W_OK) < 0) {
+		cli_err("mount", "cannot open /dev/fuse: %s", strerror(errno));
+		return FL_EXIT_ENV;
+	}
+	run.allow_other = o.allow_other;
+	if ((run.sock = mount_listen(&run)) < 0)
+		return FL_EXIT_ENV;
+	if (o.daemon)
+		daemonize(&ready);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, &run.oldmask);
+	run.sigfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (run.sigfd < 0 || (err = epoch_start(&run, false)) < 0) {
+		cli_err("mount", "cannot mount %s: %s", run.mnt,
+			strerror(errno));
+		goto out;
+	}
+	if (o.pid_file && (err = write_pid_file(o.pid_file)) < 0)
+		cli_err("mount", "%s: %s", o.pid_file, strerror(-err));
+	fprintf(stderr,
+		"faultline: mount: serving %s at %s, recording into %s\n",
+		run.backing, run.mnt, run.trace);
+	if (ready >= 0 && write(ready, "R", 1) == 1)
+		close(ready);
+	ready = -1;
+	rc = mount_loop(&run);
+out:
+	if (run.fs_pid && epoch_end(&run, false) < 0)
+		rc = FL_EXIT_ENV;
+	if (o.pid_file && rc != FL_EXIT_USAGE)
+		unlink(o.pid_file);
+	close(run.sock);
+	if (run.sigfd >= 0)
+		close(run.sigfd);
+	return rc;
+}
+
+/* ---- faultline crash ---- */
+
+/* Everything the peer sends until it closes, as a string (malloc'ed), or NULL.
+ */
+static char *recv_all(int s)
+{
+	size_t n = 0, cap = 4096;
+	char *buf = malloc(cap), *v;
+	ssize_t got;
+
+	while (buf && (got = recv(s, buf + n, cap - n - 1, 0)) > 0) {
+		n += (size_t)got;
+		if (n + 1 < cap)
+			continue;
+		if (!(v = realloc(buf, cap * 2))) {
+			free(buf);
+			return NULL;
+		}
+		buf = v;
+		cap *= 2;
+	}
+	if (!buf || !n) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = 0;
+	return buf;
+}
+
+int cmd_crash(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"seed", required_argument, NULL, 's'},
+	    {"how", required_argument, NULL, 'H'},
+	    {"kill", no_argument, NULL, 'k'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	char mnt[PATH_MAX], req[128], *reply, *id, *dir, *sp;
+	unsigned long long seed =
+	    (unsigned long long)time(NULL) ^ (unsigned long long)getpid();
+	enum crash_how how = CRASH_LOSE_UNSYNCED;
+	struct timeval tv = {MOUNT_CRASH_TIMEOUT_MS / 1000, 0};
+	struct sockaddr_un a;
+	bool kill_flag = false;
+	char *end;
+	int c, s, killed = 0;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c == 's' &&
+		    (seed = strtoull(optarg, &end, 0), *optarg && !*end))
+			continue;
+		if (c == 'H' && crash_how_parse(optarg, &how) == 0)
+			continue;
+		if (c == 'k') {
+			kill_flag = true;
+			continue;
+		}
+		if (c == 'h') {
+			cli_help("crash", stdout);
+			return FL_EXIT_OK;
+		}
+		cli_help("crash", stderr);
+		return FL_EXIT_USAGE;
+	}
+	if (argc - optind != 1) {
+		cli_help("crash", stderr);
+		return FL_EXIT_USAGE;
+	}
+	if (!realpath(argv[optind], mnt)) {
+		cli_err("crash", "%s: %s", argv[optind], strerror(errno));
+		return FL_EXIT_USAGE;
+	}
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0 ||
+	    connect(s, (struct sockaddr *)&a, mount_addr(mnt, &a)) < 0) {
+		cli_err("crash", "%s is not served by faultline mount", mnt);
+		return FL_EXIT_ENV;
+	}
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	snprintf(req, sizeof(req), "crash %s %llu %d\n", crash_how_name(how),
+		 seed, kill_flag);
+	reply =
+	    send(s, req, strlen(req), MSG_NOSIGNAL) < 0 ? NULL : recv_all(s);
+	close(s);
+	/* "ok ID EPOCH_DIR KILLED" */
+	if (!reply || strncmp(reply, "ok ", 3) ||
+	    !(sp = strchr(id = reply + 3, ' ')) || (*sp = 0, !(dir = sp + 1)) ||
+	    !(sp = strrchr(dir, ' ')) ||
+	    (*sp = 0, (killed = atoi(sp + 1)) < 0)) {
+		if (reply)
+			reply[strcspn(reply, "\n")] = 0;
+		cli_err("crash", "%s",
+			!reply ? "no answer from faultline mount"
+			: strncmp(reply, "error ", 6) ? reply
+						      : reply + 6);
+		free(reply);
+		return FL_EXIT_ENV;
+	}
+	printf("faultline: crash: %s crashed (%s, seed %llu%s%d killed): state "
+	       "%s\n",
+	       mnt, crash_how_name(how), seed, kill_flag ? ", " : ", ", killed,
+	       id);
+	printf("faultline: crash: replay with: faultline replay %s %s\n", dir,
+	       id);
+	free(reply);
+	return FL_EXIT_OK;
+}
