@@ -131,6 +131,9 @@ static const struct help_opt mount_opts[] = {
 	{"--daemon", "Return once the mount is up, serving in the background."},
 	{"--pid-file FILE", "Write the serving process's pid to FILE (removed when it stops)."},
 	{"--allow-other", "Let other users enter the mount (FUSE allow_other)."},
+	{"--trace-keep N",
+	 "Keep the last N epochs only (each holds a copy of the backing directory); by default "
+	 "every epoch stays, so that every crash replays."},
 	{NULL, NULL},
 };
 
@@ -230,17 +233,19 @@ static const struct help_cmd cmds[] = {
 	 replay_opts},
 	{"mount",
 	 "DIR --backing DIR [--trace TRACE] [--model M] [--daemon] [--pid-file FILE]\n"
-	 "    [--allow-other]",
+	 "    [--trace-keep N] [--allow-other]",
 	 "Serves the backing directory at DIR through faultline-fs and records it until SIGTERM, "
 	 "for a server that never exits; faultline crash cuts its power.  Each crash starts a new "
 	 "epoch, TRACE/epoch-N, an ordinary trace.  Exit 0 stopped by a signal, 2 bad usage, 3 "
 	 "environment.",
 	 mount_opts},
-	{"crash", "DIR [--seed S] [--how lose-unsynced|model|torn] [--kill]",
+	{"crash", "DIR... [--seed S] [--how lose-unsynced|model|torn] [--kill]",
 	 "Cuts the power of the faultline mount at DIR: requests fail from that instant, the "
 	 "backing directory is rewritten to a crash state the model allows at that instant, and "
-	 "DIR is served again.  Prints the state's id and the replay command.  Exit 0 crashed, 2 "
-	 "bad usage, 3 no mount served at DIR or the crash failed.",
+	 "DIR is served again.  Several DIRs lose power together (each asked before any answer "
+	 "is awaited), each drawing its own state with the same seed.  Prints each state's id "
+	 "and replay command.  Exit 0 crashed, 2 bad usage, 3 a DIR is not served by faultline "
+	 "mount or its crash failed.",
 	 crash_opts},
 	{"merge", "RESULT.json... [--json FILE] [--junit FILE]",
 	 "Joins the JSON reports of the shards of one exploration (--shard K/N) into the report "

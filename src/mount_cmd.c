@@ -4,7 +4,7 @@
  *
  *   faultline mount DIR --backing DIR [--trace TRACE] [--model M]
  *                   [--daemon] [--pid-file FILE] [--allow-other]
- *   faultline crash DIR [--seed S] [--how lose-unsynced|model|torn] [--kill]
+ *   faultline crash DIR... [--seed S] [--how lose-unsynced|model|torn] [--kill]
  *
  * `mount` serves BACKING at DIR through faultline-fs, in EPOCHS: epoch N
  * is an ordinary trace directory, TRACE/epoch-N (base/, records,
@@ -36,9 +36,15 @@
  * busy), the epoch sealed, the socket closed.  No mount outlives it:
  * faultline-fs gets SIGTERM if this process dies (parent-death signal).
  *
- * Not done yet: --when triggers, several mounts crashed at once, folding
- * old epochs (each crash starts a new epoch, so a trace grows only until
- * the next crash).  A crash copies the backing directory: its latency
+ * Several DIRs crash together: `crash` sends every request before it
+ * reads any answer, so the cuts are microseconds apart, and each mount
+ * draws its own state (legal for its own trace) with the one seed.
+ *
+ * --trace-keep N keeps the last N epochs (each crash starts one, and an
+ * epoch's base is a copy of the backing directory); by default every
+ * epoch stays, so every crash replays.  Not done yet: --when triggers,
+ * folding history inside an epoch (its records grow until the next
+ * crash).  A crash copies the backing directory: its latency
  * grows with the directory's size (docs/PERFORMANCE.md).
  *
  * Exit (mount): 0 stopped by a signal with the trace sealed; 2 bad usage;
@@ -89,8 +95,9 @@ struct mount_opts {
 	const char *mnt, *backing, *trace; /* as given */
 	const char *model;		   /* --model, default posix */
 	const char *pid_file;		   /* --pid-file, or NULL */
-	bool daemon;			   /* --daemon */
-	bool allow_other;		   /* --allow-other */
+	unsigned keep;	  /* --trace-keep N: epochs kept, 0 for all */
+	bool daemon;	  /* --daemon */
+	bool allow_other; /* --allow-other */
 };
 
 struct mount_run {
@@ -104,6 +111,7 @@ struct mount_run {
 	int sigfd;	  /* SIGINT, SIGTERM, SIGHUP, SIGCHLD */
 	sigset_t oldmask; /* the mask children get back */
 	bool allow_other;
+	unsigned keep; /* --trace-keep, 0 for every epoch */
 };
 
 /* The socket address of the mount at real path mnt. */
@@ -440,6 +448,21 @@ static int crash_build(struct mount_run *run, enum crash_how how, uint64_t seed,
 	return rc;
 }
 
+/* --trace-keep N: the epochs before the last N go (epoch run->epoch is the
+ * one about to start; TRACE/crashes keeps every line). */
+static void epochs_drop(const struct mount_run *run)
+{
+	char dir[PATH_MAX + 32];
+
+	if (!run->keep || run->epoch <= run->keep)
+		return;
+	snprintf(dir, sizeof(dir), "%s/epoch-%u", run->trace,
+		 run->epoch - run->keep);
+	if (rm_tree(dir) < 0)
+		fprintf(stderr, "faultline: mount: cannot remove %s: %s\n", dir,
+			strerror(errno));
+}
+
 /* One crash, as the header says.  Returns the answer line (malloc'ed; an id
  * has no length limit), or NULL without memory. */
 static char *crash_serve(struct mount_run *run, enum crash_how how,
@@ -467,6 +490,8 @@ static char *crash_serve(struct mount_run *run, enum crash_how how,
 	if (rc == 0)
 		rc = crashes_log(run, line);
 	run->epoch = ended + 1;
+	if (rc == 0)
+		epochs_drop(run);
 	if (rc == 0 && (rc = epoch_start(run, true)) < 0)
 		snprintf(err, sizeof(err), "cannot mount %s again: %s",
 			 run->mnt, strerror(-rc));
@@ -555,9 +580,11 @@ static int mount_parse(int argc, char **argv, struct mount_opts *o)
 	    {"daemon", no_argument, NULL, 'D'},
 	    {"pid-file", required_argument, NULL, 'p'},
 	    {"allow-other", no_argument, NULL, 'a'},
+	    {"trace-keep", required_argument, NULL, 'k'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
+	char *end;
 	int c;
 
 	*o = (struct mount_opts){.model = "posix", .trace = "faultline.trace"};
@@ -575,6 +602,10 @@ static int mount_parse(int argc, char **argv, struct mount_opts *o)
 			o->pid_file = optarg;
 		else if (c == 'a')
 			o->allow_other = true;
+		else if (c == 'k' &&
+			 (o->keep = (unsigned)strtoul(optarg, &end, 10)) > 0 &&
+			 !*end && *optarg != '-')
+			continue;
 		else if (c == 'h') {
 			cli_help("mount", stdout);
 			exit(0);
@@ -702,6 +733,7 @@ int cmd_mount(int argc, char **argv)
 		return FL_EXIT_ENV;
 	}
 	run.allow_other = o.allow_other;
+	run.keep = o.keep;
 	if ((run.sock = mount_listen(&run)) < 0)
 		return FL_EXIT_ENV;
 	if (o.daemon)
@@ -767,6 +799,56 @@ static char *recv_all(int s)
 	return buf;
 }
 
+/* Sends the crash request to the mount at real path mnt; the connected
+ * socket, or -1 when no faultline mount serves it. */
+static int crash_ask(const char *mnt, const char *req)
+{
+	struct timeval tv = {MOUNT_CRASH_TIMEOUT_MS / 1000, 0};
+	struct sockaddr_un a;
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		return -1;
+	if (connect(s, (struct sockaddr *)&a, mount_addr(mnt, &a)) < 0 ||
+	    send(s, req, strlen(req), MSG_NOSIGNAL) < 0) {
+		close(s);
+		return -1;
+	}
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return s;
+}
+
+/* Reads mount mnt's answer on s and says it.  0, or -1 (said why). */
+static int crash_told(const char *mnt, int s, enum crash_how how,
+		      unsigned long long seed)
+{
+	char *reply = recv_all(s), *id, *dir, *sp;
+	int killed;
+
+	/* "ok ID EPOCH_DIR KILLED" */
+	if (!reply || strncmp(reply, "ok ", 3) ||
+	    !(sp = strchr(id = reply + 3, ' ')) || (*sp = 0, !(dir = sp + 1)) ||
+	    !(sp = strrchr(dir, ' '))) {
+		if (reply)
+			reply[strcspn(reply, "\n")] = 0;
+		cli_err("crash", "%s: %s", mnt,
+			!reply ? "no answer from faultline mount"
+			: strncmp(reply, "error ", 6) ? reply
+						      : reply + 6);
+		free(reply);
+		return -1;
+	}
+	*sp = 0;
+	killed = atoi(sp + 1);
+	printf("faultline: crash: %s crashed (%s, seed %llu, %d killed): state "
+	       "%s\n",
+	       mnt, crash_how_name(how), seed, killed, id);
+	printf("faultline: crash: replay with: faultline replay %s %s\n", dir,
+	       id);
+	free(reply);
+	return 0;
+}
+
 int cmd_crash(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -776,15 +858,13 @@ int cmd_crash(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	char mnt[PATH_MAX], req[128], *reply, *id, *dir, *sp;
 	unsigned long long seed =
 	    (unsigned long long)time(NULL) ^ (unsigned long long)getpid();
 	enum crash_how how = CRASH_LOSE_UNSYNCED;
-	struct timeval tv = {MOUNT_CRASH_TIMEOUT_MS / 1000, 0};
-	struct sockaddr_un a;
+	char req[128], (*mnt)[PATH_MAX];
 	bool kill_flag = false;
+	int c, i, n, *s, rc = FL_EXIT_OK;
 	char *end;
-	int c, s, killed = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -797,53 +877,42 @@ int cmd_crash(int argc, char **argv)
 			kill_flag = true;
 			continue;
 		}
-		if (c == 'h') {
-			cli_help("crash", stdout);
-			return FL_EXIT_OK;
-		}
+		cli_help("crash", c == 'h' ? stdout : stderr);
+		return c == 'h' ? FL_EXIT_OK : FL_EXIT_USAGE;
+	}
+	if ((n = argc - optind) < 1) {
 		cli_help("crash", stderr);
 		return FL_EXIT_USAGE;
 	}
-	if (argc - optind != 1) {
-		cli_help("crash", stderr);
-		return FL_EXIT_USAGE;
-	}
-	if (!realpath(argv[optind], mnt)) {
-		cli_err("crash", "%s: %s", argv[optind], strerror(errno));
-		return FL_EXIT_USAGE;
-	}
-	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s < 0 ||
-	    connect(s, (struct sockaddr *)&a, mount_addr(mnt, &a)) < 0) {
-		cli_err("crash", "%s is not served by faultline mount", mnt);
+	if (!(mnt = calloc((size_t)n, sizeof(*mnt))) ||
+	    !(s = calloc((size_t)n, sizeof(*s)))) {
+		free(mnt);
 		return FL_EXIT_ENV;
 	}
-	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	for (i = 0; i < n && rc == FL_EXIT_OK; i++)
+		if (!realpath(argv[optind + i], mnt[i])) {
+			cli_err("crash", "%s: %s", argv[optind + i],
+				strerror(errno));
+			rc = FL_EXIT_USAGE;
+		}
+	/* Every mount is asked before any answer is awaited: they lose power
+	 * together, each cutting its connection as soon as it reads this. */
 	snprintf(req, sizeof(req), "crash %s %llu %d\n", crash_how_name(how),
 		 seed, kill_flag);
-	reply =
-	    send(s, req, strlen(req), MSG_NOSIGNAL) < 0 ? NULL : recv_all(s);
-	close(s);
-	/* "ok ID EPOCH_DIR KILLED" */
-	if (!reply || strncmp(reply, "ok ", 3) ||
-	    !(sp = strchr(id = reply + 3, ' ')) || (*sp = 0, !(dir = sp + 1)) ||
-	    !(sp = strrchr(dir, ' ')) ||
-	    (*sp = 0, (killed = atoi(sp + 1)) < 0)) {
-		if (reply)
-			reply[strcspn(reply, "\n")] = 0;
-		cli_err("crash", "%s",
-			!reply ? "no answer from faultline mount"
-			: strncmp(reply, "error ", 6) ? reply
-						      : reply + 6);
-		free(reply);
-		return FL_EXIT_ENV;
-	}
-	printf("faultline: crash: %s crashed (%s, seed %llu%s%d killed): state "
-	       "%s\n",
-	       mnt, crash_how_name(how), seed, kill_flag ? ", " : ", ", killed,
-	       id);
-	printf("faultline: crash: replay with: faultline replay %s %s\n", dir,
-	       id);
-	free(reply);
-	return FL_EXIT_OK;
+	for (i = 0; i < n && rc == FL_EXIT_OK; i++)
+		if ((s[i] = crash_ask(mnt[i], req)) < 0) {
+			cli_err("crash", "%s is not served by faultline mount",
+				mnt[i]);
+			rc = FL_EXIT_ENV;
+		}
+	for (i = 0; i < n;
+	     i++) /* a mount asked has crashed: say how, whatever else failed */
+		if (s[i] > 0) {
+			if (crash_told(mnt[i], s[i], how, seed) < 0)
+				rc = FL_EXIT_ENV;
+			close(s[i]);
+		}
+	free(mnt);
+	free(s);
+	return rc;
 }
