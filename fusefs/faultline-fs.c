@@ -3,7 +3,7 @@
  * low-level API) that appends every mutating operation to a trace.
  *
  *   faultline-fs --trace FILE [--real-fsync] [--ready-fd N] [--allow-other]
- *                [--end-mark TEXT] [-d] BACKING MOUNTPOINT
+ *                [--end-mark TEXT] [--trigger-fd N] [-d] BACKING MOUNTPOINT
  *
  * The mount mirrors BACKING, a private scratch directory.  Each request
  * is served by the matching syscall on the backing file; each mutating
@@ -696,6 +696,8 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	r.data_len = res > 0 ? (uint32_t)res : 0;
 	rec_append(fs, &r, (int)res);
 	pthread_mutex_unlock(&n->lock);
+	if (res >= 0 && fs_trig_write(fs, req, fh_fd(fi->fh)))
+		return;
 	if (res < 0)
 		fuse_reply_err(req, (int)-res);
 	else
@@ -744,6 +746,8 @@ static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		fuse_reply_err(req, 0);
 		return;
 	}
+	if (fs_trig_fsync(fs, req, fh_fd(fi->fh)))
+		return; /* the crash comes before it */
 	rec_start(&r, TRACE_OP_FSYNC, req);
 	r.id = n->id;
 	r.flags = datasync ? 1 : 0;
@@ -844,6 +848,7 @@ struct fs_opts {
 	bool allow_other;      /* --allow-other */
 	bool debug;            /* -d */
 	const char *end_mark;  /* --end-mark TEXT: a last MARK once serving ended, or NULL */
+	int trigger_fd;        /* --trigger-fd N (fs_trigger.c), or -1 */
 };
 
 static int fs_parse_args(int argc, char *argv[], struct fs_opts *o)
@@ -854,12 +859,13 @@ static int fs_parse_args(int argc, char *argv[], struct fs_opts *o)
 		{"ready-fd", required_argument, NULL, 'r'},
 		{"allow-other", no_argument, NULL, 'a'},
 		{"end-mark", required_argument, NULL, 'e'},
+		{"trigger-fd", required_argument, NULL, 'T'},
 		{NULL, 0, NULL, 0},
 	};
 	char *end;
 	int c;
 
-	*o = (struct fs_opts){.ready_fd = -1};
+	*o = (struct fs_opts){.ready_fd = -1, .trigger_fd = -1};
 	while ((c = getopt_long(argc, argv, "d", longopts, NULL)) != -1) {
 		if (c == 't')
 			o->trace = optarg;
@@ -872,6 +878,9 @@ static int fs_parse_args(int argc, char *argv[], struct fs_opts *o)
 		else if (c == 'd')
 			o->debug = true;
 		else if (c == 'r' && (o->ready_fd = (int)strtol(optarg, &end, 10)) >= 0 &&
+			 !*end && *optarg)
+			continue;
+		else if (c == 'T' && (o->trigger_fd = (int)strtol(optarg, &end, 10)) >= 0 &&
 			 !*end && *optarg)
 			continue;
 		else
@@ -917,8 +926,11 @@ static int fs_setup(struct fs *fs, const struct fs_opts *o)
 	fs->next_id = TRACE_ROOT_ID + 1;
 	fs->ctl.fd = -1;
 	fs->root.id = TRACE_ROOT_ID;
+	pthread_mutex_init(&fs->trig.lock, NULL);
+	fs->trig.fd = o->trigger_fd;
 	fs->root.fd = open(o->backing, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fs->root.fd < 0 || fstat(fs->root.fd, &st) < 0)
+	if (fs->root.fd < 0 || fstat(fs->root.fd, &st) < 0 ||
+	    !realpath(o->backing, fs->backing))
 		return fs_fail(-errno, "backing directory %s", o->backing);
 	fs->ctl_attr = (struct stat){
 		.st_ino = FS_CTL_INO, .st_mode = S_IFREG | 0666, .st_nlink = 1,
@@ -1084,6 +1096,7 @@ int main(int argc, char *argv[])
 	if (fs_setup(&fs, &o))
 		goto out_close;
 	se = fs_mount(&fs, &o);
+	fs.se = se;
 	if (!se)
 		goto out_close;
 	fs_signal_ready(o.ready_fd, trace_writer_t0_ns(fs.trace));

@@ -8,7 +8,9 @@
  *   - "\001page TID OFF LEN PATH" and a newline, then LEN bytes, in one
  *     write: a page of a shared mapping record --calls captured at a call
  *     boundary of TID, recorded as a WRITE flagged TRACE_WF_EARLY (a
- *     write-back that may happen from here on).
+ *     write-back that may happen from here on);
+ *   - "\001arm ..." and "\001disarm": faultline mount's crash trigger
+ *     (fs_trigger.c).
  */
 #define FUSE_USE_VERSION 312
 
@@ -126,7 +128,8 @@ void fs_ctl_write(struct fs *fs, fuse_req_t req, const char *buf, size_t size)
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if (!nl)
 			nl = end;
-		if (nl == p || fs_ctl_syncfs(fs, req, p, (size_t)(nl - p)))
+		if (nl == p || fs_ctl_syncfs(fs, req, p, (size_t)(nl - p)) ||
+		    fs_trig_ctl(fs, p, (size_t)(nl - p)))
 			continue;
 		rec_start(&r, TRACE_OP_MARK, req);
 		r.name = p;

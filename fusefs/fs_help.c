@@ -16,13 +16,16 @@ static const struct help_opt opts[] = {
 	{"--end-mark TEXT",
 	 "Once serving ends (an unmount, a signal, or an aborted connection), append a last mark "
 	 "TEXT after every other record: the crash point of faultline mount."},
+	{"--trigger-fd N",
+	 "Where a crash trigger armed through the control file says it fired (one byte; "
+	 "faultline crash --when): faultline mount's pipe."},
 	{"-d", "FUSE debug output on stderr."},
 	{NULL, NULL},
 };
 
 static const struct help_cmd cmds[] = {
 	{NULL, "--trace FILE [--real-fsync] [--ready-fd N] [--allow-other]\n"
-	       "    [--end-mark TEXT] [-d]\n"
+	       "    [--end-mark TEXT] [--trigger-fd N] [-d]\n"
 	       "    BACKING MOUNTPOINT",
 	 "Mounts a passthrough view of BACKING at MOUNTPOINT and appends every mutating "
 	 "operation made through it (writes with their bytes, fsync, fdatasync, fsyncdir, "

@@ -13,6 +13,7 @@
 #define FL_FS_I_H
 
 #include <dirent.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -74,6 +75,17 @@ struct fs_dir {
 	off_t off;            /* offset the kernel will ask for next (d_off of the last entry given) */
 };
 
+/* A crash trigger of faultline mount (fs_trigger.c). */
+enum fs_trig_kind { FS_TRIG_NONE, FS_TRIG_FSYNC, FS_TRIG_WRITES };
+
+struct fs_trigger {
+	pthread_mutex_t lock;    /* guards the fields below but fd */
+	int fd;                  /* --trigger-fd, or -1: never fires */
+	enum fs_trig_kind kind;  /* armed, or FS_TRIG_NONE; read unlocked as a hint */
+	uint64_t left;           /* FS_TRIG_WRITES: matching writes until it fires */
+	char glob[PATH_MAX];     /* which files */
+};
+
 /* The whole file system; fuse_req_userdata() of every request. */
 struct fs {
 	struct trace_writer *trace; /* the records file; thread-safe */
@@ -88,6 +100,9 @@ struct fs {
 	bool caps_seen;             /* a file may carry security.capability; atomic, never reset */
 	bool real_fsync;            /* perform fsync/fdatasync/fsyncdir and O_SYNC/O_DSYNC */
 	bool give;                  /* running as root: chown new entries to their creator */
+	char backing[PATH_MAX];     /* the backing directory's real path */
+	struct fuse_session *se;    /* the session, once mounted */
+	struct fs_trigger trig;     /* faultline mount's crash trigger */
 };
 
 /*
@@ -138,6 +153,16 @@ void fs_ctl_entry(struct fs *fs, struct fuse_entry_param *e);
 void fs_ctl_open(struct fuse_file_info *fi);
 /* Records what was written to it, and answers the write. */
 void fs_ctl_write(struct fs *fs, struct fuse_req *req, const char *buf, size_t size);
+
+/* ---- fs_trigger.c: faultline mount's crash triggers ---- */
+/* A control line "\001arm ..." or "\001disarm" (n bytes, no newline):
+ * applied, true; false when the line is not one. */
+bool fs_trig_ctl(struct fs *fs, const char *line, size_t n);
+/* At an FSYNC's start on backing fd: true when it fired the trigger (req
+ * is then held, and answered, when the session ends). */
+bool fs_trig_fsync(struct fs *fs, struct fuse_req *req, int fd);
+/* After a WRITE on backing fd was recorded, before it is answered: as above. */
+bool fs_trig_write(struct fs *fs, struct fuse_req *req, int fd);
 
 /* ---- the inode table (fs_map.c) ---- */
 

@@ -143,6 +143,13 @@ static const struct help_opt crash_opts[] = {
 	 "lose-unsynced (default): every op no barrier covered is lost; model: each is kept or "
 	 "lost as the model allows; torn: as model, and a kept write may tear."},
 	{"--kill", "First SIGKILL every process with a file, a mapping or its cwd in the mount."},
+	{"--when WHEN",
+	 "Crash in a window, not now: fsync:GLOB as the next fsync of a file matching GLOB "
+	 "begins (it never completes), writes:N:GLOB once the Nth write to such files is "
+	 "done but not answered.  GLOB matches the path below the mount, or the last "
+	 "component when it has no '/'.  One DIR only."},
+	{"--timeout SEC", "How long --when waits for its window (default 600); then nothing "
+			  "crashes and the exit is 3."},
 	{NULL, NULL},
 };
 
@@ -239,7 +246,8 @@ static const struct help_cmd cmds[] = {
 	 "epoch, TRACE/epoch-N, an ordinary trace.  Exit 0 stopped by a signal, 2 bad usage, 3 "
 	 "environment.",
 	 mount_opts},
-	{"crash", "DIR... [--seed S] [--how lose-unsynced|model|torn] [--kill]",
+	{"crash", "DIR... [--seed S] [--how lose-unsynced|model|torn] [--kill]\n"
+		  "    [--when fsync:GLOB|writes:N:GLOB] [--timeout SEC]",
 	 "Cuts the power of the faultline mount at DIR: requests fail from that instant, the "
 	 "backing directory is rewritten to a crash state the model allows at that instant, and "
 	 "DIR is served again.  Several DIRs lose power together (each asked before any answer "

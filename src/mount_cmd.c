@@ -16,14 +16,14 @@
  * `crash` asks it for a power cut.  The supervisor, in this order:
  *   1. with --kill, sends SIGKILL to every process that uses the mount
  *      (cwd, root, an open file or a mapping under DIR) and waits for them;
- *   2. aborts the FUSE connection (/sys/fs/fuse/connections/N/abort):
- *      from this instant no request succeeds, and a request in progress
- *      fails to its caller (ECONNABORTED) whether or not faultline-fs
- *      recorded it, which both a real crash allows;
- *   3. detaches the mount and waits for faultline-fs, which appends its
- *      --end-mark after every other record and closes the trace: the
- *      crash point, after all that happened (a barrier that completed
- *      before the cut counts as completed);
+ *   2. stops faultline-fs (SIGTERM, epoch_end): from this instant it
+ *      takes no request; one being served finishes, recorded and then
+ *      answered; every other fails (ENOTCONN or ECONNABORTED) once its
+ *      /dev/fuse closes.  Before it exits it appends its --end-mark after
+ *      every other record: the crash point, after all that happened (a
+ *      barrier answered before the cut counts as completed);
+ *   3. (with --when) that was preceded by the trigger firing: the fsync
+ *      or write that fired is held, never answered (fs_trigger.c);
  *   4. seals the epoch's meta.json, chooses the crash state at the end
  *      mark (crash.h: what the model allows there, drawn with the seed),
  *      builds it as TRACE/epoch-N+1/base and copies it over BACKING;
@@ -42,9 +42,17 @@
  *
  * --trace-keep N keeps the last N epochs (each crash starts one, and an
  * epoch's base is a copy of the backing directory); by default every
- * epoch stays, so every crash replays.  Not done yet: --when triggers,
- * folding history inside an epoch (its records grow until the next
- * crash).  A crash copies the backing directory: its latency
+ * epoch stays, so every crash replays.
+ *
+ * --when arms faultline-fs's trigger through the control file and waits
+ * (up to the client's --timeout) for its byte on the epoch's trigger
+ * pipe; then the crash goes on as above.  Between the cut and serving
+ * again DIR is not mounted: a path opened then reaches the mount point's
+ * own directory.
+ *
+ * Not done yet: folding history inside an epoch (its records grow until
+ * the next crash).  A crash copies the backing directory's bytes three
+ * times (the materializer's image, the state, the backing): its latency
  * grows with the directory's size (docs/PERFORMANCE.md).
  *
  * Exit (mount): 0 stopped by a signal with the trace sealed; 2 bad usage;
@@ -70,7 +78,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -108,6 +115,7 @@ struct mount_run {
 	pid_t fs_pid;	  /* faultline-fs, 0 when not running */
 	int fs_status;	  /* its wait status once it ended */
 	int sock;	  /* the listening socket */
+	int trig;	  /* the epoch's trigger pipe (read end), or -1 */
 	int sigfd;	  /* SIGINT, SIGTERM, SIGHUP, SIGCHLD */
 	sigset_t oldmask; /* the mask children get back */
 	bool allow_other;
@@ -157,10 +165,10 @@ static int epoch_meta(const struct mount_run *run, const char *status,
 	return err;
 }
 
-static _Noreturn void fs_exec(const struct mount_run *run, int wfd)
+static _Noreturn void fs_exec(const struct mount_run *run, int wfd, int tfd)
 {
-	char fs[PATH_MAX], records[PATH_MAX + 48], fdarg[16];
-	char *argv[14];
+	char fs[PATH_MAX], records[PATH_MAX + 48], fdarg[16], tfdarg[16];
+	char *argv[16];
 	int i = 0;
 
 	setpgid(0, 0);
@@ -177,6 +185,9 @@ static _Noreturn void fs_exec(const struct mount_run *run, int wfd)
 	argv[i++] = fdarg;
 	argv[i++] = "--end-mark";
 	argv[i++] = MOUNT_END_MARK;
+	snprintf(tfdarg, sizeof(tfdarg), "%d", tfd);
+	argv[i++] = "--trigger-fd";
+	argv[i++] = tfdarg;
 	if (run->allow_other)
 		argv[i++] = "--allow-other";
 	argv[i++] = (char *)run->backing;
@@ -197,7 +208,7 @@ static int epoch_start(struct mount_run *run, bool have_base)
 {
 	char base[PATH_MAX + 64], msg[9];
 	struct pollfd pfd;
-	int p[2], rc;
+	int p[2], tp[2], rc;
 
 	snprintf(run->epoch_dir, sizeof(run->epoch_dir), "%s/epoch-%u",
 		 run->trace, run->epoch);
@@ -207,21 +218,34 @@ static int epoch_start(struct mount_run *run, bool have_base)
 	     mkdir(base, 0755) < 0 ||
 	     copy_tree(run->backing, base, &run->oldmask) < 0))
 		return -EIO;
-	if ((rc = epoch_meta(run, "recording", false)) < 0 ||
-	    pipe2(p, O_CLOEXEC) < 0)
-		return rc < 0 ? rc : -errno;
-	if ((run->fs_pid = fork()) < 0) {
+	if ((rc = epoch_meta(run, "recording", false)) < 0)
+		return rc;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	tp[0] = tp[1] = -1;
+	if (pipe2(tp, O_CLOEXEC) < 0 || (run->fs_pid = fork()) < 0) {
+		rc = -errno;
 		run->fs_pid = 0;
 		close(p[0]);
 		close(p[1]);
-		return -errno;
+		if (tp[0] >= 0) {
+			close(tp[0]);
+			close(tp[1]);
+		}
+		return rc;
 	}
 	if (run->fs_pid == 0) {
 		close(p[0]);
-		fcntl(p[1], F_SETFD, 0); /* the ready fd must survive exec */
-		fs_exec(run, p[1]);
+		close(tp[0]);
+		fcntl(p[1], F_SETFD, 0);  /* the ready fd must survive exec */
+		fcntl(tp[1], F_SETFD, 0); /* and the trigger's */
+		fs_exec(run, p[1], tp[1]);
 	}
 	close(p[1]);
+	close(tp[1]);
+	if (run->trig >= 0)
+		close(run->trig);
+	run->trig = tp[0];
 	pfd = (struct pollfd){.fd = p[0], .events = POLLIN};
 	rc = poll(&pfd, 1, MOUNT_READY_TIMEOUT_MS) == 1 &&
 		     read(p[0], msg, sizeof(msg)) == (ssize_t)sizeof(msg)
@@ -253,42 +277,28 @@ static int fs_wait(struct mount_run *run, int ms)
 	return st;
 }
 
-/* Cuts the connection of the FUSE mount at mnt: every request fails from now
- * on. */
-static int fuse_abort(const char *mnt)
+/*
+ * Ends the epoch, for a crash and a stop alike: SIGTERM to faultline-fs.
+ * Its session loop then stops taking requests; a request being served
+ * finishes (recorded, then answered), a held trigger request is let go
+ * unanswered; the loop ends, the end mark goes after every record, and
+ * closing /dev/fuse fails every request still queued or sent since: from
+ * the signal on, nothing else succeeds.  It unmounts itself (detached when
+ * files are open).  Then meta.json is sealed.  0 or -errno.
+ */
+static int epoch_end(struct mount_run *run)
 {
-	char path[96];
-	struct stat st;
-	int fd, rc = 0;
+	int st;
 
-	if (stat(mnt, &st) < 0 && errno != ENOTCONN)
-		return -errno;
-	snprintf(path, sizeof(path), "/sys/fs/fuse/connections/%u/abort",
-		 minor(st.st_dev));
-	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
-		return -errno;
-	if (write(fd, "1", 1) != 1)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
-/* Ends the epoch: the connection cut (crash) or the mount unmounted (stop),
- * faultline-fs gone, meta.json sealed.  0 or -errno. */
-static int epoch_end(struct mount_run *run, bool crash)
-{
-	struct stat st;
-	bool cut = false;
-
-	if (crash || stat(run->mnt, &st) < 0 ||
-	    unmount_once(run->mnt, false, &run->oldmask) < 0) {
-		cut = fuse_abort(run->mnt) == 0;
-		unmount_once(run->mnt, true, &run->oldmask);
-	}
-	if (fs_wait(run, 5000) != 0 && !cut)
+	if (run->fs_pid)
+		kill(run->fs_pid, SIGTERM);
+	st = fs_wait(run, 20000);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		fprintf(stderr, "faultline: mount: faultline-fs ended badly; "
-				"the trace's valid prefix "
-				"is kept\n");
+				"the trace's valid "
+				"prefix is kept\n");
+	if (is_mounted(run->mnt))
+		unmount_once(run->mnt, true, &run->oldmask);
 	return epoch_meta(run, "complete", true);
 }
 
@@ -473,7 +483,7 @@ static char *crash_serve(struct mount_run *run, enum crash_how how,
 	unsigned ended = run->epoch;
 	int killed = kill ? kill_users(run) : 0, rc;
 
-	rc = epoch_end(run, true);
+	rc = epoch_end(run);
 	if (rc == 0)
 		rc = crash_build(run, how, seed, &id, err, sizeof(err));
 	snprintf(base, sizeof(base), "%s/epoch-%u/%s", run->trace, ended + 1,
@@ -508,24 +518,93 @@ static char *crash_serve(struct mount_run *run, enum crash_how how,
 /* ---- the supervisor's loop ---- */
 
 /* One request on connection c: "crash HOW SEED KILL\n". */
+/* Writes one line to the mount's control file (faultline-fs reads it
+ * there: a trigger to arm or disarm).  0 or -errno. */
+static int ctl_line(const struct mount_run *run, const char *line)
+{
+	char path[PATH_MAX + 32];
+	int fd, rc = 0;
+
+	snprintf(path, sizeof(path), "%s/.faultline-ctl", run->mnt);
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line))
+		rc = -EIO;
+	close(fd);
+	return rc;
+}
+
+/*
+ * --when WHEN ("fsync:GLOB" or "writes:N:GLOB"): arms faultline-fs's
+ * trigger (fs_trigger.c) and waits up to secs for it to fire.  0 when it
+ * fired (the request that fired is held: the crash comes before its
+ * answer), or -1 with the reason in err.
+ */
+static int await_trigger(struct mount_run *run, const char *when, unsigned secs,
+			 char *err, size_t errlen)
+{
+	char line[PATH_MAX + 64], glob[PATH_MAX], b;
+	unsigned long long n;
+	struct pollfd pfd[2] = {{.fd = run->trig, .events = POLLIN},
+				{.fd = run->sigfd, .events = POLLIN}};
+	int used = 0, r;
+
+	if (sscanf(when, "fsync:%4095s%n", glob, &used) == 1 && !when[used])
+		snprintf(line, sizeof(line), "\001arm fsync %s\n", glob);
+	else if (sscanf(when, "writes:%llu:%4095s%n", &n, glob, &used) == 2 &&
+		 !when[used] && n)
+		snprintf(line, sizeof(line), "\001arm writes %llu %s\n", n,
+			 glob);
+	else {
+		snprintf(err, errlen,
+			 "--when %s: not fsync:GLOB or writes:N:GLOB", when);
+		return -1;
+	}
+	if (run->trig < 0 || ctl_line(run, line) < 0) {
+		snprintf(err, errlen, "cannot arm the trigger");
+		return -1;
+	}
+	r = poll(pfd, 2, (int)(secs > 2000000 ? 2000000 : secs) * 1000);
+	if (r > 0 && (pfd[0].revents & POLLIN) && read(run->trig, &b, 1) == 1)
+		return 0;
+	ctl_line(run, "\001disarm\n");
+	snprintf(err, errlen,
+		 r == 0
+		     ? "--when %s: did not happen within %u s; nothing crashed"
+		     : "--when %s: the mount is stopping; nothing crashed",
+		 when, secs);
+	return -1;
+}
+
+/* One request on connection c: "crash HOW SEED KILL WHEN SECS\n" (WHEN "-"
+ * for at once). */
 static void serve_one(struct mount_run *run, int c)
 {
-	char req[256] = "", how_s[32];
+	char req[PATH_MAX + 128] = "", how_s[32], when[PATH_MAX + 32],
+			    err[PATH_MAX + 128];
 	const char *answer = "error bad request\n";
 	char *reply = NULL;
 	unsigned long long seed;
+	unsigned secs;
 	enum crash_how how;
 	int kill_flag;
 	size_t done = 0, len;
 	ssize_t n = recv(c, req, sizeof(req) - 1, 0);
 
 	if (n > 0 &&
-	    sscanf(req, "crash %31s %llu %d", how_s, &seed, &kill_flag) == 3 &&
-	    crash_how_parse(how_s, &how) == 0)
-		answer = (reply = crash_serve(run, how, (uint64_t)seed,
-					      kill_flag != 0))
-			     ? reply
-			     : "error out of memory\n";
+	    sscanf(req, "crash %31s %llu %d %4127s %u", how_s, &seed,
+		   &kill_flag, when, &secs) == 5 &&
+	    crash_how_parse(how_s, &how) == 0) {
+		if (strcmp(when, "-") &&
+		    await_trigger(run, when, secs, err, sizeof(err)) < 0) {
+			if (asprintf(&reply, "error %s\n", err) < 0)
+				reply = NULL;
+		} else {
+			reply = crash_serve(run, how, (uint64_t)seed,
+					    kill_flag != 0);
+		}
+		answer = reply ? reply : "error out of memory\n";
+	}
 	for (len = strlen(answer); done < len; done += (size_t)n)
 		if ((n = send(c, answer + done, len - done, MSG_NOSIGNAL)) <=
 		    0) {
@@ -720,7 +799,7 @@ int cmd_mount(int argc, char **argv)
 {
 	struct mount_opts o;
 	struct mount_run run = {
-	    .fs_status = -1, .sock = -1, .sigfd = -1, .epoch = 1};
+	    .fs_status = -1, .sock = -1, .sigfd = -1, .trig = -1, .epoch = 1};
 	sigset_t set;
 	int rc = FL_EXIT_ENV, ready = -1, err;
 
@@ -760,7 +839,7 @@ int cmd_mount(int argc, char **argv)
 	ready = -1;
 	rc = mount_loop(&run);
 out:
-	if (run.fs_pid && epoch_end(&run, false) < 0)
+	if (run.fs_pid && epoch_end(&run) < 0)
 		rc = FL_EXIT_ENV;
 	if (o.pid_file && rc != FL_EXIT_USAGE)
 		unlink(o.pid_file);
@@ -801,9 +880,9 @@ static char *recv_all(int s)
 
 /* Sends the crash request to the mount at real path mnt; the connected
  * socket, or -1 when no faultline mount serves it. */
-static int crash_ask(const char *mnt, const char *req)
+static int crash_ask(const char *mnt, const char *req, unsigned wait_s)
 {
-	struct timeval tv = {MOUNT_CRASH_TIMEOUT_MS / 1000, 0};
+	struct timeval tv = {MOUNT_CRASH_TIMEOUT_MS / 1000 + wait_s, 0};
 	struct sockaddr_un a;
 	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
@@ -855,13 +934,17 @@ int cmd_crash(int argc, char **argv)
 	    {"seed", required_argument, NULL, 's'},
 	    {"how", required_argument, NULL, 'H'},
 	    {"kill", no_argument, NULL, 'k'},
+	    {"when", required_argument, NULL, 'w'},
+	    {"timeout", required_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	unsigned long long seed =
 	    (unsigned long long)time(NULL) ^ (unsigned long long)getpid();
 	enum crash_how how = CRASH_LOSE_UNSYNCED;
-	char req[128], (*mnt)[PATH_MAX];
+	char req[PATH_MAX + 128], (*mnt)[PATH_MAX];
+	const char *when = "-";
+	unsigned long secs = 600;
 	bool kill_flag = false;
 	int c, i, n, *s, rc = FL_EXIT_OK;
 	char *end;
@@ -877,11 +960,22 @@ int cmd_crash(int argc, char **argv)
 			kill_flag = true;
 			continue;
 		}
+		if (c == 'w' && *optarg && strlen(optarg) < PATH_MAX &&
+		    !strpbrk(optarg, " \t\n") && (when = optarg))
+			continue;
+		if (c == 't' && (secs = strtoul(optarg, &end, 10)) > 0 &&
+		    !*end && secs < 86400 * 365)
+			continue;
 		cli_help("crash", c == 'h' ? stdout : stderr);
 		return c == 'h' ? FL_EXIT_OK : FL_EXIT_USAGE;
 	}
 	if ((n = argc - optind) < 1) {
 		cli_help("crash", stderr);
+		return FL_EXIT_USAGE;
+	}
+	if (n > 1 && strcmp(when, "-")) {
+		cli_err("crash",
+			"--when aims at one mount's window: give one DIR");
 		return FL_EXIT_USAGE;
 	}
 	if (!(mnt = calloc((size_t)n, sizeof(*mnt))) ||
@@ -897,10 +991,10 @@ int cmd_crash(int argc, char **argv)
 		}
 	/* Every mount is asked before any answer is awaited: they lose power
 	 * together, each cutting its connection as soon as it reads this. */
-	snprintf(req, sizeof(req), "crash %s %llu %d\n", crash_how_name(how),
-		 seed, kill_flag);
+	snprintf(req, sizeof(req), "crash %s %llu %d %s %lu\n",
+		 crash_how_name(how), seed, kill_flag, when, secs);
 	for (i = 0; i < n && rc == FL_EXIT_OK; i++)
-		if ((s[i] = crash_ask(mnt[i], req)) < 0) {
+		if ((s[i] = crash_ask(mnt[i], req, (unsigned)secs)) < 0) {
 			cli_err("crash", "%s is not served by faultline mount",
 				mnt[i]);
 			rc = FL_EXIT_ENV;

@@ -9,6 +9,9 @@
 #  - --kill ends a process whose cwd is in the mount, and only it;
 #  - two mounts crash with one command and one seed, each into its own
 #    epoch;
+#  - --when fsync:GLOB crashes as that fsync begins (it fails and is not
+#    recorded), --when writes:N:GLOB once the Nth write is recorded (it
+#    is never answered), a window that never comes times out (exit 3);
 #  - bad requests: a directory nobody serves (exit 3), a trace directory
 #    in use (exit 2), a second mount of one DIR (exit 3);
 #  - SIGTERM ends the mount: unmounted, pid file removed, trace sealed.
@@ -77,6 +80,40 @@ for e in t/epoch-2 t2/epoch-1; do
 done
 diff -r r-t b >/dev/null || fail "m's state does not replay"
 diff -r r-t2 b2 >/dev/null || fail "m2's state does not replay"
+
+# --when fsync:GLOB: the crash comes as the wal's fsync begins; the fsync
+# fails, is not in the trace, and the append it would have covered is lost
+printf 'w1\n' >m/a.wal && sync m/a.wal && sync m || fail "a.wal"
+"$FL" crash m --when 'fsync:*.wal' --timeout 60 --seed 1 >when.out 2>&1 &
+cpid=$!
+echo "$cpid" >"$PIDS/when"
+sleep 0.5
+printf 'other\n' >m/other.log && sync m/other.log || fail "a file the glob does not match was held"
+printf 'w2\n' >>m/a.wal
+sync m/a.wal 2>/dev/null && fail "the fsync that fired the trigger succeeded"
+wait $cpid || fail "crash --when fsync: $(cat when.out)"
+e=$(sed -n 's|.*replay with: faultline replay \(.*\) .*|\1|p' when.out)
+[ "$(cat b/a.wal)" = w1 ] || fail "the write before the held fsync survived: $(cat b/a.wal)"
+last=$("$FL" show "$e" | awk '$4 == "/a.wal" && ($3 == "write" || $3 == "fsync") { k = $3 } END { print k }')
+[ "$last" = write ] || fail "the held fsync is in the trace after the last write ($last)"
+"$FL" show "$e" | tail -n 1 | grep -q '"faultline: power cut"' || fail "$e: no end mark"
+
+# --when writes:N:GLOB: after the third write to log, the fourth fails
+"$FL" crash m --when 'writes:3:log' --timeout 60 --seed 2 >when2.out 2>&1 &
+cpid=$!
+echo "$cpid" >"$PIDS/when"
+sleep 0.5
+ok=0
+for i in 1 2 3; do echo "line $i" >>m/log 2>/dev/null && ok=$((ok + 1)); done
+wait $cpid || fail "crash --when writes: $(cat when2.out)"
+[ $ok -eq 2 ] || fail "writes answered before the crash: $ok, not 2 (the third is held)"
+echo "line 4" >>m/log || fail "the mount does not serve after a --when crash"
+e=$(sed -n 's|.*replay with: faultline replay \(.*\) .*|\1|p' when2.out)
+[ "$("$FL" show "$e" | awk '$3 == "write" && $4 == "/log"' | wc -l)" -eq 3 ] ||
+	fail "not three writes to log in $e"
+"$FL" crash m --when 'fsync:nothing-matches' --timeout 1 >/dev/null 2>err
+[ $? -eq 3 ] && grep -q "did not happen within 1 s" err || fail "--when timeout: $(cat err)"
+"$FL" crash m m2 --when 'fsync:x' >/dev/null 2>&1; [ $? -eq 2 ] || fail "--when with two DIRs: not exit 2"
 
 # the end
 mpid=$(cat pid)

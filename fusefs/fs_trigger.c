@@ -1,0 +1,135 @@
+/*
+ * fs_trigger.c - faultline-fs's crash triggers: `faultline crash --when`
+ * aims a power cut at a window (mount_cmd.c).
+ *
+ * `faultline mount` arms a trigger through the control file, one line:
+ *   "\001arm fsync GLOB"      the next FSYNC of a file matching GLOB fires,
+ *                             as it begins: it is neither performed nor
+ *                             recorded;
+ *   "\001arm writes N GLOB"   the Nth WRITE to a file matching GLOB fires
+ *                             once recorded, before it is answered;
+ *   "\001disarm"              no trigger.
+ * GLOB is matched (fnmatch) against the file's path below the mount, or
+ * its last component when GLOB has no '/'.  Firing writes one byte to
+ * --trigger-fd and holds the request that fired: it is never answered
+ * before the session ends (the supervisor cuts the connection at once),
+ * so the program never learns that its fsync or write went through.  One
+ * trigger at a time; it fires once.
+ */
+#define FUSE_USE_VERSION 312
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <fuse_lowlevel.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs_i.h"
+
+#define TRIG_CTL_ARM "\001arm "
+#define TRIG_CTL_DISARM "\001disarm"
+
+bool fs_trig_ctl(struct fs *fs, const char *p, size_t n)
+{
+	struct fs_trigger *tg = &fs->trig;
+	size_t k = sizeof(TRIG_CTL_ARM) - 1;
+	char line[PATH_MAX + 64], glob[PATH_MAX];
+	unsigned long long count = 0;
+	int used = 0;
+
+	if (n == sizeof(TRIG_CTL_DISARM) - 1 &&
+	    !memcmp(p, TRIG_CTL_DISARM, n)) {
+		pthread_mutex_lock(&tg->lock);
+		tg->kind = FS_TRIG_NONE;
+		pthread_mutex_unlock(&tg->lock);
+		return true;
+	}
+	if (n <= k || n >= sizeof(line) || memcmp(p, TRIG_CTL_ARM, k))
+		return false;
+	memcpy(line, p + k, n - k);
+	line[n - k] = 0;
+	pthread_mutex_lock(&tg->lock);
+	if (sscanf(line, "fsync %4095s%n", glob, &used) == 1 && !line[used]) {
+		tg->kind = FS_TRIG_FSYNC;
+	} else if (sscanf(line, "writes %llu %4095s%n", &count, glob, &used) ==
+		       2 &&
+		   !line[used] && count > 0) {
+		tg->kind = FS_TRIG_WRITES;
+		tg->left = count;
+	} else {
+		fprintf(stderr, "faultline-fs: bad trigger \"%s\"\n", line);
+		tg->kind = FS_TRIG_NONE;
+	}
+	snprintf(tg->glob, sizeof(tg->glob), "%s", glob);
+	pthread_mutex_unlock(&tg->lock);
+	return true;
+}
+
+/* True when the file open as backing fd matches glob. */
+static bool trig_matches(const struct fs *fs, int fd, const char *glob)
+{
+	char link[64], path[PATH_MAX];
+	const char *rel, *base;
+	size_t k = strlen(fs->backing);
+	ssize_t len;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	if ((len = readlink(link, path, sizeof(path) - 1)) < 0)
+		return false;
+	path[len] = 0;
+	if (strncmp(path, fs->backing, k) || path[k] != '/')
+		return false;
+	rel = path + k + 1;
+	base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
+	return fnmatch(glob, strchr(glob, '/') ? rel : base, 0) == 0;
+}
+
+/* Fires: one byte to --trigger-fd, then req is held until the session ends. */
+static void trig_fire(struct fs *fs, fuse_req_t req)
+{
+	if (write(fs->trig.fd, "T", 1) != 1)
+		fprintf(stderr, "faultline-fs: --trigger-fd: %s\n",
+			strerror(errno));
+	while (!fuse_session_exited(fs->se))
+		usleep(5000);
+	fuse_reply_err(req, EIO); /* to no one: the connection is gone */
+}
+
+/* Does an op of kind on backing fd fire the trigger?  Counts writes. */
+static bool trig_due(struct fs *fs, enum fs_trig_kind kind, int fd)
+{
+	struct fs_trigger *tg = &fs->trig;
+	bool due = false;
+
+	if (tg->fd < 0 || __atomic_load_n(&tg->kind, __ATOMIC_RELAXED) != kind)
+		return false; /* the common case: nothing armed, no lock */
+	pthread_mutex_lock(&tg->lock);
+	if (tg->kind == kind && trig_matches(fs, fd, tg->glob))
+		due = kind == FS_TRIG_FSYNC || --tg->left == 0;
+	if (due)
+		tg->kind = FS_TRIG_NONE;
+	pthread_mutex_unlock(&tg->lock);
+	return due;
+}
+
+bool fs_trig_fsync(struct fs *fs, fuse_req_t req, int fd)
+{
+	if (!trig_due(fs, FS_TRIG_FSYNC, fd))
+		return false;
+	trig_fire(fs, req);
+	return true;
+}
+
+bool fs_trig_write(struct fs *fs, fuse_req_t req, int fd)
+{
+	if (!trig_due(fs, FS_TRIG_WRITES, fd))
+		return false;
+	trig_fire(fs, req);
+	return true;
+}
