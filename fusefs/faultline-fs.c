@@ -149,12 +149,12 @@ void rec_name(struct trace_rec *r, const char *name)
  * valid prefix of what happened; the failure is reported once now and
  * again by the exit status.
  */
-void rec_append(struct fs *fs, struct trace_rec *r, int res)
+int rec_append(struct fs *fs, struct trace_rec *r, int res)
 {
 	int err, none = 0;
 
-	if (__atomic_load_n(&fs->rec_err, __ATOMIC_ACQUIRE))
-		return;
+	if ((err = __atomic_load_n(&fs->rec_err, __ATOMIC_ACQUIRE)))
+		return err;
 	r->result = res;
 	err = trace_append(fs->trace, r);
 	if (!err && trace_rec_is_promise(r))
@@ -163,6 +163,7 @@ void rec_append(struct fs *fs, struct trace_rec *r, int res)
 					       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		fprintf(stderr, "faultline-fs: cannot append to the trace: %s; "
 			"recording stops here\n", strerror(-err));
+	return err;
 }
 
 /* ---- lookup, forget, attributes ---- */
@@ -754,7 +755,9 @@ static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	pthread_mutex_lock(&n->lock);
 	if (fs->real_fsync)
 		res = fs_sync_fd(fh_fd(fi->fh), datasync);
-	rec_append(fs, &r, res);
+	/* A barrier the trace does not hold is no barrier: never say it succeeded. */
+	if (rec_append(fs, &r, res) < 0 && res == 0)
+		res = -EIO;
 	pthread_mutex_unlock(&n->lock);
 	fuse_reply_err(req, -res);
 }

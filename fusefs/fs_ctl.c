@@ -14,6 +14,7 @@
  */
 #define FUSE_USE_VERSION 312
 
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -118,6 +119,7 @@ void fs_ctl_write(struct fs *fs, fuse_req_t req, const char *buf, size_t size)
 {
 	const char *p = buf, *end = buf + size, *nl;
 	struct trace_rec r;
+	int err = 0, t;
 
 	if (fs_ctl_page(fs, buf, size)) {
 		fuse_reply_write(req, size);
@@ -128,13 +130,20 @@ void fs_ctl_write(struct fs *fs, fuse_req_t req, const char *buf, size_t size)
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if (!nl)
 			nl = end;
-		if (nl == p || fs_ctl_syncfs(fs, req, p, (size_t)(nl - p)) ||
-		    fs_trig_ctl(fs, p, (size_t)(nl - p)))
+		if (nl == p || fs_ctl_syncfs(fs, req, p, (size_t)(nl - p)))
 			continue;
+		if ((t = fs_trig_ctl(fs, p, (size_t)(nl - p))) != 0) {
+			err = t < 0 ? t : err;
+			continue;
+		}
 		rec_start(&r, TRACE_OP_MARK, req);
 		r.name = p;
 		r.name_len = (uint32_t)(nl - p);
-		rec_append(fs, &r, 0);
+		if (rec_append(fs, &r, 0) < 0)
+			err = -EIO; /* a mark the trace does not hold acknowledges nothing */
 	}
-	fuse_reply_write(req, size);
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_write(req, size);
 }

@@ -81,7 +81,8 @@ enum fs_trig_kind { FS_TRIG_NONE, FS_TRIG_FSYNC, FS_TRIG_WRITES };
 struct fs_trigger {
 	pthread_mutex_t lock;    /* guards the fields below but fd */
 	int fd;                  /* --trigger-fd, or -1: never fires */
-	enum fs_trig_kind kind;  /* armed, or FS_TRIG_NONE; read unlocked as a hint */
+	enum fs_trig_kind kind;  /* armed, or FS_TRIG_NONE; atomic (read unlocked as a hint) */
+	bool fired;              /* fired since last armed: a request is held */
 	uint64_t left;           /* FS_TRIG_WRITES: matching writes until it fires */
 	char glob[PATH_MAX];     /* which files */
 };
@@ -141,7 +142,7 @@ void rec_start(struct trace_rec *r, unsigned op, struct fuse_req *req);
 /* Sets r's name to the NUL-terminated name. */
 void rec_name(struct trace_rec *r, const char *name);
 /* Appends r with result res; see faultline-fs.c for what it promises. */
-void rec_append(struct fs *fs, struct trace_rec *r, int res);
+int rec_append(struct fs *fs, struct trace_rec *r, int res);
 
 /* ---- the control file (fs_ctl.c) ---- */
 
@@ -156,8 +157,10 @@ void fs_ctl_write(struct fs *fs, struct fuse_req *req, const char *buf, size_t s
 
 /* ---- fs_trigger.c: faultline mount's crash triggers ---- */
 /* A control line "\001arm ..." or "\001disarm" (n bytes, no newline):
- * applied, true; false when the line is not one. */
-bool fs_trig_ctl(struct fs *fs, const char *line, size_t n);
+ * 1 applied; 0 the line is not one; -EALREADY a disarm came after the
+ * trigger fired (its request is held: the crash must go on); -EINVAL a
+ * malformed arm (nothing armed). */
+int fs_trig_ctl(struct fs *fs, const char *line, size_t n);
 /* At an FSYNC's start on backing fd: true when it fired the trigger (req
  * is then held, and answered, when the session ends). */
 bool fs_trig_fsync(struct fs *fs, struct fuse_req *req, int fd);

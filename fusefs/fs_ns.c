@@ -410,7 +410,8 @@ void fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 	pthread_mutex_lock(&n->lock);
 	if (fs->real_fsync)
 		res = fs_sync_fd(dirfd(fs_dir(fi)->dp), datasync);
-	rec_append(fs, &r, res);
+	if (rec_append(fs, &r, res) < 0 && res == 0)
+		res = -EIO; /* a barrier the trace does not hold is no barrier */
 	pthread_mutex_unlock(&n->lock);
 	pthread_rwlock_unlock(&fs->ns_lock);
 	fuse_reply_err(req, -res);

@@ -11,10 +11,11 @@
  *   "\001disarm"              no trigger.
  * GLOB is matched (fnmatch) against the file's path below the mount, or
  * its last component when GLOB has no '/'.  Firing writes one byte to
- * --trigger-fd and holds the request that fired: it is never answered
- * before the session ends (the supervisor cuts the connection at once),
- * so the program never learns that its fsync or write went through.  One
- * trigger at a time; it fires once.
+ * --trigger-fd and holds the request that fired until the session ends
+ * (the supervisor stops it at once); then the request fails with EIO, so
+ * the program never sees that fsync or write succeed.  One trigger at a
+ * time; it fires once.  A disarm that comes after it fired is refused
+ * (EALREADY on the control file's write): the supervisor then crashes.
  */
 #define FUSE_USE_VERSION 312
 #ifndef _GNU_SOURCE
@@ -35,40 +36,49 @@
 #define TRIG_CTL_ARM "\001arm "
 #define TRIG_CTL_DISARM "\001disarm"
 
-bool fs_trig_ctl(struct fs *fs, const char *p, size_t n)
+static int trig_disarm(struct fs_trigger *tg)
+{
+	int rc;
+
+	pthread_mutex_lock(&tg->lock);
+	__atomic_store_n(&tg->kind, FS_TRIG_NONE, __ATOMIC_RELAXED);
+	rc = tg->fired
+		 ? -EALREADY
+		 : 1; /* too late: a request is held, the crash must go on */
+	pthread_mutex_unlock(&tg->lock);
+	return rc;
+}
+
+int fs_trig_ctl(struct fs *fs, const char *p, size_t n)
 {
 	struct fs_trigger *tg = &fs->trig;
 	size_t k = sizeof(TRIG_CTL_ARM) - 1;
-	char line[PATH_MAX + 64], glob[PATH_MAX];
+	char line[PATH_MAX + 64], glob[PATH_MAX] = "";
+	enum fs_trig_kind kind = FS_TRIG_NONE;
 	unsigned long long count = 0;
-	int used = 0;
+	int used = 0, rc = 1;
 
-	if (n == sizeof(TRIG_CTL_DISARM) - 1 &&
-	    !memcmp(p, TRIG_CTL_DISARM, n)) {
-		pthread_mutex_lock(&tg->lock);
-		tg->kind = FS_TRIG_NONE;
-		pthread_mutex_unlock(&tg->lock);
-		return true;
-	}
+	if (n == sizeof(TRIG_CTL_DISARM) - 1 && !memcmp(p, TRIG_CTL_DISARM, n))
+		return trig_disarm(tg);
 	if (n <= k || n >= sizeof(line) || memcmp(p, TRIG_CTL_ARM, k))
-		return false;
+		return 0;
 	memcpy(line, p + k, n - k);
 	line[n - k] = 0;
+	if (sscanf(line, "fsync %4095s%n", glob, &used) == 1 && !line[used])
+		kind = FS_TRIG_FSYNC;
+	else if (sscanf(line, "writes %llu %4095s%n", &count, glob, &used) ==
+		     2 &&
+		 !line[used] && count > 0)
+		kind = FS_TRIG_WRITES;
+	else
+		rc = -EINVAL;
 	pthread_mutex_lock(&tg->lock);
-	if (sscanf(line, "fsync %4095s%n", glob, &used) == 1 && !line[used]) {
-		tg->kind = FS_TRIG_FSYNC;
-	} else if (sscanf(line, "writes %llu %4095s%n", &count, glob, &used) ==
-		       2 &&
-		   !line[used] && count > 0) {
-		tg->kind = FS_TRIG_WRITES;
-		tg->left = count;
-	} else {
-		fprintf(stderr, "faultline-fs: bad trigger \"%s\"\n", line);
-		tg->kind = FS_TRIG_NONE;
-	}
 	snprintf(tg->glob, sizeof(tg->glob), "%s", glob);
+	tg->left = count;
+	tg->fired = false;
+	__atomic_store_n(&tg->kind, kind, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&tg->lock);
-	return true;
+	return rc;
 }
 
 /* True when the file open as backing fd matches glob. */
@@ -90,7 +100,8 @@ static bool trig_matches(const struct fs *fs, int fd, const char *glob)
 	return fnmatch(glob, strchr(glob, '/') ? rel : base, 0) == 0;
 }
 
-/* Fires: one byte to --trigger-fd, then req is held until the session ends. */
+/* Fires: one byte to --trigger-fd, then req is held until the session
+ * ends, and fails (EIO): the program never sees it succeed. */
 static void trig_fire(struct fs *fs, fuse_req_t req)
 {
 	if (write(fs->trig.fd, "T", 1) != 1)
@@ -98,7 +109,7 @@ static void trig_fire(struct fs *fs, fuse_req_t req)
 			strerror(errno));
 	while (!fuse_session_exited(fs->se))
 		usleep(5000);
-	fuse_reply_err(req, EIO); /* to no one: the connection is gone */
+	fuse_reply_err(req, EIO);
 }
 
 /* Does an op of kind on backing fd fire the trigger?  Counts writes. */
@@ -112,8 +123,10 @@ static bool trig_due(struct fs *fs, enum fs_trig_kind kind, int fd)
 	pthread_mutex_lock(&tg->lock);
 	if (tg->kind == kind && trig_matches(fs, fd, tg->glob))
 		due = kind == FS_TRIG_FSYNC || --tg->left == 0;
-	if (due)
-		tg->kind = FS_TRIG_NONE;
+	if (due) {
+		__atomic_store_n(&tg->kind, FS_TRIG_NONE, __ATOMIC_RELAXED);
+		tg->fired = true;
+	}
 	pthread_mutex_unlock(&tg->lock);
 	return due;
 }
