@@ -128,12 +128,15 @@ static const struct help_opt mount_opts[] = {
 	{"--trace TRACE", "A new or empty directory for the epochs' traces (default "
 			  "faultline.trace): TRACE/epoch-N, one per crash, and TRACE/crashes."},
 	{"--model M", "Persistence model a crash draws its state from (default posix)."},
-	{"--daemon", "Return once the mount is up, serving in the background."},
+	{"--daemon",
+	 "Return once the mount is up, serving in the background; what it says then goes to "
+	 "TRACE/mount.log."},
 	{"--pid-file FILE", "Write the serving process's pid to FILE (removed when it stops)."},
 	{"--allow-other", "Let other users enter the mount (FUSE allow_other)."},
 	{"--trace-keep N",
-	 "Keep the last N epochs only (each holds a copy of the backing directory); by default "
-	 "every epoch stays, so that every crash replays."},
+	 "Keep the epochs of the last N crashes only (and the one being recorded; each holds a "
+	 "copy of the backing directory); by default every epoch stays, so that every crash "
+	 "replays."},
 	{NULL, NULL},
 };
 

@@ -40,9 +40,17 @@
  * reads any answer, so the cuts are microseconds apart, and each mount
  * draws its own state (legal for its own trace) with the one seed.
  *
- * --trace-keep N keeps the last N epochs (each crash starts one, and an
- * epoch's base is a copy of the backing directory); by default every
- * epoch stays, so every crash replays.
+ * --trace-keep N keeps the epochs of the last N crashes and the one being
+ * recorded (each crash starts one, and an epoch's base is a copy of the
+ * backing directory); by default every epoch stays, so every crash
+ * replays.
+ *
+ * Only root and the mount's own user may crash it (SO_PEERCRED: the
+ * socket is abstract, anyone can reach it); --kill spares the client.
+ * A crash that fails part way still serves again: from the crash state
+ * if it was written over the backing directory, else from the directory
+ * as it was (the backing is replaced through a copy beside it, so a
+ * failed copy leaves it whole); the answer says which.
  *
  * --when arms faultline-fs's trigger through the control file and waits
  * (up to the client's --timeout) for its byte on the epoch's trigger
@@ -280,26 +288,32 @@ static int fs_wait(struct mount_run *run, int ms)
 /*
  * Ends the epoch, for a crash and a stop alike: SIGTERM to faultline-fs.
  * Its session loop then stops taking requests; a request being served
- * finishes (recorded, then answered), a held trigger request is let go
- * unanswered; the loop ends, the end mark goes after every record, and
- * closing /dev/fuse fails every request still queued or sent since: from
- * the signal on, nothing else succeeds.  It unmounts itself (detached when
- * files are open).  Then meta.json is sealed.  0 or -errno.
+ * finishes (recorded, then answered), a held trigger request fails; the
+ * loop ends, the end mark goes after every record, and closing /dev/fuse
+ * fails every request still queued or sent since: from the signal on,
+ * nothing else succeeds.  It unmounts itself (detached when files are
+ * open).  Then meta.json is sealed: "complete", or "recorder-failed" when
+ * faultline-fs did not exit 0 (died, or could not write the whole trace).
+ * Returns 0, -EIO for a recorder that failed (its trace holds a valid
+ * prefix, but not the instant of the cut), or -errno.
  */
 static int epoch_end(struct mount_run *run)
 {
-	int st;
+	bool ok;
+	int st, rc;
 
 	if (run->fs_pid)
 		kill(run->fs_pid, SIGTERM);
-	st = fs_wait(run, 20000);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+	st = run->fs_pid ? fs_wait(run, 20000) : run->fs_status;
+	ok = st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	if (!ok)
 		fprintf(stderr, "faultline: mount: faultline-fs ended badly; "
 				"the trace's valid "
 				"prefix is kept\n");
 	if (is_mounted(run->mnt))
 		unmount_once(run->mnt, true, &run->oldmask);
-	return epoch_meta(run, "complete", true);
+	rc = epoch_meta(run, ok ? "complete" : "recorder-failed", true);
+	return rc ? rc : ok ? 0 : -EIO;
 }
 
 /* ---- the power cut ---- */
@@ -352,53 +366,105 @@ static bool uses_mount(const char *pid, const char *mnt)
 	return found;
 }
 
-/* SIGKILLs every process using mnt but us and faultline-fs; waits for them.
- * The number killed. */
-static int kill_users(const struct mount_run *run)
+/* SIGKILLs every process using mnt but us, faultline-fs and spare (the
+ * crash client); their pids go to pids (cap entries).  The number killed. */
+static int kill_users(const struct mount_run *run, pid_t spare, pid_t *pids,
+		      int cap)
 {
-	pid_t self = getpid(), pids[4096];
+	pid_t self = getpid();
 	struct dirent *e;
-	int n = 0, i, waited;
+	int n = 0;
 	DIR *d = opendir("/proc");
 
-	while (d && (e = readdir(d)) &&
-	       n < (int)(sizeof(pids) / sizeof(pids[0]))) {
+	while (d && (e = readdir(d)) && n < cap) {
 		pid_t pid = (pid_t)atoi(e->d_name);
 
 		if (pid > 0 && pid != self && pid != run->fs_pid &&
-		    uses_mount(e->d_name, run->mnt) && kill(pid, SIGKILL) == 0)
+		    pid != spare && uses_mount(e->d_name, run->mnt) &&
+		    kill(pid, SIGKILL) == 0)
 			pids[n++] = pid;
 	}
 	if (d)
 		closedir(d);
-	for (waited = 0; waited < MOUNT_KILL_TIMEOUT_MS; waited += 10) {
-		for (i = 0; i < n && kill(pids[i], 0) < 0; i++)
-			;
-		if (i == n)
-			break;
-		usleep(10000);
-	}
 	return n;
 }
 
-/* BACKING's entries removed, then the contents of dir copied into it. */
+/* True while pid runs (a zombie has ended). */
+static bool alive(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	bool run = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!(f = fopen(path, "re")))
+		return false;
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')))
+		run = p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+	fclose(f);
+	return run;
+}
+
+/* Waits (bounded) until the killed processes are gone.  They are waited for
+ * after the cut, not before: one blocked in a held request dies only once
+ * faultline-fs lets the request go. */
+static void killed_gone(const pid_t *pids, int n)
+{
+	int i, waited;
+
+	for (waited = 0; waited < MOUNT_KILL_TIMEOUT_MS; waited += 10) {
+		for (i = 0; i < n && !alive(pids[i]); i++)
+			;
+		if (i == n)
+			return;
+		usleep(10000);
+	}
+}
+
+/*
+ * Makes BACKING hold exactly the contents of dir: copied first into
+ * BACKING/.faultline-new (the same file system), then the old entries
+ * removed and the new ones renamed into place.  A copy that fails leaves
+ * BACKING as it was.  0 or -errno.
+ */
 static int backing_replace(const struct mount_run *run, const char *dir)
 {
-	char path[PATH_MAX * 2];
+	char path[PATH_MAX * 2], tmp[PATH_MAX + 32], to[PATH_MAX * 2];
 	struct dirent *e;
-	DIR *d = opendir(run->backing);
-	int rc = 0;
+	DIR *d;
+	int rc;
 
-	if (!d)
+	snprintf(tmp, sizeof(tmp), "%s/.faultline-new", run->backing);
+	rm_tree(tmp);
+	if (mkdir(tmp, 0700) < 0)
 		return -errno;
+	if ((rc = copy_tree(dir, tmp, &run->oldmask)) < 0 ||
+	    !(d = opendir(run->backing))) {
+		rc = rc < 0 ? rc : -errno;
+		rm_tree(tmp);
+		return rc;
+	}
 	while (rc == 0 && (e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+		    strcmp(e->d_name, ".faultline-new")) {
 			snprintf(path, sizeof(path), "%s/%s", run->backing,
 				 e->d_name);
 			rc = rm_tree(path);
 		}
 	closedir(d);
-	return rc ? rc : copy_tree(dir, run->backing, &run->oldmask);
+	if (rc == 0 && !(d = opendir(tmp)))
+		rc = -errno;
+	while (rc == 0 && (e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			snprintf(path, sizeof(path), "%s/%s", tmp, e->d_name);
+			snprintf(to, sizeof(to), "%s/%s", run->backing,
+				 e->d_name);
+			if (rename(path, to) < 0)
+				rc = -errno;
+		}
+	if (rc == 0 || d)
+		closedir(d);
+	return rc ? rc : rmdir(tmp) < 0 ? -errno : 0;
 }
 
 /* Appends one line to TRACE/crashes and fsyncs it: a crash nobody can replay
@@ -419,10 +485,21 @@ static int crashes_log(const struct mount_run *run, const char *line)
 	return rc;
 }
 
+/* True when t ends with faultline-fs's end mark: the cut came after all
+ * that the trace holds, and nothing the program was told is missing. */
+static bool ends_with_cut(const struct ops_trace *t)
+{
+	const struct ops_op *op = t->n ? &t->v[t->n - 1] : NULL;
+
+	return op && op->op == TRACE_OP_MARK &&
+	       op->name_len == strlen(MOUNT_END_MARK) &&
+	       !memcmp(ops_name(t, op), MOUNT_END_MARK, op->name_len);
+}
+
 /*
- * Builds the crash state of the ended epoch (its last record is the end
- * mark) as the next epoch's base; *id gets its id (malloc'ed).  0 or a
- * negative code with the reason in err.
+ * Builds the crash state of the ended epoch at its end mark as the next
+ * epoch's base; *id gets its id (malloc'ed).  0 or a negative code with
+ * the reason in err.
  */
 static int crash_build(struct mount_run *run, enum crash_how how, uint64_t seed,
 		       char **id, char *err, size_t errlen)
@@ -438,7 +515,14 @@ static int crash_build(struct mount_run *run, enum crash_how how, uint64_t seed,
 	snprintf(into, sizeof(into), "%s/epoch-%u", run->trace, run->epoch + 1);
 	if ((rc = ops_load(run->epoch_dir, 0, &t, err, errlen)) < 0)
 		return rc;
-	rc = !t->n ? -EIO : crash_choose(t, run->m, t->n - 1, how, seed, &s);
+	if (!ends_with_cut(t)) {
+		snprintf(err, errlen,
+			 "%s does not end with the cut: no state of it is sure",
+			 run->epoch_dir);
+		rc = -EIO;
+	}
+	if (rc == 0)
+		rc = crash_choose(t, run->m, t->n - 1, how, seed, &s);
 	if (rc == 0 && !(*id = state_id_new(&s)))
 		rc = -ENOMEM;
 	if (rc == 0 && mkdir(into, 0755) < 0)
@@ -458,53 +542,82 @@ static int crash_build(struct mount_run *run, enum crash_how how, uint64_t seed,
 	return rc;
 }
 
-/* --trace-keep N: the epochs before the last N go (epoch run->epoch is the
- * one about to start; TRACE/crashes keeps every line). */
-static void epochs_drop(const struct mount_run *run)
+/* --trace-keep N: the crashed epochs before the last N go (TRACE/crashes
+ * keeps every line); ended is the epoch just crashed. */
+static void epochs_drop(const struct mount_run *run, unsigned ended)
 {
 	char dir[PATH_MAX + 32];
 
-	if (!run->keep || run->epoch <= run->keep)
+	if (!run->keep || ended <= run->keep)
 		return;
 	snprintf(dir, sizeof(dir), "%s/epoch-%u", run->trace,
-		 run->epoch - run->keep);
+		 ended - run->keep);
 	if (rm_tree(dir) < 0)
 		fprintf(stderr, "faultline: mount: cannot remove %s: %s\n", dir,
 			strerror(errno));
 }
 
-/* One crash, as the header says.  Returns the answer line (malloc'ed; an id
- * has no length limit), or NULL without memory. */
+/* The crash is done (rc 0) or failed: either way the mount serves again,
+ * as epoch ended + 1, from the crash state when it was written, else from
+ * the backing directory as it is.  0 or -errno (err says why). */
+static int serve_again(struct mount_run *run, unsigned ended, int rc, char *err,
+		       size_t errlen)
+{
+	char dir[PATH_MAX + 32];
+	int again;
+
+	run->epoch = ended + 1;
+	if (rc) { /* a state half built is no base */
+		snprintf(dir, sizeof(dir), "%s/epoch-%u", run->trace,
+			 run->epoch);
+		rm_tree(dir);
+	}
+	if ((again = epoch_start(run, rc == 0)) < 0 && !err[0])
+		snprintf(err, errlen, "cannot mount %s again: %s", run->mnt,
+			 strerror(-again));
+	return rc ? rc : again;
+}
+
+/* One crash, as the header says; client is the crash command's pid (not
+ * killed).  Returns the answer line (malloc'ed; an id has no length
+ * limit), or NULL without memory. */
 static char *crash_serve(struct mount_run *run, enum crash_how how,
-			 uint64_t seed, bool kill)
+			 uint64_t seed, bool kill, pid_t client)
 {
 	char err[PATH_MAX + 512] = "", base[PATH_MAX + 64];
 	char *id = NULL, *line = NULL, *reply = NULL;
 	unsigned ended = run->epoch;
-	int killed = kill ? kill_users(run) : 0, rc;
+	pid_t pids[4096];
+	int killed = kill ? kill_users(run, client, pids, 4096) : 0, rc;
 
 	rc = epoch_end(run);
+	killed_gone(pids, killed);
+	if (rc == -EIO)
+		snprintf(err, sizeof(err),
+			 "faultline-fs failed: %s/epoch-%u holds a valid "
+			 "prefix only",
+			 run->trace, ended);
 	if (rc == 0)
 		rc = crash_build(run, how, seed, &id, err, sizeof(err));
 	snprintf(base, sizeof(base), "%s/epoch-%u/%s", run->trace, ended + 1,
 		 TRACE_BASE_DIR);
 	if (rc == 0 && (rc = backing_replace(run, base)) < 0)
-		snprintf(err, sizeof(err), "cannot rewrite %s: %s",
-			 run->backing, strerror(-rc));
+		snprintf(err, sizeof(err),
+			 "cannot rewrite %s (left as it was): %s", run->backing,
+			 strerror(-rc));
 	if (rc == 0 && asprintf(&line,
 				"epoch %u id %s how %s seed %" PRIu64
 				" model %s killed %d\n",
 				ended, id, crash_how_name(how), seed,
 				run->m->name, killed) < 0)
 		rc = -ENOMEM;
+	if (rc == 0 && (rc = crashes_log(run, line)) < 0)
+		snprintf(err, sizeof(err),
+			 "state %s written, but TRACE/crashes not: %s", id,
+			 strerror(-rc));
 	if (rc == 0)
-		rc = crashes_log(run, line);
-	run->epoch = ended + 1;
-	if (rc == 0)
-		epochs_drop(run);
-	if (rc == 0 && (rc = epoch_start(run, true)) < 0)
-		snprintf(err, sizeof(err), "cannot mount %s again: %s",
-			 run->mnt, strerror(-rc));
+		epochs_drop(run, ended);
+	rc = serve_again(run, ended, rc, err, sizeof(err));
 	if ((rc == 0 ? asprintf(&reply, "ok %s %s/epoch-%u %d\n", id,
 				run->trace, ended, killed)
 		     : asprintf(&reply, "error %s\n",
@@ -517,9 +630,9 @@ static char *crash_serve(struct mount_run *run, enum crash_how how,
 
 /* ---- the supervisor's loop ---- */
 
-/* One request on connection c: "crash HOW SEED KILL\n". */
 /* Writes one line to the mount's control file (faultline-fs reads it
- * there: a trigger to arm or disarm).  0 or -errno. */
+ * there: a trigger to arm or disarm).  0 or -errno (EALREADY: a disarm
+ * after the trigger fired). */
 static int ctl_line(const struct mount_run *run, const char *line)
 {
 	char path[PATH_MAX + 32];
@@ -529,19 +642,36 @@ static int ctl_line(const struct mount_run *run, const char *line)
 	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
 		return -errno;
 	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line))
-		rc = -EIO;
+		rc = errno ? -errno : -EIO;
 	close(fd);
 	return rc;
 }
 
+/* Sends text to the client on c (best effort: a client gone is said once). */
+static void tell(int c, const char *text)
+{
+	size_t done = 0, len = strlen(text);
+	ssize_t n;
+
+	for (; done < len; done += (size_t)n)
+		if ((n = send(c, text + done, len - done, MSG_NOSIGNAL)) <= 0) {
+			fprintf(
+			    stderr,
+			    "faultline: mount: the crash client went away\n");
+			return;
+		}
+}
+
 /*
  * --when WHEN ("fsync:GLOB" or "writes:N:GLOB"): arms faultline-fs's
- * trigger (fs_trigger.c) and waits up to secs for it to fire.  0 when it
- * fired (the request that fired is held: the crash comes before its
- * answer), or -1 with the reason in err.
+ * trigger (fs_trigger.c), tells the client on c "armed", and waits up to
+ * secs for it to fire.  0 when it fired (the request that fired is held:
+ * the crash comes before it could succeed), or -1 with the reason in err.
+ * A window that comes as the wait ends still crashes: the disarm is
+ * refused then, and the trigger's byte is read.
  */
-static int await_trigger(struct mount_run *run, const char *when, unsigned secs,
-			 char *err, size_t errlen)
+static int await_trigger(struct mount_run *run, int c, const char *when,
+			 unsigned secs, char *err, size_t errlen)
 {
 	char line[PATH_MAX + 64], glob[PATH_MAX], b;
 	unsigned long long n;
@@ -560,20 +690,39 @@ static int await_trigger(struct mount_run *run, const char *when, unsigned secs,
 			 "--when %s: not fsync:GLOB or writes:N:GLOB", when);
 		return -1;
 	}
+	while (poll(pfd, 1, 0) == 1 && read(run->trig, &b, 1) == 1)
+		; /* nothing stale: the byte read below is this arming's */
 	if (run->trig < 0 || ctl_line(run, line) < 0) {
 		snprintf(err, errlen, "cannot arm the trigger");
 		return -1;
 	}
+	tell(c, "armed\n");
 	r = poll(pfd, 2, (int)(secs > 2000000 ? 2000000 : secs) * 1000);
 	if (r > 0 && (pfd[0].revents & POLLIN) && read(run->trig, &b, 1) == 1)
 		return 0;
-	ctl_line(run, "\001disarm\n");
+	if (ctl_line(run, "\001disarm\n") == -EALREADY &&
+	    read(run->trig, &b, 1) == 1)
+		return 0; /* it fired as the wait ended */
 	snprintf(err, errlen,
 		 r == 0
 		     ? "--when %s: did not happen within %u s; nothing crashed"
 		     : "--when %s: the mount is stopping; nothing crashed",
 		 when, secs);
 	return -1;
+}
+
+/* The crash client's pid, or -1 when it may not crash this mount: only
+ * root and the mount's own user may (the socket is abstract: anyone can
+ * reach it). */
+static pid_t peer_allowed(int c)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 ||
+	    (cr.uid != 0 && cr.uid != geteuid()))
+		return -1;
+	return cr.pid;
 }
 
 /* One request on connection c: "crash HOW SEED KILL WHEN SECS\n" (WHEN "-"
@@ -588,31 +737,27 @@ static void serve_one(struct mount_run *run, int c)
 	unsigned secs;
 	enum crash_how how;
 	int kill_flag;
-	size_t done = 0, len;
-	ssize_t n = recv(c, req, sizeof(req) - 1, 0);
+	pid_t client = peer_allowed(c);
+	ssize_t n = client < 0 ? 0 : recv(c, req, sizeof(req) - 1, 0);
 
+	if (client < 0)
+		answer = "error permission denied: only root and the mount's "
+			 "user may crash it\n";
 	if (n > 0 &&
 	    sscanf(req, "crash %31s %llu %d %4127s %u", how_s, &seed,
 		   &kill_flag, when, &secs) == 5 &&
 	    crash_how_parse(how_s, &how) == 0) {
 		if (strcmp(when, "-") &&
-		    await_trigger(run, when, secs, err, sizeof(err)) < 0) {
+		    await_trigger(run, c, when, secs, err, sizeof(err)) < 0) {
 			if (asprintf(&reply, "error %s\n", err) < 0)
 				reply = NULL;
 		} else {
 			reply = crash_serve(run, how, (uint64_t)seed,
-					    kill_flag != 0);
+					    kill_flag != 0, client);
 		}
 		answer = reply ? reply : "error out of memory\n";
 	}
-	for (len = strlen(answer); done < len; done += (size_t)n)
-		if ((n = send(c, answer + done, len - done, MSG_NOSIGNAL)) <=
-		    0) {
-			fprintf(
-			    stderr,
-			    "faultline: mount: the crash client went away\n");
-			break;
-		}
+	tell(c, answer);
 	free(reply);
 }
 
@@ -764,9 +909,10 @@ static int mount_listen(const struct mount_run *run)
 /* --daemon: the parent returns once the mount is up (or failed); the child
  * goes on in its own session.  Returns in the child with the pipe's write
  * end in *ready; exits in the parent. */
-static void daemonize(int *ready)
+static void daemonize(const struct mount_run *run, int *ready)
 {
-	int p[2];
+	char log[PATH_MAX + 16];
+	int p[2], fd;
 	char c = 0;
 	pid_t pid;
 
@@ -775,13 +921,28 @@ static void daemonize(int *ready)
 			strerror(errno));
 		exit(FL_EXIT_ENV);
 	}
+	snprintf(log, sizeof(log), "%s/mount.log", run->trace);
 	if (pid > 0) {
 		close(p[1]);
-		exit(read(p[0], &c, 1) == 1 && c == 'R' ? FL_EXIT_OK
-							: FL_EXIT_ENV);
+		if (read(p[0], &c, 1) == 1 && c == 'R')
+			exit(FL_EXIT_OK);
+		cli_err("mount", "the mount did not come up; %s says why", log);
+		exit(FL_EXIT_ENV);
 	}
 	close(p[0]);
 	setsid();
+	/* Nothing of a caller's terminal or pipe is kept ($(...) and ssh
+	 * return): what the daemon says goes to TRACE/mount.log. */
+	if ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) {
+		dup2(fd, 0);
+		close(fd);
+	}
+	if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) >=
+	    0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+		close(fd);
+	}
 	*ready = p[1];
 }
 
@@ -816,7 +977,7 @@ int cmd_mount(int argc, char **argv)
 	if ((run.sock = mount_listen(&run)) < 0)
 		return FL_EXIT_ENV;
 	if (o.daemon)
-		daemonize(&ready);
+		daemonize(&run, &ready);
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
@@ -839,7 +1000,8 @@ int cmd_mount(int argc, char **argv)
 	ready = -1;
 	rc = mount_loop(&run);
 out:
-	if (run.fs_pid && epoch_end(&run) < 0)
+	if (run.epoch_dir[0] &&
+	    epoch_end(&run) < 0) /* also after faultline-fs died */
 		rc = FL_EXIT_ENV;
 	if (o.pid_file && rc != FL_EXIT_USAGE)
 		unlink(o.pid_file);
@@ -901,8 +1063,18 @@ static int crash_ask(const char *mnt, const char *req, unsigned wait_s)
 static int crash_told(const char *mnt, int s, enum crash_how how,
 		      unsigned long long seed)
 {
-	char *reply = recv_all(s), *id, *dir, *sp;
+	char *reply, *id, *dir, *sp, armed[7];
 	int killed;
+
+	/* --when: "armed" first, as soon as the window is watched (a harness
+	 * waits for it before it drives the program into the window). */
+	if (recv(s, armed, 6, MSG_PEEK | MSG_WAITALL) == 6 &&
+	    !memcmp(armed, "armed\n", 6) &&
+	    recv(s, armed, 6, MSG_WAITALL) == 6) {
+		printf("faultline: crash: %s: armed\n", mnt);
+		fflush(stdout);
+	}
+	reply = recv_all(s);
 
 	/* "ok ID EPOCH_DIR KILLED" */
 	if (!reply || strncmp(reply, "ok ", 3) ||

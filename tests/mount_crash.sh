@@ -6,7 +6,8 @@
 #    file never synced vanishes; the backing directory holds that state,
 #    `faultline replay` of the printed id rebuilds it byte for byte, and
 #    the mount serves it again (a new epoch that reads as a trace);
-#  - --kill ends a process whose cwd is in the mount, and only it;
+#  - --kill ends a process whose cwd is in the mount, and only it; a user
+#    other than root and the mount's may not crash it;
 #  - two mounts crash with one command and one seed, each into its own
 #    epoch;
 #  - --when fsync:GLOB crashes as that fsync begins (it fails and is not
@@ -14,6 +15,8 @@
 #    is never answered), a window that never comes times out (exit 3);
 #  - bad requests: a directory nobody serves (exit 3), a trace directory
 #    in use (exit 2), a second mount of one DIR (exit 3);
+#  - a trace that cannot be written fails the fsyncs it cannot hold, and
+#    a crash of it draws no state (exit 3);
 #  - SIGTERM ends the mount: unmounted, pid file removed, trace sealed.
 . "$top_srcdir/tests/lib.sh"
 require_fuse
@@ -36,13 +39,21 @@ user=$!
 sleep 300 &
 bystander=$!
 echo "$user $bystander" | tr ' ' '\n' >"$PIDS/sleepers"
-sleep 0.3
+# the user's cwd is in the mount before the crash looks for it
+i=0
+until [ "$(readlink "/proc/$user/cwd")" = "$WORK/m" ]; do
+	i=$((i + 1)); [ $i -lt 500 ] || hard_error "the sleeper never entered the mount"; sleep 0.01
+done
+# only root and the mount's user may crash it
+chmod 711 "$WORK" # (so that it can name the mount)
+setpriv --reuid=65534 --regid=65534 --clear-groups "$FL" crash "$WORK/m" >/dev/null 2>err
+[ $? -eq 3 ] && grep -q "permission denied" err || fail "another user crashed the mount: $(cat err)"
 "$FL" crash m --kill --seed 11 >crash.out 2>crash.err || fail "crash: $(cat crash.err)"
 cat crash.out
-wait $user 2>/dev/null
+wait $user
+[ $? -eq 137 ] || fail "--kill did not SIGKILL the process in the mount"
 kill -0 $bystander 2>/dev/null || fail "--kill ended a process that does not use the mount"
 kill $bystander
-kill -0 $user 2>/dev/null && fail "--kill left the process in the mount"
 id=$(sed -n 's/.*: state \(.*\)$/\1/p' crash.out)
 grep -q "1 killed" crash.out || fail "crash does not say it killed one process: $(cat crash.out)"
 [ "$(cat b/synced)" = kept ] || fail "the synced file is not as synced: $(cat b/synced)"
@@ -81,13 +92,21 @@ done
 diff -r r-t b >/dev/null || fail "m's state does not replay"
 diff -r r-t2 b2 >/dev/null || fail "m2's state does not replay"
 
+# armed FILE: waits until crash --when (its output in FILE) watches its window.
+armed() {
+	i=0
+	until grep -q ': armed$' "$1"; do
+		i=$((i + 1)); [ $i -lt 3000 ] || fail "crash --when never armed: $(cat "$1")"; sleep 0.01
+	done
+}
+
 # --when fsync:GLOB: the crash comes as the wal's fsync begins; the fsync
 # fails, is not in the trace, and the append it would have covered is lost
 printf 'w1\n' >m/a.wal && sync m/a.wal && sync m || fail "a.wal"
 "$FL" crash m --when 'fsync:*.wal' --timeout 60 --seed 1 >when.out 2>&1 &
 cpid=$!
 echo "$cpid" >"$PIDS/when"
-sleep 0.5
+armed when.out
 printf 'other\n' >m/other.log && sync m/other.log || fail "a file the glob does not match was held"
 printf 'w2\n' >>m/a.wal
 sync m/a.wal 2>/dev/null && fail "the fsync that fired the trigger succeeded"
@@ -102,7 +121,7 @@ last=$("$FL" show "$e" | awk '$4 == "/a.wal" && ($3 == "write" || $3 == "fsync")
 "$FL" crash m --when 'writes:3:log' --timeout 60 --seed 2 >when2.out 2>&1 &
 cpid=$!
 echo "$cpid" >"$PIDS/when"
-sleep 0.5
+armed when2.out
 ok=0
 for i in 1 2 3; do echo "line $i" >>m/log 2>/dev/null && ok=$((ok + 1)); done
 wait $cpid || fail "crash --when writes: $(cat when2.out)"
@@ -115,14 +134,39 @@ e=$(sed -n 's|.*replay with: faultline replay \(.*\) .*|\1|p' when2.out)
 [ $? -eq 3 ] && grep -q "did not happen within 1 s" err || fail "--when timeout: $(cat err)"
 "$FL" crash m m2 --when 'fsync:x' >/dev/null 2>&1; [ $? -eq 2 ] || fail "--when with two DIRs: not exit 2"
 
-# the end
-mpid=$(cat pid)
-kill "$mpid" "$(cat pid2)"
+# a trace that cannot be written: no barrier may succeed, and no crash
+# state is drawn from what the trace lacks
+mkdir full fm fb
+mount -t tmpfs -o size=1m tmpfs full || hard_error "mount tmpfs"
+"$FL" mount fm --backing fb --trace full/t --daemon --pid-file fpid 2>/dev/null ||
+	fail "mount with the trace on a small tmpfs"
+cp fpid "$PIDS/fmount"
+head -c 3000000 /dev/zero >fm/big 2>/dev/null # more than the trace can hold
+printf 'x\n' >fm/small
+sync fm/small 2>/dev/null && fail "an fsync succeeded though the trace could not hold it"
+"$FL" crash fm >/dev/null 2>err; [ $? -eq 3 ] || fail "a crash of a failed recording: not exit 3"
+grep -q "faultline-fs failed" err || fail "unclear: $(cat err)"
+fp=$(cat fpid 2>/dev/null)
+[ -n "$fp" ] && kill "$fp" 2>/dev/null
 i=0
-while kill -0 "$mpid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+while [ -n "$fp" ] && kill -0 "$fp" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+grep -q " $WORK/fm " /proc/mounts && fail "the failed mount is left behind"
+umount full
+
+# the end: SIGTERM seals the epoch being recorded
+mpid=$(cat pid) mpid2=$(cat pid2)
+last=$(ls -d t/epoch-* | sed 's/.*epoch-//' | sort -n | tail -n 1)
+echo end >m/end
+kill "$mpid" "$mpid2"
+i=0
+while { kill -0 "$mpid" || kill -0 "$mpid2"; } 2>/dev/null && [ $i -lt 200 ]; do
+	sleep 0.1; i=$((i + 1))
+done
 grep -q " $WORK/" /proc/mounts && fail "a mount is left behind"
 [ -e pid ] && fail "the pid file is left behind"
-jq -e '.status == "complete" and .records > 0' t/epoch-3/meta.json >/dev/null ||
-	fail "the last epoch is not sealed: $(cat t/epoch-3/meta.json)"
-"$FL" show t/epoch-3 >/dev/null || fail "the last epoch does not read"
+jq -e '.status == "complete" and .records > 0' "t/epoch-$last/meta.json" >/dev/null ||
+	fail "the last epoch is not sealed: $(cat "t/epoch-$last/meta.json")"
+"$FL" show "t/epoch-$last" | grep -q 'create .*/end' || fail "epoch $last lacks its last write"
+"$FL" show "t/epoch-$last" | tail -n 1 | grep -q '"faultline: power cut"' ||
+	fail "epoch $last does not end with its end mark"
 exit 0
