@@ -17,6 +17,7 @@
 
 #define STATE_SECTOR_MAX (1u << 20)
 #define STATE_BLOCK_MAX (1u << 24)
+#define STATE_RANGE_MAX (1u << 22) /* ops in one dFIRST:LAST range */
 
 int state_add(struct state *s, uint64_t seq, uint8_t how, const char *rle,
 	      bool size_lost)
@@ -122,12 +123,20 @@ int state_id(const struct state *s, char *buf, size_t cap)
 		ok = put(buf, cap, &pos, "b%u", s->block);
 	for (i = 0; ok && i < s->n; i++) {
 		const struct state_choice *c = &s->ch[i];
+		size_t j = i;
 
-		if (c->how == STATE_DROP)
+		/* a run of dropped ops with consecutive seqs is one range */
+		while (c->how == STATE_DROP && j + 1 < s->n && s->ch[j + 1].how == STATE_DROP &&
+		       s->ch[j + 1].seq == s->ch[j].seq + 1)
+			j++;
+		if (c->how == STATE_DROP && j > i)
+			ok = put(buf, cap, &pos, "-d%" PRIu64 ":%" PRIu64, c->seq, s->ch[j].seq);
+		else if (c->how == STATE_DROP)
 			ok = put(buf, cap, &pos, "-d%" PRIu64, c->seq);
 		else
 			ok = put(buf, cap, &pos, "-t%" PRIu64 ":%s%s", c->seq,
 				 c->rle ? c->rle : "", c->size_lost ? "S" : "");
+		i = j;
 	}
 	return ok ? (int)pos : -ENAMETOOLONG;
 }
@@ -186,6 +195,29 @@ static bool rle_valid(const char *rle, size_t len)
 	return true;
 }
 
+/* "dFIRST:LAST" (*p at the ':'): every op FIRST..LAST dropped.  The
+ * canonical form only: LAST > FIRST, none of them chosen before. */
+static int parse_range(const char **p, struct state *s, uint64_t first, char *err,
+		       size_t errlen)
+{
+	uint64_t last, seq;
+	int rc = 0;
+
+	(*p)++;
+	if (!parse_num(p, UINT64_MAX, &last) || last <= first || last - first > STATE_RANGE_MAX) {
+		snprintf(err, errlen, "bad range of dropped ops after d%" PRIu64, first);
+		return -EINVAL;
+	}
+	for (seq = first; !rc && seq <= last; seq++) {
+		if (state_find(s, seq)) {
+			snprintf(err, errlen, "op %" PRIu64 " chosen twice", seq);
+			return -EINVAL;
+		}
+		rc = state_add(s, seq, STATE_DROP, NULL, false);
+	}
+	return rc;
+}
+
 static int parse_choice(const char **p, struct state *s, char *err, size_t errlen)
 {
 	char kind = *(*p)++;
@@ -203,6 +235,8 @@ static int parse_choice(const char **p, struct state *s, char *err, size_t errle
 		snprintf(err, errlen, "op %" PRIu64 " chosen twice", seq);
 		return -EINVAL;
 	}
+	if (kind == 'd' && **p == ':')
+		return parse_range(p, s, seq, err, errlen);
 	if (kind == 'd')
 		return state_add(s, seq, STATE_DROP, NULL, false);
 	if (*(*p)++ != ':') {

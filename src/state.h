@@ -9,6 +9,9 @@
  * ID GRAMMAR (shell-safe: letters, digits, '-', ':'):
  *   id     := "c" SEQ [ "s" SECTOR ] [ "b" BLOCK ] { "-" choice }
  *   choice := "d" SEQ                      the op is dropped
+ *           | "d" SEQ ":" SEQ              every op from the first to the last
+ *                                          is dropped (written for a run of
+ *                                          consecutive seqs: d5:8 = d5-d6-d7-d8)
  *           | "t" SEQ ":" [ RLE ] [ "S" ]  the write is torn
  *   RLE    := { COUNT KIND }  KIND: n new, o old, z zeros, g garbage
  * The RLE covers, in order, the sectors of the write's byte range; with a
@@ -20,6 +23,9 @@
  * have given the file (its bytes past the old end vanish).
  * Example: c812-d790-t801:4n4o   crash during 812, op 790 lost, op 801 torn.
  * Choices are sorted by seq; garbage bytes derive from the id itself.
+ * state_id writes each run of two or more dropped ops with consecutive
+ * seqs as one range, so that a crash that loses thousands of writes still
+ * has an id a command line takes; both forms parse to the same state.
  */
 #ifndef FL_STATE_H
 #define FL_STATE_H

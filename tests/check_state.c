@@ -69,10 +69,42 @@ START_TEST(id_with_sector_and_block)
 }
 END_TEST
 
+/* A run of consecutive dropped ops is written as one range, and parses back. */
+START_TEST(drop_ranges_round_trip)
+{
+	struct state p = {0}, q = {0};
+	char id[64], err[128];
+	uint64_t seq;
+
+	p.crash = 20;
+	p.sector = STATE_SECTOR_DEFAULT;
+	for (seq = 3; seq <= 6; seq++)
+		ck_assert_int_eq(state_add(&p, seq, STATE_DROP, NULL, false), 0);
+	ck_assert_int_eq(state_add(&p, 8, STATE_DROP, NULL, false), 0);
+	ck_assert_int_eq(state_add(&p, 9, STATE_TEAR, "1n1z", false), 0);
+	ck_assert_int_eq(state_add(&p, 10, STATE_DROP, NULL, false), 0);
+	ck_assert_int_eq(state_add(&p, 11, STATE_DROP, NULL, false), 0);
+	ck_assert_int_gt(state_id(&p, id, sizeof(id)), 0);
+	ck_assert_str_eq(id, "c20-d3:6-d8-t9:1n1z-d10:11");
+	ck_assert_int_eq(state_parse(id, &q, err, sizeof(err)), 0);
+	ck_assert_uint_eq(q.n, 8);
+	ck_assert_uint_eq(q.ch[3].seq, 6);
+	ck_assert_int_eq(q.ch[3].how, STATE_DROP);
+	ck_assert_int_eq(q.ch[5].how, STATE_TEAR);
+	/* the long form is the same state */
+	ck_assert_int_eq(state_parse("c20-d3-d4-d5-d6-d8-t9:1n1z-d10-d11", &q, err, sizeof(err)), 0);
+	ck_assert_int_gt(state_id(&q, id, sizeof(id)), 0);
+	ck_assert_str_eq(id, "c20-d3:6-d8-t9:1n1z-d10:11");
+	state_free(&p);
+	state_free(&q);
+}
+END_TEST
+
 static const char *const bad_ids[] = {
 	"", "x12", "c", "c12-", "c12-q3", "c12-d", "c12-t3", "c12-t3:4x", "c12-t3:n",
 	"c12-d3-d3", "c12 -d3", "c12;rm", "c99999999999999999999999", "c1s0", "c1s512b100",
-	"c1-t2:4nS5",
+	"c1-t2:4nS5", "c12-d5:3", "c12-d3:3", "c12-d3:5-d4", "c12-d3:", "c12-d3:x",
+	"c12-d1:99999999999",
 };
 
 START_TEST(bad_ids_are_refused)
@@ -118,6 +150,7 @@ Suite *make_state_suite(void)
 	tcase_add_test(tc, id_round_trip);
 	tcase_add_test(tc, id_with_sector_and_block);
 	tcase_add_test(tc, long_ids_are_whole);
+	tcase_add_test(tc, drop_ranges_round_trip);
 	tcase_add_loop_test(tc, bad_ids_are_refused, 0, sizeof(bad_ids) / sizeof(bad_ids[0]));
 	tcase_add_test(tc, rle_expand_and_encode);
 	tcase_add_test(tc, garbage_is_deterministic);
