@@ -738,11 +738,15 @@ static void serve_one(struct mount_run *run, int c)
 	enum crash_how how;
 	int kill_flag;
 	pid_t client = peer_allowed(c);
-	ssize_t n = client < 0 ? 0 : recv(c, req, sizeof(req) - 1, 0);
+	/* read whatever the answer: a client whose request is left unread may
+	 * see its send fail (the connection reset) instead of the answer */
+	ssize_t n = recv(c, req, sizeof(req) - 1, 0);
 
-	if (client < 0)
+	if (client < 0) {
 		answer = "error permission denied: only root and the mount's "
 			 "user may crash it\n";
+		n = 0;
+	}
 	if (n > 0 &&
 	    sscanf(req, "crash %31s %llu %d %4127s %u", how_s, &seed,
 		   &kill_flag, when, &secs) == 5 &&
@@ -1050,11 +1054,12 @@ static int crash_ask(const char *mnt, const char *req, unsigned wait_s)
 
 	if (s < 0)
 		return -1;
-	if (connect(s, (struct sockaddr *)&a, mount_addr(mnt, &a)) < 0 ||
-	    send(s, req, strlen(req), MSG_NOSIGNAL) < 0) {
+	if (connect(s, (struct sockaddr *)&a, mount_addr(mnt, &a)) < 0) {
 		close(s);
 		return -1;
 	}
+	if (send(s, req, strlen(req), MSG_NOSIGNAL) < 0)
+		shutdown(s, SHUT_WR); /* the answer, if any, says why */
 	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	return s;
 }

@@ -36,7 +36,7 @@ line=$(grep '^lost: ' "$WORK/off.out" | head -n 1)
 round=$(echo "$line" | awk '{ print $2 }')
 id=$(echo "$line" | awk '{ print $8 }')
 [ -n "$id" ] || fail "fsync=off: no state id in: $(echo "$line" | cut -c1-200)"
-echo "$line" | grep -q "replay: faultline replay $WORK/off/trace/epoch-$round $id\$" ||
+[ "${line#*replay: }" = "faultline replay $WORK/off/trace/epoch-$round $id" ] ||
 	fail "fsync=off: the loss does not name its replay"
 "$FL" replay "$WORK/off/trace/epoch-$round" "$id" --into "$WORK/replayed" >/dev/null ||
 	fail "fsync=off: state $id does not replay"

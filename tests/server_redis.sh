@@ -39,7 +39,7 @@ line=$(grep '^lost: ' "$WORK/everysec.out" | head -n 1)
 round=$(echo "$line" | awk '{ print $2 }')
 id=$(echo "$line" | awk '{ print $8 }')
 [ -n "$id" ] || fail "everysec: no state id in: $line"
-echo "$line" | grep -q "replay: faultline replay $WORK/everysec/trace/epoch-$round $id\$" ||
+[ "${line#*replay: }" = "faultline replay $WORK/everysec/trace/epoch-$round $id" ] ||
 	fail "everysec: the loss does not name its replay: $(echo "$line" | cut -c1-300)"
 "$FL" replay "$WORK/everysec/trace/epoch-$round" "$id" --into "$WORK/replayed" >/dev/null ||
 	fail "everysec: state $id does not replay"
