@@ -107,6 +107,7 @@ int mat_ino_copy(struct mat_inode *dst, const struct mat_inode *src)
 	dst->mtime_ns = src->mtime_ns;
 	dst->rdev = src->rdev;
 	dst->has_img = src->has_img;
+	dst->shared = src->shared;
 	dst->size = src->size;
 	dst->nbh = src->nbh;
 	dst->any_dirty = src->any_dirty;
@@ -258,11 +259,47 @@ int mat_attr_apply(struct mat *m, struct mat_inode *i, const struct ops_op *op)
 
 /* ---- the image ---- */
 
+int mat_unshare(struct mat *m, int dirfd, const char *name)
+{
+	char tmp[8300];
+	struct stat st;
+	int src, dst = -1, err;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.faultline-cow", name) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	if ((src = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return -errno;
+	if (fstat(src, &st) < 0)
+		err = -errno;
+	else if ((dst = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			       0600)) < 0)
+		err = -errno;
+	else
+		err = mat_clone_or_copy(m, src, dst, (uint64_t)st.st_size);
+	close(src);
+	if (dst >= 0)
+		close(dst);
+	if (!err && renameat(dirfd, tmp, dirfd, name) < 0)
+		err = -errno;
+	if (err && dst >= 0)
+		unlinkat(dirfd, tmp, 0);
+	return err;
+}
+
 int mat_img_open(struct mat *m, uint64_t id, int flags)
 {
+	struct mat_inode *i;
 	char name[32];
+	int err;
 
 	snprintf(name, sizeof(name), "%" PRIu64, id);
+	if ((flags & O_ACCMODE) != O_RDONLY && (i = mat_ino_find(&m->inodes, id)) && i->shared) {
+		if ((err = mat_unshare(m, m->imgfd, name)) < 0) {
+			errno = -err;
+			return -1;
+		}
+		i->shared = false; /* the base file is the base's alone again */
+	}
 	return openat(m->imgfd, name, flags | O_CLOEXEC, 0600);
 }
 
@@ -317,6 +354,19 @@ static int inode_attrs(struct mat_inode *i, int fd, struct stat *st)
 	return i->target ? fskey_read_xattrs(fd, &i->xa, &i->nxa) : -ENOMEM;
 }
 
+/* mat_new_shared: img/<id> becomes a hard link of the base file at rel
+ * (the base is never written: a write to the image copies it first).
+ * 0, or -errno (another file system: the caller copies). */
+static int image_link(struct mat *m, const struct ops_op *op, int basefd, const char *rel)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "%" PRIu64, op->id);
+	while (*rel == '/') /* names.h paths start at the root */
+		rel++;
+	return linkat(basefd, rel, m->imgfd, name, 0) < 0 ? -errno : 0;
+}
+
 /* Loads one BASE entry: its inode, its name, and a regular file's bytes. */
 static int image_base(struct mat *m, const struct ops_op *op, int basefd,
 		      const char *rel)
@@ -338,10 +388,16 @@ static int image_base(struct mat *m, const struct ops_op *op, int basefd,
 	if (err || !S_ISREG(st.st_mode))
 		goto out;
 	close(src);
+	src = -1;
+	i->has_img = true;
+	if (m->share && image_link(m, op, basefd, rel) == 0) {
+		i->shared = true; /* copied at its first write, if it has one */
+		err = mat_blocks_dirty(i, 0, (uint64_t)st.st_size, (uint64_t)st.st_size);
+		goto out;
+	}
 	src = ops_base_open(basefd, rel, O_RDONLY);
 	dst = mat_img_open(m, op->id, O_RDWR | O_CREAT | O_EXCL);
 	err = src < 0 ? src : dst < 0 ? -errno : mat_clone_or_copy(m, src, dst, (uint64_t)st.st_size);
-	i->has_img = true;
 	if (!err)
 		err = mat_blocks_dirty(i, 0, (uint64_t)st.st_size, (uint64_t)st.st_size);
 out:
@@ -500,8 +556,8 @@ int mat_new(const struct ops_trace *t, const char *workdir, enum mat_scratch how
 	return mat_new_budget(t, workdir, how, MAT_MEM_BUDGET_DEFAULT, out, err, errlen);
 }
 
-int mat_new_budget(const struct ops_trace *t, const char *workdir, enum mat_scratch how,
-		   uint64_t mem_budget, struct mat **out, char *err, size_t errlen)
+static int mat_make(const struct ops_trace *t, const char *workdir, enum mat_scratch how,
+		    uint64_t mem_budget, bool share, struct mat **out, char *err, size_t errlen)
 {
 	struct mat *m;
 	int rc;
@@ -511,6 +567,7 @@ int mat_new_budget(const struct ops_trace *t, const char *workdir, enum mat_scra
 	if (!m)
 		return -ENOMEM;
 	m->t = t;
+	m->share = share;
 	m->imgfd = -1;
 	m->workdir = strdup(workdir);
 	m->buf = malloc(MAT_IO);
@@ -531,6 +588,18 @@ int mat_new_budget(const struct ops_trace *t, const char *workdir, enum mat_scra
 fail:
 	mat_free(m);
 	return rc;
+}
+
+int mat_new_budget(const struct ops_trace *t, const char *workdir, enum mat_scratch how,
+		   uint64_t mem_budget, struct mat **out, char *err, size_t errlen)
+{
+	return mat_make(t, workdir, how, mem_budget, false, out, err, errlen);
+}
+
+int mat_new_shared(const struct ops_trace *t, const char *workdir, struct mat **out, char *err,
+		   size_t errlen)
+{
+	return mat_make(t, workdir, MAT_SCRATCH_DIR, MAT_MEM_BUDGET_DEFAULT, true, out, err, errlen);
 }
 
 const char *mat_root(const struct mat *m)

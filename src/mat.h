@@ -52,6 +52,20 @@ int mat_new(const struct ops_trace *t, const char *workdir, enum mat_scratch how
 int mat_new_budget(const struct ops_trace *t, const char *workdir, enum mat_scratch how,
 		   uint64_t mem_budget, struct mat **out, char *err, size_t errlen);
 
+/*
+ * As mat_new in workdir itself (MAT_SCRATCH_DIR), but the image's files
+ * are hard links of the base's, and a state's files the state leaves as
+ * in the base are hard links of them too: building a state costs the
+ * files it changes, not the base.  Nothing is ever written through a
+ * link: an image file is copied before its first write, a state's file
+ * before a write, a second name or attributes other than the base's.
+ * The base's files must stay as they are while any of these links live
+ * (a trace's base never changes).  workdir must be on the base's file
+ * system, or the files are copied as by mat_new.
+ */
+int mat_new_shared(const struct ops_trace *t, const char *workdir, struct mat **out, char *err,
+		   size_t errlen);
+
 /* Directory to build states in (on the same file system as the image). */
 const char *mat_root(const struct mat *m);
 
@@ -70,8 +84,9 @@ int mat_image_apply(struct mat *m, size_t idx);
 /*
  * Builds state s in dir (which must not exist): the image, plus the ops
  * extra[0..n) (indices into the trace, ascending) that s does not drop,
- * torn as s says.  Stores the state's content key in *key.  Returns 0 or
- * a negative code (err says why).
+ * torn as s says.  Stores the state's content key in *key (key NULL:
+ * none is computed, and no file is read for it).  Returns 0 or a
+ * negative code (err says why).
  */
 int mat_build(struct mat *m, const struct state *s, const size_t *extra,
 	      size_t n, const char *dir, uint64_t *key, char *err, size_t errlen);

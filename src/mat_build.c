@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,8 @@ struct bfile {
 				  names are hard links to it) */
 	uint32_t mode;         /* type and permissions */
 	struct mat_mem *mem;   /* key-only build: the file's bytes in memory, NULL if unchanged */
+	bool shared;           /* a hard link of the base's file (mat_new_shared): copied before
+				  a write, a second name or other attributes */
 };
 
 struct bplaced {
@@ -189,12 +192,31 @@ nomem:
 	return -ENOMEM;
 }
 
+/* A state file that is a link of the base's: copied, so it may change. */
+static int b_unshare(struct build *b, struct bfile *f)
+{
+	int err;
+
+	if (!f->shared)
+		return 0;
+	if ((err = mat_unshare(b->m, b->dirfd, f->rel)) == 0)
+		f->shared = false;
+	return err;
+}
+
 /* Creates a regular file at rel with the image's bytes for inode i. */
 static int b_place_file(struct build *b, const struct mat_inode *i, const char *rel)
 {
-	int fd = openat(b->dirfd, rel, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	int src, err = 0;
+	char name[32];
+	int fd, src, err = 0;
 
+	snprintf(name, sizeof(name), "%" PRIu64, i->id);
+	if (i->shared && linkat(b->m->imgfd, name, b->dirfd, rel, 0) == 0) {
+		if ((err = b_add(b, i->id, rel, i->mode)) == 0)
+			b->f[b->nf - 1].shared = true;
+		return err;
+	}
+	fd = openat(b->dirfd, rel, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	if (i->has_img) {
@@ -234,6 +256,10 @@ static int b_place(struct build *b, const struct mat_entry *e, const char *dirre
 		return b_add(b, i->id, rel, i->mode);
 	}
 	if (S_ISREG(i->mode) && (prev = b_placed(b, i->id))) {
+		int err = b_unshare(b, prev); /* a second name is this state's alone */
+
+		if (err)
+			return err;
 		if (linkat(b->dirfd, prev->rel, b->dirfd, rel, 0) < 0)
 			return -errno;
 		return b_add(b, i->id, rel, i->mode); /* hashed as a link */
@@ -370,7 +396,10 @@ static int b_data(struct build *b)
 		if (fd < 0 || open_id != op->id) {
 			if (fd >= 0)
 				close(fd);
+			fd = -1;
 			open_id = op->id;
+			if ((err = b_unshare(b, f)) < 0)
+				return err;
 			if ((fd = openat(b->dirfd, f->rel, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) < 0)
 				return -errno;
 		}
@@ -446,22 +475,52 @@ static int b_attrs(struct build *b, const struct bfile *f, const struct mat_inod
 }
 
 /* Step 4: the content key, then attributes (deepest first). */
+/* A shared file (a link of the base's) that already has inode i's
+ * attributes, and no xattrs on either side, needs none given. */
+static bool b_attrs_hold(struct build *b, const struct bfile *f, const struct mat_inode *i)
+{
+	struct stat st;
+	char path[64];
+	ssize_t nx;
+	int fd = openat(b->dirfd, f->rel, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	bool same;
+
+	if (fd < 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	same = fstat(fd, &st) == 0 && (st.st_mode & 07777) == (i->mode & 07777) &&
+	       st.st_uid == i->uid && st.st_gid == i->gid &&
+	       (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec == i->mtime_ns &&
+	       i->nxa == 0 && (nx = listxattr(path, NULL, 0)) == 0;
+	close(fd);
+	return same;
+}
+
 static int b_finish(struct build *b, uint64_t *key)
 {
 	struct fskey k;
 	size_t n;
-	int err = fskey_init(&k);
+	int err = key ? fskey_init(&k) : 0;
 
-	for (n = 0; !err && n < b->nf; n++)
+	for (n = 0; key && !err && n < b->nf; n++)
 		err = b_key_file(b, &b->f[n], &k);
 	if (err) {
 		fskey_abort(&k);
 		return err;
 	}
-	*key = fskey_final(&k);
-	for (n = b->nf; !err && !b->dry && n-- > 0;)
-		if (b->f[n].first || !S_ISREG(b->f[n].mode)) /* each inode once */
-			err = b_attrs(b, &b->f[n], b_inode(b, b->f[n].id));
+	if (key)
+		*key = fskey_final(&k);
+	for (n = b->nf; !err && !b->dry && n-- > 0;) {
+		struct bfile *f = &b->f[n];
+		const struct mat_inode *i = b_inode(b, f->id);
+
+		if (!f->first && S_ISREG(f->mode))
+			continue; /* each inode once */
+		if (f->shared && b_attrs_hold(b, f, i))
+			continue; /* the base's own file, as it is */
+		if (!(err = b_unshare(b, f)))
+			err = b_attrs(b, f, i);
+	}
 	return err;
 }
 

@@ -38,6 +38,8 @@ struct mat_inode {
 	struct fskey_xattr *xa; /* xattrs sorted by name; owned */
 	size_t nxa;        /* entries in xa */
 	bool has_img;      /* regular file with WORKDIR/img/<id> */
+	bool shared;       /* img/<id> is a hard link of the base file (mat_new_shared):
+			      copied before anything writes it */
 	uint64_t size;     /* image file size */
 	uint64_t *bh;      /* image block hashes, one per MAT_BLOCK */
 	size_t nbh;        /* entries in bh */
@@ -68,6 +70,7 @@ struct mat {
 	const char *why_not_mem;   /* "" or "; ..." why a tmpfs scratch was not used */
 	int imgfd;                 /* WORKDIR/img */
 	bool reflink;              /* FICLONE works in root (probed once) */
+	bool share;                /* mat_new_shared: base files linked, not copied */
 	unsigned lost;             /* MAT_LOST_* seen while building states */
 	void *inodes;              /* tsearch tree of struct mat_inode */
 	struct mat_ns ns;          /* image entries */
@@ -86,7 +89,11 @@ int mat_ns_copy(struct mat_ns *dst, const struct mat_ns *src);
 int mat_ns_apply(struct mat_ns *ns, const struct ops_trace *t, const struct ops_op *op);
 /* Applies an attribute op (OPS_F_ATTR) to inode i. */
 int mat_attr_apply(struct mat *m, struct mat_inode *i, const struct ops_op *op);
+/* Opens img/<id>; opened for writing, a shared one is copied first. */
 int mat_img_open(struct mat *m, uint64_t id, int flags);
+/* Replaces the file at name (below dirfd) by a copy of itself, so that
+ * writing it leaves the inode it shared alone.  0 or -errno. */
+int mat_unshare(struct mat *m, int dirfd, const char *name);
 
 /* ---- mat_data.c: bytes ---- */
 /* Applies bytes op (write, truncate, fallocate), whole or as choice c says, to fd of inode i. */

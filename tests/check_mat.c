@@ -221,6 +221,83 @@ START_TEST(attributes_follow_their_ops)
 }
 END_TEST
 
+/* A state built on a shared image (mat_new_shared), its key on disk, the base's key before and after. */
+static uint64_t build_shared(const struct ops_trace *t, const char *id, const char *dir)
+{
+	char err[512], work[720], base[720];
+	struct state s = {0};
+	struct mat *m;
+	uint64_t before, after, disk;
+
+	snprintf(base, sizeof(base), "%s/base", t->dir);
+	ck_assert_int_eq(fskey_dir(base, &before, err, sizeof(err)), 0);
+	ck_assert_msg(state_parse(id, &s, err, sizeof(err)) == 0, "%s", err);
+	snprintf(work, sizeof(work), "%s.work", dir);
+	ck_assert_msg(mat_new_shared(t, work, &m, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(mat_build_all(m, &s, dir, NULL, err, sizeof(err)) == 0, "%s", err);
+	mat_free(m);
+	mat_remove(work);
+	state_free(&s);
+	ck_assert_int_eq(fskey_dir(base, &after, err, sizeof(err)), 0);
+	ck_assert_msg(before == after, "%s: building it changed the base", id);
+	ck_assert_int_eq(fskey_dir(dir, &disk, err, sizeof(err)), 0);
+	return disk;
+}
+
+/*
+ * mat_new_shared builds what mat_new builds, state for state, and never
+ * writes the base it links: bytes written, a mode changed, an xattr set,
+ * a second name, each to a base file, whole or dropped; a file no op
+ * touches stays a link of the base's.
+ */
+START_TEST(shared_image_builds_the_same_states)
+{
+	/* seqs: 1-5 the base, 6 write w, 7 chmod a, 8 xattr x, 9 link l, 10 write l, 11 mark */
+	static const char *const ids[] = {"c11",	     "c11-d6",	  "c11-d7:8", "c11-d9:10",
+					  "c11-d6:10", "c11-t6:1z", "c6",	      "c10-d9"};
+	struct tb b;
+	struct ops_trace *t;
+	char dir[700], plain[700], p1[800], p2[800];
+	struct stat st1, st2;
+	size_t k;
+
+	fill_bufs();
+	tb_start(&b, "t");
+	tb_base(&b, 2, 1, "w", "w", bufA, 2048, 0644);
+	tb_base(&b, 3, 1, "a", "a", "attrs", 5, 0644);
+	tb_base(&b, 4, 1, "x", "x", "xattr", 5, 0644);
+	tb_base(&b, 5, 1, "l", "l", "linked", 6, 0644);
+	tb_base(&b, 6, 1, "u", "u", "untouched", 9, 0640);
+	tb_rec(&b, TB_WRITE(2, 512, bufB, 1024));
+	tb_rec(&b, (struct trace_rec){.op = TRACE_OP_SETATTR, .id = 3, .flags = TRACE_SA_MODE,
+				      .mode = 0100600});
+	tb_rec(&b, (struct trace_rec){.op = TRACE_OP_SETXATTR, .id = 4, .name = "user.k",
+				      .name_len = 6, .data = "v", .data_len = 1});
+	tb_rec(&b, (struct trace_rec){.op = TRACE_OP_LINK, .id = 5, .parent = 1, .name = "l2",
+				      .name_len = 2});
+	tb_rec(&b, TB_WRITE(5, 0, "L", 1));
+	tb_rec(&b, TB_MARK("end"));
+	t = tb_finish(&b);
+	for (k = 0; k < sizeof(ids) / sizeof(ids[0]); k++) {
+		snprintf(dir, sizeof(dir), "%s/shared%zu", b.dir, k);
+		snprintf(plain, sizeof(plain), "%s/plain%zu", b.dir, k);
+		ck_assert_msg(build_shared(t, ids[k], dir) == build(t, ids[k], plain),
+			      "%s: the shared build differs from the plain one", ids[k]);
+		snprintf(p1, sizeof(p1), "%s/u", dir);
+		snprintf(p2, sizeof(p2), "%s/base/u", t->dir);
+		ck_assert(stat(p1, &st1) == 0 && stat(p2, &st2) == 0);
+		ck_assert_msg(st1.st_ino == st2.st_ino, "%s: an untouched file was copied", ids[k]);
+		snprintf(p1, sizeof(p1), "%s/w", dir);
+		snprintf(p2, sizeof(p2), "%s/base/w", t->dir);
+		ck_assert(stat(p1, &st1) == 0 && stat(p2, &st2) == 0);
+		ck_assert_msg(strcmp(ids[k], "c11-d6") && strcmp(ids[k], "c11-d6:10")
+				      ? st1.st_ino != st2.st_ino : st1.st_ino == st2.st_ino,
+			      "%s: w is shared when written, or copied when not", ids[k]);
+	}
+	ops_free(t);
+}
+END_TEST
+
 /* Names in recorded order: rename across directories, then unlink of the new name. */
 START_TEST(names_apply_in_recorded_order)
 {
@@ -376,6 +453,7 @@ Suite *make_mat_suite(void)
 	tcase_add_test(tc, append_loses_its_size_or_its_bytes);
 	tcase_add_test(tc, block_tear_damages_clean_sectors);
 	tcase_add_test(tc, attributes_follow_their_ops);
+	tcase_add_test(tc, shared_image_builds_the_same_states);
 	tcase_add_test(tc, names_apply_in_recorded_order);
 	tcase_add_test(tc, created_inode_without_its_name);
 	tcase_add_test(tc, growth_rehashes_the_old_last_block);
