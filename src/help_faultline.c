@@ -134,9 +134,9 @@ static const struct help_opt mount_opts[] = {
 	{"--pid-file FILE", "Write the serving process's pid to FILE (removed when it stops)."},
 	{"--allow-other", "Let other users enter the mount (FUSE allow_other)."},
 	{"--trace-keep N",
-	 "Keep the epochs of the last N crashes only (and the one being recorded; each holds a "
-	 "copy of the backing directory); by default every epoch stays, so that every crash "
-	 "replays."},
+	 "Keep the epochs of the last N crashes only (and the one being recorded; each holds the "
+	 "directory as the epoch began, sharing the files no epoch changed); by default every "
+	 "epoch stays, so that every crash replays."},
 	{NULL, NULL},
 };
 

@@ -58,10 +58,12 @@
  * again DIR is not mounted: a path opened then reaches the mount point's
  * own directory.
  *
+ * A crash costs the files the epoch wrote: the state is built with the
+ * base's untouched files hard-linked (mat_new_shared), and the backing
+ * keeps its own copies of them (mount_backing.c).
+ *
  * Not done yet: folding history inside an epoch (its records grow until
- * the next crash).  A crash copies the backing directory's bytes three
- * times (the materializer's image, the state, the backing): its latency
- * grows with the directory's size (docs/PERFORMANCE.md).
+ * the next crash).
  *
  * Exit (mount): 0 stopped by a signal with the trace sealed; 2 bad usage;
  * 3 environment (no /dev/fuse, the mount or a crash failed).
@@ -94,6 +96,7 @@
 #include "cli.h"
 #include "crash.h"
 #include "mat.h"
+#include "mount_i.h"
 #include "model.h"
 #include "ops.h"
 #include "record_i.h"
@@ -421,52 +424,6 @@ static void killed_gone(const pid_t *pids, int n)
 	}
 }
 
-/*
- * Makes BACKING hold exactly the contents of dir: copied first into
- * BACKING/.faultline-new (the same file system), then the old entries
- * removed and the new ones renamed into place.  A copy that fails leaves
- * BACKING as it was.  0 or -errno.
- */
-static int backing_replace(const struct mount_run *run, const char *dir)
-{
-	char path[PATH_MAX * 2], tmp[PATH_MAX + 32], to[PATH_MAX * 2];
-	struct dirent *e;
-	DIR *d;
-	int rc;
-
-	snprintf(tmp, sizeof(tmp), "%s/.faultline-new", run->backing);
-	rm_tree(tmp);
-	if (mkdir(tmp, 0700) < 0)
-		return -errno;
-	if ((rc = copy_tree(dir, tmp, &run->oldmask)) < 0 ||
-	    !(d = opendir(run->backing))) {
-		rc = rc < 0 ? rc : -errno;
-		rm_tree(tmp);
-		return rc;
-	}
-	while (rc == 0 && (e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
-		    strcmp(e->d_name, ".faultline-new")) {
-			snprintf(path, sizeof(path), "%s/%s", run->backing,
-				 e->d_name);
-			rc = rm_tree(path);
-		}
-	closedir(d);
-	if (rc == 0 && !(d = opendir(tmp)))
-		rc = -errno;
-	while (rc == 0 && (e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-			snprintf(path, sizeof(path), "%s/%s", tmp, e->d_name);
-			snprintf(to, sizeof(to), "%s/%s", run->backing,
-				 e->d_name);
-			if (rename(path, to) < 0)
-				rc = -errno;
-		}
-	if (rc == 0 || d)
-		closedir(d);
-	return rc ? rc : rmdir(tmp) < 0 ? -errno : 0;
-}
-
 /* Appends one line to TRACE/crashes and fsyncs it: a crash nobody can replay
  * would be worse than none.  0 or -errno. */
 static int crashes_log(const struct mount_run *run, const char *line)
@@ -497,9 +454,40 @@ static bool ends_with_cut(const struct ops_trace *t)
 }
 
 /*
+ * Builds state s of t in into, with work as scratch.  The files the state
+ * leaves as the epoch's base had them become hard links of the base's
+ * (mat_new_shared): bases never change, and a crash costs the files the
+ * epoch wrote, not the directory.  Should that fail, the plain way.
+ * 0 or negative (err says why).
+ */
+static int state_build(const struct ops_trace *t, const struct state *s, const char *work,
+		       const char *into, char *err, size_t errlen)
+{
+	struct mat *m = NULL;
+	int rc, pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		rc = pass ? mat_new(t, work, MAT_SCRATCH_DIR, &m, err, errlen)
+			  : mat_new_shared(t, work, &m, err, errlen);
+		if (rc == 0)
+			rc = mat_build_all(m, s, into, NULL, err, errlen);
+		mat_free(m);
+		m = NULL;
+		mat_remove(work);
+		if (rc == 0)
+			return 0;
+		mat_remove(into);
+		if (pass == 0)
+			err[0] = 0;
+	}
+	return rc;
+}
+
+/*
  * Builds the crash state of the ended epoch at its end mark as the next
- * epoch's base; *id gets its id (malloc'ed).  0 or a negative code with
- * the reason in err.
+ * epoch's base, and makes the backing directory hold it; *id gets its id
+ * (malloc'ed).  0 or a negative code with the reason in err (the backing
+ * directory is then as it was).
  */
 static int crash_build(struct mount_run *run, enum crash_how how, uint64_t seed,
 		       char **id, char *err, size_t errlen)
@@ -507,8 +495,7 @@ static int crash_build(struct mount_run *run, enum crash_how how, uint64_t seed,
 	char work[PATH_MAX + 32], into[PATH_MAX + 64];
 	struct ops_trace *t = NULL;
 	struct state s = {0};
-	struct mat *m = NULL;
-	uint64_t key;
+	uint64_t copied = 0;
 	int rc;
 
 	snprintf(work, sizeof(work), "%s/.crash-work", run->trace);
@@ -529,14 +516,13 @@ static int crash_build(struct mount_run *run, enum crash_how how, uint64_t seed,
 		rc = -errno;
 	strcat(into, "/" TRACE_BASE_DIR);
 	if (rc == 0)
-		rc = mat_new(t, work, MAT_SCRATCH_DIR, &m, err, errlen);
-	if (rc == 0)
-		rc = mat_build_all(m, &s, into, &key, err, errlen);
+		rc = state_build(t, &s, work, into, err, errlen);
+	if (rc == 0 && (rc = mount_backing_replace(run->backing, t, into, &copied)) < 0)
+		snprintf(err, errlen, "cannot rewrite %s (left as it was): %s", run->backing,
+			 strerror(-rc));
 	if (rc && !err[0])
 		snprintf(err, errlen, "cannot build the crash state: %s",
 			 strerror(-rc));
-	mat_free(m);
-	mat_remove(work);
 	state_free(&s);
 	ops_free(t);
 	return rc;
@@ -584,7 +570,7 @@ static int serve_again(struct mount_run *run, unsigned ended, int rc, char *err,
 static char *crash_serve(struct mount_run *run, enum crash_how how,
 			 uint64_t seed, bool kill, pid_t client)
 {
-	char err[PATH_MAX + 512] = "", base[PATH_MAX + 64];
+	char err[PATH_MAX + 512] = "";
 	char *id = NULL, *line = NULL, *reply = NULL;
 	unsigned ended = run->epoch;
 	pid_t pids[4096];
@@ -599,12 +585,6 @@ static char *crash_serve(struct mount_run *run, enum crash_how how,
 			 run->trace, ended);
 	if (rc == 0)
 		rc = crash_build(run, how, seed, &id, err, sizeof(err));
-	snprintf(base, sizeof(base), "%s/epoch-%u/%s", run->trace, ended + 1,
-		 TRACE_BASE_DIR);
-	if (rc == 0 && (rc = backing_replace(run, base)) < 0)
-		snprintf(err, sizeof(err),
-			 "cannot rewrite %s (left as it was): %s", run->backing,
-			 strerror(-rc));
 	if (rc == 0 && asprintf(&line,
 				"epoch %u id %s how %s seed %" PRIu64
 				" model %s killed %d\n",

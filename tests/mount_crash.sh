@@ -22,8 +22,15 @@
 require_fuse
 require_cmd jq
 cd "$WORK" || hard_error "cd $WORK"
+# tree DIR: every entry below DIR with its type, mode, owner, mtime, size and content hash
+tree() {
+	(cd "$1" && find . -mindepth 1 -printf '%p %y %m %U %G %T@ %s\n' | sort &&
+		find . -type f -exec sha1sum {} + | sort)
+}
 mkdir m b m2 b2
 printf 'base\n' >b/old
+printf 'base\n' >b/mod  # appended, never synced: the crash takes it back to this
+printf 'base\n' >b/kept # appended and synced: the state writes it
 
 "$FL" mount m --backing b --trace t --daemon --pid-file pid 2>mount.err ||
 	fail "mount: $(cat mount.err)"
@@ -33,6 +40,8 @@ grep -q " $WORK/m fuse" /proc/mounts || fail "m is not mounted"
 # durable: written, fsynced (coreutils sync FILE), its directory fsynced
 printf 'kept\n' >m/synced && sync m/synced && sync m || fail "the synced writes failed"
 printf 'unsynced tail\n' >>m/synced
+printf 'lost\n' >>m/mod
+printf 'more\n' >>m/kept && sync m/kept || fail "kept"
 printf 'never synced\n' >m/never
 (cd m && exec sleep 300) &
 user=$!
@@ -48,6 +57,7 @@ done
 chmod 711 "$WORK" # (so that it can name the mount)
 setpriv --reuid=65534 --regid=65534 --clear-groups "$FL" crash "$WORK/m" >/dev/null 2>err
 [ $? -eq 3 ] && grep -q "permission denied" err || fail "another user crashed the mount: $(cat err)"
+tree t/epoch-1/base >base1.before
 "$FL" crash m --kill --seed 11 >crash.out 2>crash.err || fail "crash: $(cat crash.err)"
 cat crash.out
 wait $user
@@ -59,9 +69,21 @@ grep -q "1 killed" crash.out || fail "crash does not say it killed one process: 
 [ "$(cat b/synced)" = kept ] || fail "the synced file is not as synced: $(cat b/synced)"
 [ -e b/never ] && fail "a file no barrier covered survived lose-unsynced"
 [ "$(cat b/old)" = base ] || fail "a base file changed"
+[ "$(cat b/mod)" = base ] || fail "an unsynced append to a base file survived"
+[ "$(printf 'base\nmore\n')" = "$(cat b/kept)" ] || fail "a synced append to a base file was lost"
 [ "$(cat m/synced)" = kept ] || fail "the mount does not serve the crash state"
 "$FL" replay t/epoch-1 "$id" --into replayed >/dev/null || fail "replay $id"
 diff -r replayed b >/dev/null || fail "replay of $id differs from the backing directory"
+# byte for byte and attribute for attribute: replay, the next base, the backing
+tree replayed >tree.replayed
+tree t/epoch-2/base >tree.base2
+tree b >tree.backing
+cmp -s tree.replayed tree.base2 || fail "epoch 2's base is not the replayed state: $(diff tree.replayed tree.base2 | head -5)"
+cmp -s tree.replayed tree.backing || fail "the backing is not the replayed state: $(diff tree.replayed tree.backing | head -5)"
+# the ended epoch's base is as it was (the next one shares its untouched files)
+tree t/epoch-1/base | cmp -s - base1.before || fail "the crash changed epoch 1's base"
+[ "$(stat -c %i t/epoch-1/base/old)" = "$(stat -c %i t/epoch-2/base/old)" ] ||
+	fail "a file the epoch left alone was copied into the next base, not shared"
 grep -q "^epoch 1 id $id how lose-unsynced seed 11 model posix killed 1\$" t/crashes ||
 	fail "t/crashes: $(cat t/crashes)"
 "$FL" show t/epoch-1 | tail -n 1 | grep -q 'mark .*"faultline: power cut"' ||

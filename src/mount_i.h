@@ -1,0 +1,21 @@
+/*
+ * mount_i.h - the parts of `faultline mount` (mount_cmd.c) in files of
+ * their own.
+ */
+#ifndef FL_MOUNT_I_H
+#define FL_MOUNT_I_H
+
+#include <stdint.h>
+
+#include "ops.h"
+
+/*
+ * Makes the backing directory hold exactly the tree at state, the crash
+ * state of the epoch whose trace is t (mount_backing.c): files the epoch
+ * left alone are kept, the rest copied.  *copied gets the bytes copied.
+ * 0, or -errno with the backing directory as it was.
+ */
+int mount_backing_replace(const char *backing, const struct ops_trace *t,
+			  const char *state, uint64_t *copied);
+
+#endif
