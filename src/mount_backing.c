@@ -33,8 +33,6 @@
 #include "record_i.h"
 #include "trace.h"
 
-#define NEW_DIR ".faultline-new"
-
 struct walk {
 	int from;      /* the state directory */
 	int to;	       /* BACKING/.faultline-new */
@@ -105,20 +103,60 @@ static bool touched(const uint64_t *v, size_t n, uint64_t id)
 	return bsearch(&id, v, n, sizeof(*v), u64_cmp) != NULL;
 }
 
-/* The base's regular files with one name that no state-changing op names,
- * nor any directory above them: their paths, sorted (w->stable). */
+/* A base entry's inode and directory (hard links: one entry per name). */
+struct idp {
+	uint64_t id, parent;
+};
+
+static int idp_cmp(const void *a, const void *b)
+{
+	return u64_cmp(&((const struct idp *)a)->id,
+		       &((const struct idp *)b)->id);
+}
+
+/* The base entry of id in v (sorted), or NULL; *names gets how many it has. */
+static const struct idp *idp_find(const struct idp *v, size_t n, uint64_t id,
+				  size_t *names)
+{
+	struct idp k = {.id = id};
+	const struct idp *e = bsearch(&k, v, n, sizeof(*v), idp_cmp), *q;
+
+	*names = 0;
+	if (!e)
+		return NULL;
+	for (q = e; q > v && q[-1].id == id; q--)
+		;
+	for (e = q; q < v + n && q->id == id; q++)
+		(*names)++;
+	return e;
+}
+
+/*
+ * The base's regular files that the epoch left alone: one name in the
+ * base, and no state-changing op naming the file or a directory above
+ * it.  Their paths, sorted (w->stable).
+ */
 static int stable_files(const struct ops_trace *t, struct walk *w)
 {
 	struct names *nm = names_new();
-	size_t ntouched, k, depth;
+	struct idp *byid = malloc((t->nbase + 1) * sizeof(*byid));
+	size_t ntouched, k, depth, names;
 	uint64_t *tv = touched_ids(t, &ntouched), up;
+	const struct idp *e;
 	char rel[PATH_MAX], *p;
 	struct stat st;
-	int rc = nm && tv && (w->stable = calloc(t->nbase + 1, sizeof(char *)))
+	int rc = nm && tv && byid &&
+			 (w->stable = calloc(t->nbase + 1, sizeof(char *)))
 		     ? 0
 		     : -ENOMEM;
 
-	for (k = 0; !rc && k < t->nbase; k++) {
+	for (k = 0; !rc && k < t->nbase; k++)
+		byid[k] = (struct idp){.id = t->base[k].id,
+				       .parent = t->base[k].parent};
+	if (!rc)
+		qsort(byid, t->nbase, sizeof(*byid), idp_cmp);
+	for (k = 0; !rc && k < t->nbase;
+	     k++) { /* every name first: paths are whole */
 		const struct ops_op *op = &t->base[k];
 		struct trace_rec r = {.op = TRACE_OP_BASE,
 				      .id = op->id,
@@ -126,18 +164,20 @@ static int stable_files(const struct ops_trace *t, struct walk *w)
 				      .name = ops_name(t, op),
 				      .name_len = op->name_len};
 
-		if ((rc = names_apply(nm, &r)) < 0 || !S_ISREG(op->mode) ||
-		    touched(tv, ntouched, op->id))
-			continue;
+		rc = names_apply(nm, &r);
+	}
+	for (k = 0; !rc && k < t->nbase; k++) {
+		const struct ops_op *op = &t->base[k];
+
+		if (!S_ISREG(op->mode) || touched(tv, ntouched, op->id) ||
+		    !idp_find(byid, t->nbase, op->id, &names) || names != 1)
+			continue; /* written, moved, or a hard link: copied */
 		for (up = op->parent, depth = 0;
 		     up && up != TRACE_ROOT_ID && depth < t->nbase; depth++) {
-			size_t j;
-
 			if (touched(tv, ntouched, up))
 				break;
-			for (j = 0; j < t->nbase && t->base[j].id != up; j++)
-				;
-			up = j < t->nbase ? t->base[j].parent : 0;
+			e = idp_find(byid, t->nbase, up, &names);
+			up = e ? e->parent : 0;
 		}
 		if ((up && up != TRACE_ROOT_ID) ||
 		    names_path(nm, op->id, rel, sizeof(rel)) < 0)
@@ -157,6 +197,7 @@ static int stable_files(const struct ops_trace *t, struct walk *w)
 		qsort(w->stable, w->nstable, sizeof(char *), str_cmp);
 	names_free(nm);
 	free(tv);
+	free(byid);
 	return rc;
 }
 
@@ -166,35 +207,81 @@ static bool is_stable(const struct walk *w, const char *rel)
 	       NULL;
 }
 
-/* mode, owner, times and xattrs of st (the state's) onto fd (O_PATH, or open).
- */
-static int give_attrs(int fd, const struct stat *st, const char *from_proc)
+/* to's xattrs made from's (both opened, not O_PATH): each of from's set,
+ * the others removed.  Names a file system refuses (EPERM, ENOTSUP) are
+ * skipped, as the materializer does.  0 or -errno. */
+static int copy_xattrs(int from, int to)
 {
-	char path[64], names[8192], val[65536], *p;
-	struct timespec tv[2] = {st->st_atim, st->st_mtim};
-	ssize_t n, len;
+	static char names[65536], have[65536], val[65536];
+	ssize_t n = flistxattr(from, names, sizeof(names)), m, len;
+	char *p, *q;
 
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = from_proc ? llistxattr(from_proc, names, sizeof(names)) : 0;
-	for (p = names; n > 0 && p < names + n; p += strlen(p) + 1)
-		if ((len = lgetxattr(from_proc, p, val, sizeof(val))) >= 0)
-			lsetxattr(path, p, val, (size_t)len, 0);
-	if (fchownat(fd, "", st->st_uid, st->st_gid,
+	if (n < 0)
+		return errno == ENOTSUP ? 0 : -errno;
+	if ((m = flistxattr(to, have, sizeof(have))) < 0)
+		return errno == ENOTSUP ? 0 : -errno;
+	for (q = have; q < have + m; q += strlen(q) + 1) {
+		for (p = names; p < names + n && strcmp(p, q);
+		     p += strlen(p) + 1)
+			;
+		if (p >= names + n && fremovexattr(to, q) < 0 &&
+		    errno != EPERM && errno != ENOTSUP)
+			return -errno;
+	}
+	for (p = names; p < names + n; p += strlen(p) + 1) {
+		if ((len = fgetxattr(from, p, val, sizeof(val))) < 0)
+			return -errno;
+		if (fsetxattr(to, p, val, (size_t)len, 0) < 0 &&
+		    errno != EPERM && errno != ENOTSUP)
+			return -errno;
+	}
+	return 0;
+}
+
+/* The state's attributes st onto pfd (O_PATH or open): owner, then xattrs
+ * (from and to: opened descriptors, or -1 for none), then mode (after
+ * chown, which clears set-ID bits, and the xattrs, which chown may drop),
+ * then times. */
+static int give_attrs(int pfd, const struct stat *st, int from, int to)
+{
+	struct timespec tv[2] = {st->st_atim, st->st_mtim};
+	char path[64];
+	int rc;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", pfd);
+	if (fchownat(pfd, "", st->st_uid, st->st_gid,
 		     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 &&
 	    errno != EPERM)
 		return -errno;
+	if (from >= 0 && to >= 0 && (rc = copy_xattrs(from, to)) < 0)
+		return rc;
 	if (!S_ISLNK(st->st_mode) && chmod(path, st->st_mode & 07777) < 0)
 		return -errno;
-	return utimensat(fd, "", tv, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0
+	return utimensat(pfd, "", tv, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0
 		   ? -errno
 		   : 0;
+}
+
+/* A directory's attributes, xattrs included (opened on both sides). */
+static int put_dir_attrs(struct walk *w, const char *rel, int pfd,
+			 const struct stat *st)
+{
+	int from = openat(w->from, *rel ? rel : ".",
+			  O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int to = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = from < 0 || to < 0 ? -errno : give_attrs(pfd, st, from, to);
+
+	if (from >= 0)
+		close(from);
+	if (to >= 0)
+		close(to);
+	return rc;
 }
 
 /* One regular file of the state at rel into the new tree. */
 static int put_file(struct walk *w, const char *rel, const struct stat *st)
 {
 	struct seen k = {.dev = st->st_dev, .ino = st->st_ino}, *s;
-	char proc[64];
 	void **p;
 	int src, dst, rc = 0;
 	ssize_t n;
@@ -218,9 +305,8 @@ static int put_file(struct walk *w, const char *rel, const struct stat *st)
 		w->bytes += (uint64_t)n;
 	if (n < 0)
 		rc = -errno;
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", src);
 	if (!rc)
-		rc = give_attrs(dst, st, proc);
+		rc = give_attrs(dst, st, src, dst);
 	close(src);
 	close(dst);
 	if (!rc && st->st_nlink > 1 && (s = malloc(sizeof(*s)))) {
@@ -283,51 +369,98 @@ static int put(struct walk *w, const char *rel)
 	}
 	if ((fd = openat(w->to, rel, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return -errno;
-	snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
-	{
-		char from[64];
-		int ffd = openat(w->from, rel, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-
-		snprintf(from, sizeof(from), "/proc/self/fd/%d", ffd);
-		rc = give_attrs(fd, &st,
-				ffd >= 0 && !S_ISLNK(st.st_mode) ? from : NULL);
-		if (ffd >= 0)
-			close(ffd);
-	}
+	rc = S_ISDIR(st.st_mode) ? put_dir_attrs(w, rel, fd, &st)
+				 : give_attrs(fd, &st, -1, -1);
 	close(fd);
 	return rc;
 }
 
-/* BACKING's old entries removed, the new tree's moved in.  0 or -errno. */
-static int swap_in(const char *backing)
+/* Moves the entries of directory from (all but the names in skip[0..2))
+ * into directory to; their names are added to *moved (n entries).  0 or
+ * -errno (what was moved stays listed, for the way back). */
+static int move_all(const char *from, const char *to, const char *skip[2],
+		    char ***moved, size_t *n)
 {
-	char path[PATH_MAX * 2], to[PATH_MAX * 2], tmp[PATH_MAX + 32];
+	char src[PATH_MAX * 2], dst[PATH_MAX * 2], **v;
 	struct dirent *e;
-	DIR *d = opendir(backing);
+	DIR *d = opendir(from);
 	int rc = d ? 0 : -errno;
 
-	snprintf(tmp, sizeof(tmp), "%s/" NEW_DIR, backing);
-	while (!rc && (e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
-		    strcmp(e->d_name, NEW_DIR)) {
-			snprintf(path, sizeof(path), "%s/%s", backing,
-				 e->d_name);
-			rc = rm_tree(path);
+	while (!rc && (e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+		    !strcmp(e->d_name, skip[0]) || !strcmp(e->d_name, skip[1]))
+			continue;
+		if (!(v = realloc(*moved, (*n + 1) * sizeof(*v))) ||
+		    !(v[*n] = strdup(e->d_name))) {
+			if (v)
+				*moved = v;
+			rc = -ENOMEM;
+			break;
 		}
+		*moved = v;
+		snprintf(src, sizeof(src), "%s/%s", from, e->d_name);
+		snprintf(dst, sizeof(dst), "%s/%s", to, e->d_name);
+		if (rename(src, dst) < 0)
+			rc = -errno;
+		else
+			(*n)++;
+	}
 	if (d)
 		closedir(d);
-	if (!rc && !(d = opendir(tmp)))
-		rc = -errno;
-	while (!rc && (e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-			snprintf(path, sizeof(path), "%s/%s", tmp, e->d_name);
-			snprintf(to, sizeof(to), "%s/%s", backing, e->d_name);
-			if (rename(path, to) < 0)
-				rc = -errno;
-		}
-	if (!rc)
-		closedir(d);
-	return rc ? rc : rmdir(tmp) < 0 ? -errno : 0;
+	return rc;
+}
+
+/* Moves the names[0..n) back from directory from to directory to. */
+static void move_back(const char *from, const char *to, char **names, size_t n)
+{
+	char src[PATH_MAX * 2], dst[PATH_MAX * 2];
+
+	while (n--) {
+		snprintf(src, sizeof(src), "%s/%s", from, names[n]);
+		snprintf(dst, sizeof(dst), "%s/%s", to, names[n]);
+		rename(src, dst);
+	}
+}
+
+static void names_drop(char **v, size_t n)
+{
+	while (n--)
+		free(v[n]);
+	free(v);
+}
+
+/*
+ * BACKING's entries swapped for those of the new tree at tmp (inside it):
+ * the old ones are moved aside into a directory of their own, the new ones
+ * moved in, and only then the old ones removed.  A rename that fails puts
+ * everything back: the backing is then as it was.  0 or -errno.
+ */
+static int swap_in(const char *backing, const char *tmp)
+{
+	char old[PATH_MAX + 32];
+	const char *skip[2];
+	char **gone = NULL, **came = NULL;
+	size_t ngone = 0, ncame = 0;
+	int rc;
+
+	snprintf(old, sizeof(old), "%s/.faultline-old.XXXXXX", backing);
+	if (!mkdtemp(old))
+		return -errno;
+	skip[0] = strrchr(tmp, '/') + 1;
+	skip[1] = strrchr(old, '/') + 1;
+	rc = move_all(backing, old, skip, &gone, &ngone);
+	if (!rc && (rc = move_all(tmp, backing, skip, &came, &ncame)) < 0)
+		move_back(backing, tmp, came, ncame);
+	if (rc)
+		move_back(old, backing, gone, ngone);
+	names_drop(gone, ngone);
+	names_drop(came, ncame);
+	if (rc) {
+		rmdir(old);
+		return rc;
+	}
+	rmdir(tmp);
+	return rm_tree(old);
 }
 
 int mount_backing_replace(const char *backing, const struct ops_trace *t,
@@ -339,10 +472,11 @@ int mount_backing_replace(const char *backing, const struct ops_trace *t,
 	size_t k;
 	int rc;
 
-	snprintf(tmp, sizeof(tmp), "%s/" NEW_DIR, backing);
+	snprintf(tmp, sizeof(tmp), "%s/.faultline-new.XXXXXX", backing);
 	snprintf(base, sizeof(base), "%s/%s", t->dir, TRACE_BASE_DIR);
-	rm_tree(tmp);
-	rc = mkdir(tmp, 0700) < 0 ? -errno : 0;
+	rc = mkdtemp(tmp)
+		 ? 0
+		 : -errno; /* a name of its own: never one the server made */
 	if (!rc &&
 	    ((w.from = open(state, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	     (w.to = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
@@ -356,8 +490,9 @@ int mount_backing_replace(const char *backing, const struct ops_trace *t,
 		rc = put(&w, "");
 	if (rc)
 		rm_tree(tmp); /* links only, for what came from the backing */
-	else if (!(rc = swap_in(backing)) && fstat(w.from, &st) == 0)
-		rc = give_attrs(w.backing, &st, NULL); /* and the root's own */
+	else if (!(rc = swap_in(backing, tmp)) && fstat(w.from, &st) == 0)
+		rc = give_attrs(w.backing, &st, w.from,
+				w.backing); /* and the root's own */
 	*copied = w.bytes;
 	for (k = 0; k < w.nstable; k++)
 		free(w.stable[k]);

@@ -131,6 +131,8 @@ struct mount_run {
 	sigset_t oldmask; /* the mask children get back */
 	bool allow_other;
 	unsigned keep; /* --trace-keep, 0 for every epoch */
+	int64_t start_ns; /* wall clock as the epoch's faultline-fs starts: what the
+			     records' times count from (a create's mtime in a state) */
 };
 
 /* The socket address of the mount at real path mnt. */
@@ -161,6 +163,8 @@ static int epoch_meta(const struct mount_run *run, const char *status,
 			       json_object_new_string(run->backing));
 	json_object_object_add(m, "epoch",
 			       json_object_new_int((int)run->epoch));
+	if (run->start_ns)
+		json_object_object_add(m, "start_ns", json_object_new_int64(run->start_ns));
 	json_object_object_add(m, "model",
 			       json_object_new_string(run->m->name));
 	if (sealed &&
@@ -218,6 +222,7 @@ static _Noreturn void fs_exec(const struct mount_run *run, int wfd, int tfd)
 static int epoch_start(struct mount_run *run, bool have_base)
 {
 	char base[PATH_MAX + 64], msg[9];
+	struct timespec now;
 	struct pollfd pfd;
 	int p[2], tp[2], rc;
 
@@ -233,6 +238,8 @@ static int epoch_start(struct mount_run *run, bool have_base)
 		return rc;
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
+	clock_gettime(CLOCK_REALTIME, &now);
+	run->start_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 	tp[0] = tp[1] = -1;
 	if (pipe2(tp, O_CLOEXEC) < 0 || (run->fs_pid = fork()) < 0) {
 		rc = -errno;

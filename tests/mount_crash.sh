@@ -20,17 +20,23 @@
 #  - SIGTERM ends the mount: unmounted, pid file removed, trace sealed.
 . "$top_srcdir/tests/lib.sh"
 require_fuse
-require_cmd jq
+require_cmd jq getfattr setfattr
 cd "$WORK" || hard_error "cd $WORK"
-# tree DIR: every entry below DIR with its type, mode, owner, mtime, size and content hash
+# tree DIR: every entry below DIR with its type, mode, owner, mtime, size,
+# content hash, the names each file has in the tree, and the xattrs
 tree() {
 	(cd "$1" && find . -mindepth 1 -printf '%p %y %m %U %G %T@ %s\n' | sort &&
-		find . -type f -exec sha1sum {} + | sort)
+		find . -type f -exec sha1sum {} + | sort &&
+		find . -type f -printf '%i %p\n' | sort -k2 |
+			awk '{ g[$1] = g[$1] " " $2 } END { for (i in g) print "names:" g[i] }' | sort &&
+		getfattr -R -d -m - . 2>/dev/null)
 }
 mkdir m b m2 b2
 printf 'base\n' >b/old
 printf 'base\n' >b/mod  # appended, never synced: the crash takes it back to this
 printf 'base\n' >b/kept # appended and synced: the state writes it
+printf 'one inode\n' >b/h1 && ln b/h1 b/h2 # two names the epoch leaves alone
+printf 'x\n' >b/xa && setfattr -n user.base -v 1 b/xa # an xattr the epoch leaves alone
 
 "$FL" mount m --backing b --trace t --daemon --pid-file pid 2>mount.err ||
 	fail "mount: $(cat mount.err)"
@@ -42,6 +48,7 @@ printf 'kept\n' >m/synced && sync m/synced && sync m || fail "the synced writes 
 printf 'unsynced tail\n' >>m/synced
 printf 'lost\n' >>m/mod
 printf 'more\n' >>m/kept && sync m/kept || fail "kept"
+setfattr -n user.k -v 2 m/kept && sync m/kept || fail "an xattr on kept"
 printf 'never synced\n' >m/never
 (cd m && exec sleep 300) &
 user=$!
