@@ -6,6 +6,8 @@
 #define FL_MOUNT_I_H
 
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "ops.h"
 
@@ -17,5 +19,9 @@
  */
 int mount_backing_replace(const char *backing, const struct ops_trace *t,
 			  const char *state, uint64_t *copied);
+
+/* The abstract socket address of the mount served at real path mnt
+ * (mount_cmd.c): "faultline-mount-" and a hash of the path.  Its length. */
+socklen_t mount_addr(const char *mnt, struct sockaddr_un *a);
 
 #endif
