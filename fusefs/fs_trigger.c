@@ -31,6 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "calls.h"
 #include "fs_i.h"
 
 #define TRIG_CTL_ARM "\001arm "
@@ -84,18 +85,12 @@ int fs_trig_ctl(struct fs *fs, const char *p, size_t n)
 /* True when the file open as backing fd matches glob. */
 static bool trig_matches(const struct fs *fs, int fd, const char *glob)
 {
-	char link[64], path[PATH_MAX];
-	const char *rel, *base;
-	size_t k = strlen(fs->backing);
-	ssize_t len;
+	char link[64], rel[PATH_MAX];
+	const char *base;
 
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	if ((len = readlink(link, path, sizeof(path) - 1)) < 0)
-		return false;
-	path[len] = 0;
-	if (strncmp(path, fs->backing, k) || path[k] != '/')
-		return false;
-	rel = path + k + 1;
+	if (!calls_link_under(link, fs->backing, rel, sizeof(rel)) || !rel[0])
+		return false; /* a file below the backing directory */
 	base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
 	return fnmatch(glob, strchr(glob, '/') ? rel : base, 0) == 0;
 }

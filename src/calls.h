@@ -83,6 +83,15 @@ struct calls_opts {
  */
 int calls_trace(const struct calls_opts *o);
 
+/* The part of path below directory dir ("" for dir itself), or NULL when
+ * path is neither dir nor below it. */
+const char *calls_path_under(const char *path, const char *dir);
+
+/* Reads the symbolic link at link (such as /proc/PID/fd/N or
+ * /proc/PID/cwd): true when it names dir or a path below it, that part
+ * ("" for dir itself) then in rel (len bytes) unless rel is NULL. */
+bool calls_link_under(const char *link, const char *dir, char *rel, size_t len);
+
 /* The control-file line that asks faultline-fs for a SYNCFS record. */
 #define CALLS_CTL_SYNCFS "\001syncfs"
 /* The control-file write that records a captured page of a shared mapping:

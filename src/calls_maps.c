@@ -106,20 +106,37 @@ static pid_t tgid_of(pid_t tid)
 	return tgid;
 }
 
-bool calls_fd_path(const char *mnt, pid_t tid, long fd, char *rel, size_t len)
+const char *calls_path_under(const char *path, const char *dir)
 {
-	char link[64], target[PATH_MAX];
-	size_t k = strlen(mnt);
+	size_t k = strlen(dir);
+
+	if (strncmp(path, dir, k) || (path[k] && path[k] != '/'))
+		return NULL;
+	return path[k] ? path + k + 1 : "";
+}
+
+bool calls_link_under(const char *link, const char *dir, char *rel, size_t len)
+{
+	char target[PATH_MAX];
+	const char *under;
 	ssize_t n;
 
-	snprintf(link, sizeof(link), "/proc/%d/fd/%ld", (int)tid, fd);
 	if ((n = readlink(link, target, sizeof(target) - 1)) < 0)
 		return false;
 	target[n] = 0;
-	if (strncmp(target, mnt, k) || (target[k] && target[k] != '/'))
+	if (!(under = calls_path_under(target, dir)))
 		return false;
-	snprintf(rel, len, "%s", target[k] ? target + k + 1 : "");
+	if (rel)
+		snprintf(rel, len, "%s", under);
 	return true;
+}
+
+bool calls_fd_path(const char *mnt, pid_t tid, long fd, char *rel, size_t len)
+{
+	char link[64];
+
+	snprintf(link, sizeof(link), "/proc/%d/fd/%ld", (int)tid, fd);
+	return calls_link_under(link, mnt, rel, len);
 }
 
 /* Reads mapping x into m->buf: the bytes read (a mapping past its file's end

@@ -90,6 +90,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "calls.h"
 #include "cli.h"
 #include "crash.h"
 #include "mat.h"
@@ -327,15 +328,10 @@ static int epoch_end(struct mount_run *run)
 /* True when /proc/PID/LINK (a symlink) names mnt or a path under it. */
 static bool link_under(const char *pid, const char *link, const char *mnt)
 {
-	char path[PATH_MAX], target[PATH_MAX];
-	size_t k = strlen(mnt);
-	ssize_t n;
+	char path[PATH_MAX];
 
-	snprintf(path, sizeof(path), "/proc/%s/%s", pid, link);
-	if ((n = readlink(path, target, sizeof(target) - 1)) < 0)
-		return false;
-	target[n] = 0;
-	return !strncmp(target, mnt, k) && (target[k] == 0 || target[k] == '/');
+	return snprintf(path, sizeof(path), "/proc/%s/%s", pid, link) < (int)sizeof(path) &&
+	       calls_link_under(path, mnt, NULL, 0);
 }
 
 /* True when process pid has its cwd, root, an fd or a mapping under mnt. */
@@ -363,9 +359,9 @@ static bool uses_mount(const char *pid, const char *mnt)
 		while (!found && fgets(line, sizeof(line), f)) {
 			char *p = strchr(line, '/');
 
-			found =
-			    p && !strncmp(p, mnt, strlen(mnt)) &&
-			    (p[strlen(mnt)] == '/' || p[strlen(mnt)] == '\n');
+			if (p)
+				p[strcspn(p, "\n")] = 0;
+			found = p && calls_path_under(p, mnt);
 		}
 		fclose(f);
 	}
