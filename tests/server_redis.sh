@@ -12,6 +12,7 @@
 # Every crash leaves an epoch that reads as a whole trace, and no mount
 # is left behind.
 . "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/servers.sh"
 require_fuse
 require_cmd redis-server redis-cli stdbuf
 S="$top_srcdir/scenarios/servers/redis.sh"
@@ -22,11 +23,7 @@ sh "$S" always 3 "$WORK/always" >"$WORK/always.out" 2>"$WORK/always.err"
 rc=$?
 cat "$WORK/always.out"
 [ $rc -eq 0 ] || fail "appendfsync always lost acknowledged writes or did not run (exit $rc): $(cut -c1-300 "$WORK/always.out" "$WORK/always.err")"
-[ "$(grep -c '^round ' "$WORK/always.out")" -eq 3 ] || fail "always: not three rounds"
-# The rounds did serve: each acknowledged writes, and the counter grew.
-awk '/^round / { if ($7 + 0 <= $4 + 0) bad = 1 } END { exit bad }' "$WORK/always.out" ||
-	fail "always: a round acknowledged no write"
-[ "$(wc -l <"$WORK/always/trace/crashes")" -eq 3 ] || fail "always: TRACE/crashes lacks a crash"
+server_holds always always
 for e in 1 2 3 4; do
 	"$FL" show "$WORK/always/trace/epoch-$e" >/dev/null || fail "epoch $e does not read as a trace"
 done
@@ -35,15 +32,6 @@ sh "$S" everysec 3 "$WORK/everysec" >"$WORK/everysec.out" 2>"$WORK/everysec.err"
 rc=$?
 cut -c1-200 "$WORK/everysec.out"
 [ $rc -eq 1 ] || fail "appendfsync everysec: expected lost writes (exit 1), got exit $rc: $(cut -c1-300 "$WORK/everysec.err")"
-line=$(grep '^lost: ' "$WORK/everysec.out" | head -n 1)
-round=$(echo "$line" | awk '{ print $2 }')
-id=$(echo "$line" | awk '{ print $8 }')
-[ -n "$id" ] || fail "everysec: no state id in: $line"
-[ "${line#*replay: }" = "faultline replay $WORK/everysec/trace/epoch-$round $id" ] ||
-	fail "everysec: the loss does not name its replay: $(echo "$line" | cut -c1-300)"
-"$FL" replay "$WORK/everysec/trace/epoch-$round" "$id" --into "$WORK/replayed" >/dev/null ||
-	fail "everysec: state $id does not replay"
-diff -r "$WORK/replayed" "$WORK/everysec/trace/epoch-$((round + 1))/base" >/dev/null ||
-	fail "everysec: the replayed state differs from the one the crash left"
+server_loss_replays everysec everysec
 grep -q " $WORK/" /proc/mounts && fail "a mount is left behind: $(grep " $WORK/" /proc/mounts)"
 exit 0

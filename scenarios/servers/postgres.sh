@@ -27,6 +27,7 @@ set -u
 FSYNC=$1 ROUNDS=$2 W=$3
 FAULTLINE=${FAULTLINE:-faultline}
 MODEL=${MODEL:-ext4-ordered}
+. "$(dirname "$0")/lib.sh"
 BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -x "$BIN/postgres" ] || { echo "postgres.sh: PostgreSQL is not installed" >&2; exit 3; }
 [ "$(id -u)" -eq 0 ] && id postgres >/dev/null 2>&1 ||
@@ -44,18 +45,14 @@ pgctl() { as_pg "'$BIN/pg_ctl' -D '$W/mnt/data' -l '$W/sock/pg.log' $1" >/dev/nu
 cleanup() {
 	[ -n "$LPID" ] && kill "$LPID" 2>/dev/null
 	pgctl "-m immediate stop"
-	[ -f "$W/mount.pid" ] && kill "$(cat "$W/mount.pid")" 2>/dev/null
-	i=0
-	while grep -q " $W/mnt " /proc/mounts && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	mount_down
 }
 trap cleanup EXIT
 trap 'exit 3' INT TERM
 
 as_pg "'$BIN/initdb' -D '$W/backing/data' -A trust -U postgres --no-sync" >"$W/initdb.log" 2>&1 ||
 	{ cat "$W/initdb.log" >&2; exit 3; }
-"$FAULTLINE" mount "$W/mnt" --backing "$W/backing" --trace "$W/trace" --model "$MODEL" \
-	--allow-other --daemon --pid-file "$W/mount.pid" 2>"$W/mount.err" ||
-	{ cat "$W/mount.err" >&2; exit 3; }
+mount_up --allow-other
 
 # Starts the server on the mount; false if it does not come up.
 start_pg() {
@@ -76,14 +73,10 @@ while [ $r -le "$ROUNDS" ]; do
 			>"$W/acks" 2>/dev/null &
 	LPID=$!
 	sleep "1.$(( (r * 37) % 10 ))"
-	"$FAULTLINE" crash "$W/mnt" --kill --how lose-unsynced --seed "$r" >"$W/crash.out" ||
-		{ cat "$W/crash.out" >&2; exit 3; }
+	power_cut "$r"
 	wait "$LPID" 2>/dev/null
 	LPID=
-	acked=$(grep -E '^[0-9]+$' "$W/acks" | tail -n 1)
-	acked=${acked:-$before}
-	id=$(sed -n 's/.*: state \(.*\)$/\1/p' "$W/crash.out")
-	replay=$(sed -n 's/.*replay with: //p' "$W/crash.out")
+	acked=$(last_ack "$before")
 	if ! start_pg; then
 		echo "round $r: acked $acked, the server does not start again (state $id)"
 		echo "lost: $r acked $acked recovered none state $id replay: $replay"

@@ -27,6 +27,7 @@ set -u
 POLICY=$1 ROUNDS=$2 W=$3
 FAULTLINE=${FAULTLINE:-faultline}
 MODEL=${MODEL:-ext4-ordered}
+. "$(dirname "$0")/lib.sh"
 command -v redis-server >/dev/null && command -v redis-cli >/dev/null ||
 	{ echo "redis.sh: redis-server and redis-cli are needed" >&2; exit 3; }
 mkdir -p "$W/mnt" "$W/backing" || exit 3
@@ -36,15 +37,12 @@ RPID= LPID=
 cleanup() {
 	[ -n "$LPID" ] && kill "$LPID" 2>/dev/null
 	[ -n "$RPID" ] && kill -9 "$RPID" 2>/dev/null
-	[ -f "$W/mount.pid" ] && kill "$(cat "$W/mount.pid")" 2>/dev/null
-	i=0
-	while grep -q " $W/mnt " /proc/mounts && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	mount_down
 }
 trap cleanup EXIT
 trap 'exit 3' INT TERM
 
-"$FAULTLINE" mount "$W/mnt" --backing "$W/backing" --trace "$W/trace" --model "$MODEL" \
-	--daemon --pid-file "$W/mount.pid" 2>"$W/mount.log" || { cat "$W/mount.log" >&2; exit 3; }
+mount_up
 
 # Starts redis-server on the mount and waits until it answers (it has
 # loaded its append-only file by then).
@@ -70,16 +68,13 @@ while [ $r -le "$ROUNDS" ]; do
 	stdbuf -oL redis-cli -p "$PORT" -r -1 incr counter >"$W/acks" 2>/dev/null &
 	LPID=$!
 	sleep "1.$(( (r * 37) % 10 ))"
-	"$FAULTLINE" crash "$W/mnt" --kill --how lose-unsynced --seed "$r" >"$W/crash.out" ||
-		{ cat "$W/crash.out" >&2; exit 3; }
+	power_cut "$r"
 	wait "$RPID" 2>/dev/null
 	RPID=
 	kill "$LPID" 2>/dev/null
 	wait "$LPID" 2>/dev/null
 	LPID=
-	acked=$(grep -E '^[0-9]+$' "$W/acks" | tail -n 1)
-	id=$(sed -n 's/.*: state \(.*\)$/\1/p' "$W/crash.out")
-	replay=$(sed -n 's/.*replay with: //p' "$W/crash.out")
+	acked=$(last_ack "")
 	start_redis
 	got=$(redis-cli -p "$PORT" get counter)
 	echo "round $r: counter ${before:-0} -> acked ${acked:-0}, recovered ${got:-0} (state $id)"

@@ -1,0 +1,30 @@
+# servers.sh - the checks the tests of scenarios/servers/ share; sourced
+# after lib.sh.  A harness run RUN works in $WORK/RUN and printed
+# $WORK/RUN.out: one "round R: ... B -> acked A, ..." line per round, and
+# "lost: R acked A recovered G state ID replay: CMD" per round that lost
+# acknowledged work.
+
+# server_holds NAME RUN: three rounds, each acknowledged something past
+# what the one before left, and TRACE/crashes lists the three crashes.
+server_holds() {
+	[ "$(grep -c '^round ' "$WORK/$2.out")" -eq 3 ] || fail "$1: not three rounds"
+	awk '/^round / { if ($7 + 0 <= $4 + 0) bad = 1 } END { exit bad }' "$WORK/$2.out" ||
+		fail "$1: a round acknowledged nothing"
+	[ "$(wc -l <"$WORK/$2/trace/crashes")" -eq 3 ] || fail "$1: TRACE/crashes lacks a crash"
+}
+
+# server_loss_replays NAME RUN: the first loss names its state and the
+# command that replays it, and the replay is byte for byte the state the
+# crash left (the next epoch's base).
+server_loss_replays() {
+	line=$(grep '^lost: ' "$WORK/$2.out" | head -n 1)
+	round=$(echo "$line" | awk '{ print $2 }')
+	id=$(echo "$line" | awk '{ print $8 }')
+	[ -n "$id" ] || fail "$1: no state id in: $(echo "$line" | cut -c1-200)"
+	[ "${line#*replay: }" = "faultline replay $WORK/$2/trace/epoch-$round $id" ] ||
+		fail "$1: the loss does not name its replay: $(echo "$line" | cut -c1-300)"
+	"$FL" replay "$WORK/$2/trace/epoch-$round" "$id" --into "$WORK/replayed" >/dev/null ||
+		fail "$1: state $id does not replay"
+	diff -r "$WORK/replayed" "$WORK/$2/trace/epoch-$((round + 1))/base" >/dev/null ||
+		fail "$1: the replayed state differs from the one the crash left"
+}
