@@ -115,37 +115,6 @@ static bool base_has_caps(int dfd, const char *name)
 	       (errno != ENODATA && errno != ENOTSUP);
 }
 
-/*
- * A base entry's size and content hash for its BASE record: a regular
- * file's bytes, a symlink's target, nothing for other types.  Readers
- * compare them with TRACE/base (a snapshot edited after recording is
- * refused).  Returns 0 or a negative errno.
- */
-static int base_hash(int dfd, const char *name, const struct stat *st,
-		     struct trace_rec *r)
-{
-	char target[PATH_MAX];
-	ssize_t n;
-	int fd, err;
-
-	if (S_ISLNK(st->st_mode)) {
-		n = readlinkat(dfd, name, target, sizeof(target));
-		if (n < 0)
-			return -errno;
-		r->len = (uint64_t)n;
-		r->id2 = trace_content_hash(target, (uint64_t)n);
-		return 0;
-	}
-	if (!S_ISREG(st->st_mode))
-		return 0;
-	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	err = trace_content_hash_fd(fd, &r->id2, &r->len);
-	close(fd);
-	return err;
-}
-
 /* Records one entry of the base and, for a directory, everything below it. */
 static int base_entry(struct fs *fs, int dfd, uint64_t parent,
 		      const char *dpath, const char *name)
@@ -168,7 +137,9 @@ static int base_entry(struct fs *fs, int dfd, uint64_t parent,
 	r.parent = parent;
 	r.mode = st.st_mode;
 	rec_name(&r, name);
-	err = base_hash(dfd, name, &st, &r);
+	/* Readers hold TRACE/base to these (a snapshot edited after
+	 * recording is refused). */
+	err = trace_base_hash(dfd, name, &st, &r.len, &r.id2);
 	if (err)
 		return fs_fail(err, "%s/%s", dpath, name);
 	err = trace_append(fs->trace, &r);

@@ -61,6 +61,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -734,5 +735,31 @@ int trace_content_hash_fd(int fd, uint64_t *hash, uint64_t *size)
 	}
 	free(buf);
 	XXH3_freeState(st);
+	return err;
+}
+
+int trace_base_hash(int dfd, const char *name, const struct stat *st, uint64_t *len,
+		    uint64_t *hash)
+{
+	char target[PATH_MAX];
+	ssize_t n;
+	int fd, err;
+
+	*len = *hash = 0;
+	if (S_ISLNK(st->st_mode)) {
+		n = readlinkat(dfd, name, target, sizeof(target));
+		if (n < 0)
+			return -errno;
+		*len = (uint64_t)n;
+		*hash = trace_content_hash(target, (uint64_t)n);
+		return 0;
+	}
+	if (!S_ISREG(st->st_mode))
+		return 0;
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = trace_content_hash_fd(fd, hash, len);
+	close(fd);
 	return err;
 }

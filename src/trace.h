@@ -150,6 +150,16 @@ struct trace_writer;
 int trace_writer_open(const char *path, struct trace_writer **out);
 
 /*
+ * Goes on writing the records file at path, which must hold exactly count
+ * whole records (seq 1..count, as another writer left it); time_ns counts
+ * from the same instant as clock's, so one recording can move to a new
+ * file (faultline mount folding its history).  0 and *out, -FL_EBADTRACE
+ * when the file is not count whole records, or -errno.
+ */
+int trace_writer_adopt(const char *path, uint64_t count, const struct trace_writer *clock,
+		       struct trace_writer **out);
+
+/*
  * Appends rec: assigns rec->seq and rec->time_ns (both written back into
  * *rec) and encodes it, payload included, into the writer's memory; it
  * reaches the file soon after, in seq order, whole (trace_writer.c).
@@ -163,6 +173,9 @@ int trace_writer_open(const char *path, struct trace_writer **out);
  * writer only orders appends among themselves.
  */
 int trace_append(struct trace_writer *w, struct trace_rec *rec);
+
+/* trace_append for a record copied from another file: rec->time_ns is kept. */
+int trace_append_copy(struct trace_writer *w, struct trace_rec *rec);
 
 /*
  * Returns once every record up to seq (at most the last appended) is in
@@ -280,5 +293,15 @@ uint64_t trace_content_hash(const void *buf, uint64_t len);
  * file's size in *size; returns 0 or -errno.
  */
 int trace_content_hash_fd(int fd, uint64_t *hash, uint64_t *size);
+
+struct stat;
+
+/*
+ * What a BASE record carries for entry name of directory dfd (st: its
+ * lstat): a regular file's size and content hash, a symlink's target's
+ * length and hash, 0 and 0 for any other type.  0 or -errno.
+ */
+int trace_base_hash(int dfd, const char *name, const struct stat *st, uint64_t *len,
+		    uint64_t *hash);
 
 #endif

@@ -49,6 +49,7 @@
 
 #include "trace.h"
 #include "trace_i.h"
+#include "fl_error.h"
 
 #define TW_CHUNK (2u << 20) /* bytes of records a chunk holds before it is queued: a 1 MiB FUSE write fits */
 #define TW_CHUNKS 8         /* chunks in all: 16 MiB, the memory queued records may take */
@@ -225,9 +226,13 @@ static void *tw_thread(void *arg)
 	return NULL;
 }
 
-int trace_writer_open(const char *path, struct trace_writer **out)
+/*
+ * A writer on fd, whose file holds size bytes of whole records, the last
+ * numbered seq; time counts from t0.  Takes fd (closed on failure).
+ */
+static int tw_new(int fd, uint64_t size, uint64_t seq, const struct timespec *t0,
+		  struct trace_writer **out)
 {
-	uint8_t hdr[TRACE_FILE_HDR];
 	sigset_t all, old;
 	struct trace_writer *w;
 	unsigned i;
@@ -236,8 +241,10 @@ int trace_writer_open(const char *path, struct trace_writer **out)
 
 	*out = NULL;
 	w = calloc(1, sizeof(*w));
-	if (!w)
+	if (!w) {
+		close(fd);
 		return -ENOMEM;
+	}
 	for (i = 0; i < TW_CHUNKS; i++) {
 		w->c[i].cap = TW_CHUNK;
 		if (!(w->c[i].buf = malloc(TW_CHUNK))) {
@@ -249,20 +256,13 @@ int trace_writer_open(const char *path, struct trace_writer **out)
 		for (j = 0; j < TW_CHUNK; j += 4096)
 			((volatile uint8_t *)w->c[i].buf)[j] = 0;
 	}
-	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (w->fd < 0) {
-		err = -errno;
-		goto out_free;
-	}
-	trace_file_header(hdr);
-	err = write_all(w->fd, hdr, sizeof(hdr));
-	if (err)
-		goto out_close;
-	w->size = TRACE_FILE_HDR;
+	w->fd = fd;
+	w->size = size;
+	w->seq = w->written = w->synced = seq;
+	w->t0 = *t0;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->queued, NULL);
 	pthread_cond_init(&w->moved, NULL);
-	clock_gettime(CLOCK_MONOTONIC, &w->t0);
 	/* The thread takes no signals: they belong to the program's own threads. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -277,13 +277,59 @@ out_sync:
 	pthread_cond_destroy(&w->moved);
 	pthread_cond_destroy(&w->queued);
 	pthread_mutex_destroy(&w->lock);
-out_close:
-	close(w->fd);
 out_free:
+	close(fd);
 	for (i = 0; i < TW_CHUNKS; i++)
 		free(w->c[i].buf);
 	free(w);
 	return err;
+}
+
+int trace_writer_open(const char *path, struct trace_writer **out)
+{
+	uint8_t hdr[TRACE_FILE_HDR];
+	struct timespec t0;
+	int fd, err;
+
+	*out = NULL;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	trace_file_header(hdr);
+	if ((err = write_all(fd, hdr, sizeof(hdr)))) {
+		close(fd);
+		return err;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	return tw_new(fd, TRACE_FILE_HDR, 0, &t0, out);
+}
+
+int trace_writer_adopt(const char *path, uint64_t count, const struct trace_writer *clock,
+		       struct trace_writer **out)
+{
+	struct trace_reader *r;
+	struct trace_rec rec;
+	struct trace_digest d;
+	int fd, rc;
+
+	*out = NULL;
+	if ((rc = trace_reader_open(path, &r, NULL, 0)) < 0)
+		return rc;
+	while ((rc = trace_next(r, &rec)) == 1)
+		;
+	trace_reader_digest(r, &d);
+	trace_reader_close(r);
+	if (rc < 0 || d.records != count)
+		return -FL_EBADTRACE; /* not whole records, or not the ones promised */
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (lseek(fd, (off_t)d.bytes, SEEK_SET) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return tw_new(fd, d.bytes, count, &clock->t0, out);
 }
 
 void trace_writer_set_fsync(struct trace_writer *w, bool on)
@@ -293,7 +339,8 @@ void trace_writer_set_fsync(struct trace_writer *w, bool on)
 	pthread_mutex_unlock(&w->lock);
 }
 
-int trace_append(struct trace_writer *w, struct trace_rec *rec)
+/* trace_append, keeping rec->time_ns when keep_time. */
+static int tw_append(struct trace_writer *w, struct trace_rec *rec, bool keep_time)
 {
 	size_t hdr = trace_encoded_size(rec), need = hdr + rec->data_len;
 	struct tw_chunk *c;
@@ -323,7 +370,8 @@ int trace_append(struct trace_writer *w, struct trace_rec *rec)
 		}
 	}
 	rec->seq = w->seq + 1;
-	rec->time_ns = elapsed_ns(&w->t0);
+	if (!keep_time)
+		rec->time_ns = elapsed_ns(&w->t0);
 	n = trace_encode(rec, c->buf + c->len, c->cap - c->len);
 	if (n < 0) {
 		err = n;
@@ -339,6 +387,16 @@ int trace_append(struct trace_writer *w, struct trace_rec *rec)
 out_unlock:
 	pthread_mutex_unlock(&w->lock);
 	return err;
+}
+
+int trace_append(struct trace_writer *w, struct trace_rec *rec)
+{
+	return tw_append(w, rec, false);
+}
+
+int trace_append_copy(struct trace_writer *w, struct trace_rec *rec)
+{
+	return tw_append(w, rec, true);
 }
 
 int trace_writer_sync(struct trace_writer *w, uint64_t seq)
