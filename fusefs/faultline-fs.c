@@ -156,9 +156,11 @@ int rec_append(struct fs *fs, struct trace_rec *r, int res)
 	if ((err = __atomic_load_n(&fs->rec_err, __ATOMIC_ACQUIRE)))
 		return err;
 	r->result = res;
+	pthread_rwlock_rdlock(&fs->trace_lock); /* r's seq names it in this file */
 	err = trace_append(fs->trace, r);
 	if (!err && trace_rec_is_promise(r))
 		err = trace_writer_sync(fs->trace, r->seq);
+	pthread_rwlock_unlock(&fs->trace_lock);
 	if (err && __atomic_compare_exchange_n(&fs->rec_err, &none, err, false,
 					       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		fprintf(stderr, "faultline-fs: cannot append to the trace: %s; "
@@ -920,6 +922,7 @@ static int fs_setup(struct fs *fs, const struct fs_opts *o)
 	/* Namespace ops must not starve behind a stream of lookups. */
 	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&fs->ns_lock, &ra);
+	pthread_rwlock_init(&fs->trace_lock, &ra); /* a fold waits for appends, not behind them */
 	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&fs->tab_lock, NULL);
 	pthread_mutex_init(&fs->root.lock, NULL);
@@ -945,6 +948,8 @@ static int fs_setup(struct fs *fs, const struct fs_opts *o)
 	err = trace_writer_open(o->trace, &fs->trace);
 	if (err)
 		return fs_fail(err, "trace %s", o->trace);
+	if (!realpath(o->trace, fs->trace_path))
+		return fs_fail(-errno, "trace %s", o->trace);
 	trace_writer_set_fsync(fs->trace, o->real_fsync);
 	dfd = open(o->backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)

@@ -10,7 +10,9 @@
  *     boundary of TID, recorded as a WRITE flagged TRACE_WF_EARLY (a
  *     write-back that may happen from here on);
  *   - "\001arm ..." and "\001disarm": faultline mount's crash trigger
- *     (fs_trigger.c).
+ *     (fs_trigger.c);
+ *   - "\001fold ...": faultline mount moving the trace to a folded one
+ *     (fs_fold.c).
  */
 #define FUSE_USE_VERSION 312
 
@@ -132,7 +134,8 @@ void fs_ctl_write(struct fs *fs, fuse_req_t req, const char *buf, size_t size)
 			nl = end;
 		if (nl == p || fs_ctl_syncfs(fs, req, p, (size_t)(nl - p)))
 			continue;
-		if ((t = fs_trig_ctl(fs, p, (size_t)(nl - p))) != 0) {
+		if ((t = fs_trig_ctl(fs, p, (size_t)(nl - p))) != 0 ||
+		    (t = fs_fold_ctl(fs, p, (size_t)(nl - p))) != 0) {
 			err = t < 0 ? t : err;
 			continue;
 		}

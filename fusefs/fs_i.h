@@ -7,6 +7,8 @@
  *                   syscall and record; lookup holds it shared
  *   node->lock      mutex: data ops on one file, across syscall and record
  *   fs->tab_lock    mutex: the inode table (fs->map), lookup counts
+ *   fs->trace_lock  rwlock: rec_append holds it shared, a fold (fs_fold.c)
+ *                   exclusively while it moves the trace to a new file
  *   (trace writer)  trace_append()'s own lock, innermost
  */
 #ifndef FL_FS_I_H
@@ -89,7 +91,9 @@ struct fs_trigger {
 
 /* The whole file system; fuse_req_userdata() of every request. */
 struct fs {
-	struct trace_writer *trace; /* the records file; thread-safe */
+	struct trace_writer *trace; /* the records file; thread-safe; under trace_lock */
+	pthread_rwlock_t trace_lock;/* which writer fs->trace is (fs_fold.c) */
+	char trace_path[PATH_MAX];  /* its file; under trace_lock */
 	pthread_rwlock_t ns_lock;   /* see the lock order above */
 	pthread_mutex_t tab_lock;   /* guards map and every node's nlookup */
 	struct fs_map map;          /* the inode table; under tab_lock */
@@ -154,6 +158,15 @@ void fs_ctl_entry(struct fs *fs, struct fuse_entry_param *e);
 void fs_ctl_open(struct fuse_file_info *fi);
 /* Records what was written to it, and answers the write. */
 void fs_ctl_write(struct fs *fs, struct fuse_req *req, const char *buf, size_t size);
+
+/* ---- fs_fold.c: faultline mount moving the trace to a folded one ---- */
+
+/*
+ * A control line "\001fold COUNT LAST PATH" moves recording to PATH (see
+ * fs_fold.c).  0 for another line, 1 when done, or -errno (recording
+ * then goes on where it was).
+ */
+int fs_fold_ctl(struct fs *fs, const char *line, size_t n);
 
 /* ---- fs_trigger.c: faultline mount's crash triggers ---- */
 /* A control line "\001arm ..." or "\001disarm" (n bytes, no newline):

@@ -137,6 +137,11 @@ static const struct help_opt mount_opts[] = {
 	 "Keep the epochs of the last N crashes only (and the one being recorded; each holds the "
 	 "directory as the epoch began, sharing the files no epoch changed); by default every "
 	 "epoch stays, so that every crash replays."},
+	{"--fold-size MIB",
+	 "Fold the epoch being recorded once its records pass MIB mebibytes (default 64; 0 "
+	 "never): every op no crash can lose any more goes into a new base, recording goes on as "
+	 "the next epoch with the rest, and the old epoch goes (no crash drew from it).  An op "
+	 "that never becomes durable keeps what follows it on the same files."},
 	{NULL, NULL},
 };
 
@@ -243,10 +248,10 @@ static const struct help_cmd cmds[] = {
 	 replay_opts},
 	{"mount",
 	 "DIR --backing DIR [--trace TRACE] [--model M] [--daemon] [--pid-file FILE]\n"
-	 "    [--trace-keep N] [--allow-other]",
+	 "    [--trace-keep N] [--fold-size MIB] [--allow-other]",
 	 "Serves the backing directory at DIR through faultline-fs and records it until SIGTERM, "
-	 "for a server that never exits; faultline crash cuts its power.  Each crash starts a new "
-	 "epoch, TRACE/epoch-N, an ordinary trace.  Exit 0 stopped by a signal, 2 bad usage, 3 "
+	 "for a server that never exits; faultline crash cuts its power.  Each crash (and each "
+	 "fold of settled history) starts a new epoch, TRACE/epoch-N, an ordinary trace.  Exit 0 stopped by a signal, 2 bad usage, 3 "
 	 "environment.",
 	 mount_opts},
 	{"crash", "DIR... [--seed S] [--how lose-unsynced|model|torn] [--kill]\n"

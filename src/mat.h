@@ -108,6 +108,15 @@ int mat_key(struct mat *m, const struct state *s, const size_t *extra, size_t n,
 int mat_build_all(struct mat *m, const struct state *s, const char *dir, uint64_t *key,
 		  char *err, size_t errlen);
 
+/*
+ * Builds state s of t in into, once, with work as scratch: the files the
+ * state leaves as t's base had them are hard links of the base's
+ * (mat_new_shared), so it costs the files the state changed; should that
+ * fail, the plain way.  0, or negative with err set (into then removed).
+ */
+int mat_build_shared(const struct ops_trace *t, const struct state *s, const char *work,
+		     const char *into, char *err, size_t errlen);
+
 /* Removes a state directory built by mat_build (or anything below dir). */
 int mat_remove(const char *dir);
 

@@ -625,3 +625,26 @@ int mat_build_all(struct mat *m, const struct state *s, const char *dir, uint64_
 	free(extra);
 	return rc;
 }
+
+int mat_build_shared(const struct ops_trace *t, const struct state *s, const char *work,
+		     const char *into, char *err, size_t errlen)
+{
+	struct mat *m = NULL;
+	int rc, pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		rc = pass ? mat_new(t, work, MAT_SCRATCH_DIR, &m, err, errlen)
+			  : mat_new_shared(t, work, &m, err, errlen);
+		if (rc == 0)
+			rc = mat_build_all(m, s, into, NULL, err, errlen);
+		mat_free(m);
+		m = NULL;
+		mat_remove(work);
+		if (rc == 0)
+			return 0;
+		mat_remove(into);
+		if (pass == 0)
+			err[0] = 0;
+	}
+	return rc;
+}

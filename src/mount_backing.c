@@ -155,17 +155,8 @@ static int stable_files(const struct ops_trace *t, struct walk *w)
 				       .parent = t->base[k].parent};
 	if (!rc)
 		qsort(byid, t->nbase, sizeof(*byid), idp_cmp);
-	for (k = 0; !rc && k < t->nbase;
-	     k++) { /* every name first: paths are whole */
-		const struct ops_op *op = &t->base[k];
-		struct trace_rec r = {.op = TRACE_OP_BASE,
-				      .id = op->id,
-				      .parent = op->parent,
-				      .name = ops_name(t, op),
-				      .name_len = op->name_len};
-
-		rc = names_apply(nm, &r);
-	}
+	for (k = 0; !rc && k < t->nbase; k++) /* every name first: paths are whole */
+		rc = ops_names_apply(nm, t, &t->base[k]);
 	for (k = 0; !rc && k < t->nbase; k++) {
 		const struct ops_op *op = &t->base[k];
 

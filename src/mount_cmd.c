@@ -3,7 +3,8 @@
  * server, and the power cut that `faultline crash` (crash_cmd.c) asks for.
  *
  *   faultline mount DIR --backing DIR [--trace TRACE] [--model M]
- *                   [--daemon] [--pid-file FILE] [--trace-keep N] [--allow-other]
+ *                   [--daemon] [--pid-file FILE] [--trace-keep N] [--fold-size MIB]
+ *                   [--allow-other]
  *
  * `mount` serves BACKING at DIR through faultline-fs, in EPOCHS: epoch N
  * is an ordinary trace directory, TRACE/epoch-N (base/, records,
@@ -61,8 +62,10 @@
  * base's untouched files hard-linked (mat_new_shared), and the backing
  * keeps its own copies of them (mount_backing.c).
  *
- * Not done yet: folding history inside an epoch (its records grow until
- * the next crash).
+ * A mount that is not crashed does not grow without bound: once the
+ * epoch's records pass --fold-size, what no crash can lose any more is
+ * folded into a new base and recording goes on as the next epoch
+ * (mount_fold.c, fold.h).
  *
  * Exit (mount): 0 stopped by a signal with the trace sealed; 2 bad usage;
  * 3 environment (no /dev/fuse, the mount or a crash failed).
@@ -105,32 +108,8 @@
 #define MOUNT_END_MARK "faultline: power cut"
 #define MOUNT_READY_TIMEOUT_MS 15000
 #define MOUNT_KILL_TIMEOUT_MS 10000
-
-struct mount_opts {
-	const char *mnt, *backing, *trace; /* as given */
-	const char *model;		   /* --model, default posix */
-	const char *pid_file;		   /* --pid-file, or NULL */
-	unsigned keep;	  /* --trace-keep N: epochs kept, 0 for all */
-	bool daemon;	  /* --daemon */
-	bool allow_other; /* --allow-other */
-};
-
-struct mount_run {
-	char mnt[PATH_MAX], backing[PATH_MAX], trace[PATH_MAX]; /* real paths */
-	char epoch_dir[PATH_MAX + 32]; /* TRACE/epoch-N */
-	const struct model *m;
-	unsigned epoch;	  /* the epoch being recorded, from 1 */
-	pid_t fs_pid;	  /* faultline-fs, 0 when not running */
-	int fs_status;	  /* its wait status once it ended */
-	int sock;	  /* the listening socket */
-	int trig;	  /* the epoch's trigger pipe (read end), or -1 */
-	int sigfd;	  /* SIGINT, SIGTERM, SIGHUP, SIGCHLD */
-	sigset_t oldmask; /* the mask children get back */
-	bool allow_other;
-	unsigned keep; /* --trace-keep, 0 for every epoch */
-	int64_t start_ns; /* wall clock as the epoch's faultline-fs starts: what the
-			     records' times count from (a create's mtime in a state) */
-};
+#define MOUNT_FOLD_MIB 64ull  /* --fold-size's default */
+#define MOUNT_FOLD_POLL_MS 1000 /* how often the records' size is looked at */
 
 /* The socket address of the mount at real path mnt. */
 socklen_t mount_addr(const char *mnt, struct sockaddr_un *a)
@@ -148,8 +127,7 @@ socklen_t mount_addr(const char *mnt, struct sockaddr_un *a)
 
 /* ---- faultline-fs, one epoch at a time ---- */
 
-static int epoch_meta(const struct mount_run *run, const char *status,
-		      bool sealed)
+int mount_epoch_meta(const struct mount_run *run, const char *status, bool sealed)
 {
 	json_object *m = trace_meta_new(status);
 	char why[256];
@@ -231,7 +209,7 @@ static int epoch_start(struct mount_run *run, bool have_base)
 	     mkdir(base, 0755) < 0 ||
 	     copy_tree(run->backing, base, &run->oldmask) < 0))
 		return -EIO;
-	if ((rc = epoch_meta(run, "recording", false)) < 0)
+	if ((rc = mount_epoch_meta(run, "recording", false)) < 0)
 		return rc;
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
@@ -319,7 +297,7 @@ static int epoch_end(struct mount_run *run)
 				"prefix is kept\n");
 	if (is_mounted(run->mnt))
 		unmount_once(run->mnt, true, &run->oldmask);
-	rc = epoch_meta(run, ok ? "complete" : "recorder-failed", true);
+	rc = mount_epoch_meta(run, ok ? "complete" : "recorder-failed", true);
 	return rc ? rc : ok ? 0 : -EIO;
 }
 
@@ -453,36 +431,6 @@ static bool ends_with_cut(const struct ops_trace *t)
 }
 
 /*
- * Builds state s of t in into, with work as scratch.  The files the state
- * leaves as the epoch's base had them become hard links of the base's
- * (mat_new_shared): bases never change, and a crash costs the files the
- * epoch wrote, not the directory.  Should that fail, the plain way.
- * 0 or negative (err says why).
- */
-static int state_build(const struct ops_trace *t, const struct state *s, const char *work,
-		       const char *into, char *err, size_t errlen)
-{
-	struct mat *m = NULL;
-	int rc, pass;
-
-	for (pass = 0; pass < 2; pass++) {
-		rc = pass ? mat_new(t, work, MAT_SCRATCH_DIR, &m, err, errlen)
-			  : mat_new_shared(t, work, &m, err, errlen);
-		if (rc == 0)
-			rc = mat_build_all(m, s, into, NULL, err, errlen);
-		mat_free(m);
-		m = NULL;
-		mat_remove(work);
-		if (rc == 0)
-			return 0;
-		mat_remove(into);
-		if (pass == 0)
-			err[0] = 0;
-	}
-	return rc;
-}
-
-/*
  * Builds the crash state of the ended epoch at its end mark as the next
  * epoch's base, and makes the backing directory hold it; *id gets its id
  * (malloc'ed).  0 or a negative code with the reason in err (the backing
@@ -515,7 +463,7 @@ static int crash_build(struct mount_run *run, enum crash_how how, uint64_t seed,
 		rc = -errno;
 	strcat(into, "/" TRACE_BASE_DIR);
 	if (rc == 0)
-		rc = state_build(t, &s, work, into, err, errlen);
+		rc = mat_build_shared(t, &s, work, into, err, errlen);
 	if (rc == 0 && (rc = mount_backing_replace(run->backing, t, into, &copied)) < 0)
 		snprintf(err, errlen, "cannot rewrite %s (left as it was): %s", run->backing,
 			 strerror(-rc));
@@ -528,15 +476,21 @@ static int crash_build(struct mount_run *run, enum crash_how how, uint64_t seed,
 }
 
 /* --trace-keep N: the crashed epochs before the last N go (TRACE/crashes
- * keeps every line); ended is the epoch just crashed. */
-static void epochs_drop(const struct mount_run *run, unsigned ended)
+ * keeps every line); ended is the epoch just crashed.  (Folded epochs are
+ * gone already, so the crashed ones are counted, not numbered.) */
+static void epochs_drop(struct mount_run *run, unsigned ended)
 {
 	char dir[PATH_MAX + 32];
+	unsigned *v = realloc(run->crashed, (run->ncrashed + 1) * sizeof(*v));
 
-	if (!run->keep || ended <= run->keep)
+	if (!v)
+		return;
+	run->crashed = v;
+	v[run->ncrashed++] = ended;
+	if (!run->keep || run->ncrashed <= run->keep)
 		return;
 	snprintf(dir, sizeof(dir), "%s/epoch-%u", run->trace,
-		 ended - run->keep);
+		 v[run->ncrashed - run->keep - 1]);
 	if (rm_tree(dir) < 0)
 		fprintf(stderr, "faultline: mount: cannot remove %s: %s\n", dir,
 			strerror(errno));
@@ -552,6 +506,7 @@ static int serve_again(struct mount_run *run, unsigned ended, int rc, char *err,
 	int again;
 
 	run->epoch = ended + 1;
+	run->fold_at = run->fold_size;
 	if (rc) { /* a state half built is no base */
 		snprintf(dir, sizeof(dir), "%s/epoch-%u", run->trace,
 			 run->epoch);
@@ -612,7 +567,7 @@ static char *crash_serve(struct mount_run *run, enum crash_how how,
 /* Writes one line to the mount's control file (faultline-fs reads it
  * there: a trigger to arm or disarm).  0 or -errno (EALREADY: a disarm
  * after the trigger fired). */
-static int ctl_line(const struct mount_run *run, const char *line)
+int mount_ctl_line(const struct mount_run *run, const char *line)
 {
 	char path[PATH_MAX + 32];
 	int fd, rc = 0;
@@ -671,7 +626,7 @@ static int await_trigger(struct mount_run *run, int c, const char *when,
 	}
 	while (poll(pfd, 1, 0) == 1 && read(run->trig, &b, 1) == 1)
 		; /* nothing stale: the byte read below is this arming's */
-	if (run->trig < 0 || ctl_line(run, line) < 0) {
+	if (run->trig < 0 || mount_ctl_line(run, line) < 0) {
 		snprintf(err, errlen, "cannot arm the trigger");
 		return -1;
 	}
@@ -679,7 +634,7 @@ static int await_trigger(struct mount_run *run, int c, const char *when,
 	r = poll(pfd, 2, (int)(secs > 2000000 ? 2000000 : secs) * 1000);
 	if (r > 0 && (pfd[0].revents & POLLIN) && read(run->trig, &b, 1) == 1)
 		return 0;
-	if (ctl_line(run, "\001disarm\n") == -EALREADY &&
+	if (mount_ctl_line(run, "\001disarm\n") == -EALREADY &&
 	    read(run->trig, &b, 1) == 1)
 		return 0; /* it fired as the wait ended */
 	snprintf(err, errlen,
@@ -753,8 +708,9 @@ static int mount_loop(struct mount_run *run)
 	int c;
 
 	for (;;) {
-		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+		if (poll(pfd, 2, run->fold_size ? MOUNT_FOLD_POLL_MS : -1) < 0 && errno != EINTR)
 			return FL_EXIT_ENV;
+		mount_fold(run);
 		if (pfd[0].revents &&
 		    read(run->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 			if (si.ssi_signo != SIGCHLD)
@@ -788,13 +744,15 @@ static int mount_parse(int argc, char **argv, struct mount_opts *o)
 	    {"pid-file", required_argument, NULL, 'p'},
 	    {"allow-other", no_argument, NULL, 'a'},
 	    {"trace-keep", required_argument, NULL, 'k'},
+	    {"fold-size", required_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	char *end;
 	int c;
 
-	*o = (struct mount_opts){.model = "posix", .trace = "faultline.trace"};
+	*o = (struct mount_opts){.model = "posix", .trace = "faultline.trace",
+				 .fold_size = MOUNT_FOLD_MIB << 20};
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (c == 'b')
@@ -809,6 +767,10 @@ static int mount_parse(int argc, char **argv, struct mount_opts *o)
 			o->pid_file = optarg;
 		else if (c == 'a')
 			o->allow_other = true;
+		else if (c == 'f' && *optarg != '-' &&
+			 (o->fold_size = strtoull(optarg, &end, 10)) < (1ull << 40) && !*end &&
+			 end != optarg)
+			o->fold_size <<= 20;
 		else if (c == 'k' &&
 			 (o->keep = (unsigned)strtoul(optarg, &end, 10)) > 0 &&
 			 !*end && *optarg != '-')
@@ -957,6 +919,7 @@ int cmd_mount(int argc, char **argv)
 	}
 	run.allow_other = o.allow_other;
 	run.keep = o.keep;
+	run.fold_size = run.fold_at = o.fold_size;
 	if ((run.sock = mount_listen(&run)) < 0)
 		return FL_EXIT_ENV;
 	if (o.daemon)
@@ -991,5 +954,6 @@ out:
 	close(run.sock);
 	if (run.sigfd >= 0)
 		close(run.sigfd);
+	free(run.crashed);
 	return rc;
 }

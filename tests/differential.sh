@@ -2,7 +2,8 @@
 # REQUIRES: fuse
 # differential.sh - the explorer proven against the reference enumerator
 # (tests/difftest: every model, every mode, state set by state set, plus
-# disk keys, replay, and the states faultline crash draws) on three kinds
+# disk keys, replay, the states faultline crash draws, and folding's
+# later crash points) on three kinds
 # of trace:
 #   1. seeded synthetic traces (tests/tracegen): FAULTLINE_DIFF_SEEDS of
 #      them (default 200) of FAULTLINE_DIFF_OPS ops (8), starting at seed
@@ -50,6 +51,8 @@ verdict() {
 	[ $rc -eq 0 ] || fail "$1 (exit $rc): $(grep -m 10 -E '^(VIOLATION|ERROR)' "$WORK/$1.out")"
 	grep -q ' 0 violations, 0 errors$' "$WORK/$1.out" || fail "$1: no summary"
 	grep -qE ' [1-9][0-9]* crash draws,' "$WORK/$1.out" || fail "$1: no faultline crash state was drawn"
+	grep -qE ' [1-9][0-9]* fold points, [1-9][0-9]* folded ops,' "$WORK/$1.out" ||
+		fail "$1: no fold was compared, or none folded anything"
 }
 
 # 1. synthetic traces, in two halves (two cores)

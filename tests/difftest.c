@@ -2,7 +2,7 @@
  * difftest.c - the explorer proven against the reference enumerator,
  * state set by state set.
  *
- *   difftest [--quiet] [--no-replay] [--replay-every N] [--max N] TRACE...
+ *   difftest [--quiet] [--no-replay] [--replay-every N] [--max N] [--fold-points N] TRACE...
  *
  * For each trace, each model (strict, ext4-ordered, posix) and each mode
  * (prefix, omit-one, bounded:2, bounded:3, exhaustive, random:40), it runs
@@ -22,7 +22,12 @@
  *      strict ⊆ ext4-ordered ⊆ posix for every mode;
  *   5. the state `faultline crash` would leave (crash_choose) at every crash
  *      point, for every --how and three seeds, is a reference state, and
- *      the same seed draws the same state.
+ *      the same seed draws the same state;
+ *   6. folding the trace's settled history into a new base (fold.h) at
+ *      --fold-points N points spread over it (default 5; 0: every op)
+ *      leaves every later crash point exactly the reference states it had
+ *      (keys compared with tears of old bytes and zeros: garbage is drawn
+ *      from ids, which folding renumbers).
  * Runs alternate between --order sweep and --order spread (random:N is
  * always a sweep), so both visiting orders are held to the same sets;
  * spread with passes of 2 and 5 crash points, so that short traces go
@@ -44,6 +49,7 @@
 
 #include "crash.h"
 #include "explore.h"
+#include "fold.h"
 #include "fskey.h"
 #include "mat.h"
 #include "model.h"
@@ -51,10 +57,14 @@
 #include "reference.h"
 #include "report.h"
 #include "state.h"
+#include "trace_meta.h"
+
+#include <json-c/json.h>
 
 #define NMODES 6
 static unsigned long ref_max = 20000; /* --max: reference states per trace and model */
 static unsigned long replay_every = 1; /* --replay-every */
+static unsigned long fold_pts = 5;     /* --fold-points: per trace and model, 0 every one */
 
 static const char *const mode_names[NMODES] = {
 	"prefix", "omit-one", "bounded:2", "bounded:3", "exhaustive", "random:40",
@@ -325,6 +335,8 @@ static void replay_all(struct run *r, const struct ops_trace *t, const struct se
 struct totals {
 	unsigned long traces, states, ref_states, fallbacks, too_big, violations;
 	unsigned long crash_draws; /* crash_choose states compared */
+	unsigned long fold_points; /* folded traces compared */
+	unsigned long folded;      /* ops those folds folded into a base */
 };
 
 /* Point 5: every crash_choose state at every crash point is a reference state. */
@@ -366,6 +378,130 @@ static void crash_draws(struct run *r, const struct ops_trace *t, const struct m
 	state_free(&again);
 }
 
+/* ---- point 6: folding keeps every later crash point's states ---- */
+
+struct keys {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static int on_key(void *arg, const struct ref_state *s)
+{
+	struct keys *k = arg;
+
+	if (k->n == k->cap) {
+		k->cap = k->cap ? 2 * k->cap : 64;
+		if (!(k->v = realloc(k->v, k->cap * sizeof(*k->v))))
+			abort();
+	}
+	k->v[k->n++] = s->key;
+	return k->n > ref_max ? -E2BIG : 0;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The distinct keys of the reference states at crash, sorted, into k.
+ * 0, or -E2BIG (too many to compare).  Tears leave old bytes or zeros
+ * here, not garbage: garbage bytes are drawn from the state's id, and
+ * folding renumbers the ops an id names.
+ */
+static int keys_at(struct ref *ref, const struct model *m, uint64_t crash, struct keys *k)
+{
+	struct tear_geom g = {.sector = STATE_SECTOR_DEFAULT, .kinds = "oz"};
+	size_t i, n = 0;
+	int rc;
+
+	k->n = 0;
+	if ((rc = ref_states(ref, m, &g, crash, ref_max, on_key, k)) < 0)
+		return rc;
+	if (k->n)
+		qsort(k->v, k->n, sizeof(*k->v), key_cmp);
+	for (i = 0; i < k->n; i++)
+		if (!n || k->v[n - 1] != k->v[i])
+			k->v[n++] = k->v[i];
+	k->n = n;
+	return 0;
+}
+
+/* meta.json of a folded trace: complete, sealed, t's start. */
+static int fold_meta(const char *dir, const struct ops_trace *t)
+{
+	json_object *m = trace_meta_new("complete");
+	char path[4400];
+	int rc;
+
+	json_object_object_add(m, "start_ns", json_object_new_int64(t->start_ns));
+	rc = trace_meta_seal(dir, m, NULL, NULL, 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, TRACE_META_FILE);
+	if (rc == 0 && json_object_to_file(path, m) < 0)
+		rc = -EIO;
+	json_object_put(m);
+	return rc;
+}
+
+/* Every crash point of t from upto on against the folded trace's own. */
+static void fold_compare(struct run *r, const struct ops_trace *t, struct ref *ref,
+			 const struct model *m, size_t upto, const uint64_t *map,
+			 struct ref *fref)
+{
+	struct keys a = {0}, b = {0};
+	size_t j;
+
+	for (j = upto; j < t->n; j++) {
+		if (t->v[j].kind == OPS_NONE)
+			continue;
+		if (!map[j]) {
+			violation(r, "fold at %zu: op %" PRIu64 " is missing", upto, t->v[j].seq);
+			continue;
+		}
+		if (keys_at(ref, m, t->v[j].seq, &a) < 0 || keys_at(fref, m, map[j], &b) < 0)
+			continue;
+		if (a.n != b.n || memcmp(a.v, b.v, a.n * sizeof(*a.v)))
+			violation(r, "fold at %zu: crash %" PRIu64 " has %zu states, %zu in the "
+				  "folded trace (crash %" PRIu64 "), not the same",
+				  upto, t->v[j].seq, a.n, b.n, map[j]);
+	}
+	free(a.v);
+	free(b.v);
+}
+
+static void fold_points(struct run *r, const struct ops_trace *t, struct ref *ref,
+			const struct model *m, const char *work, struct totals *tot)
+{
+	uint64_t *map = calloc(t->n + 1, sizeof(*map));
+	char into[4300], scratch[4300], err[512];
+	struct fold_stats st;
+	size_t upto, step = fold_pts && t->n > fold_pts ? t->n / (fold_pts + 1) : 1;
+
+	r->mode = "fold";
+	snprintf(into, sizeof(into), "%s.fold", work);
+	snprintf(scratch, sizeof(scratch), "%s.foldwork", work);
+	for (upto = step; map && !t->calls && upto < t->n; upto += step) {
+		struct ops_trace *f = NULL;
+		struct ref *fref = NULL;
+
+		if (fold_write(t, m, upto, t->n, into, scratch, map, &st, err, sizeof(err)) < 0 ||
+		    fold_meta(into, t) < 0 || ops_load(into, 0, &f, err, sizeof(err)) < 0 ||
+		    ref_new(f, &fref, err, sizeof(err)) < 0) {
+			violation(r, "fold at %zu: %s", upto, err);
+		} else {
+			tot->fold_points++;
+			tot->folded += st.folded;
+			fold_compare(r, t, ref, m, upto, map, fref);
+		}
+		ref_free(fref);
+		ops_free(f);
+		mat_remove(into);
+	}
+	free(map);
+}
+
 static int one_model(struct run *r, const struct ops_trace *t, struct ref *ref,
 		     const struct model *m, struct set ex[NMODES], bool fell[NMODES],
 		     const char *work, bool replay, struct totals *tot)
@@ -387,6 +523,7 @@ static int one_model(struct run *r, const struct ops_trace *t, struct ref *ref,
 	}
 	tot->ref_states += refset.n;
 	crash_draws(r, t, m, &refset, tot);
+	fold_points(r, t, ref, m, work, tot);
 	for (k = 0; k < NMODES; k++) {
 		if (explore_into(r, m, mode_names[k], &ex[k], &fell_back, work) < 0) {
 			set_free(&refset);
@@ -470,8 +607,10 @@ int main(int argc, char **argv)
 			ref_max = strtoul(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--replay-every") && i + 1 < argc)
 			replay_every = strtoul(argv[++i], NULL, 10) ?: 1;
+		else if (!strcmp(argv[i], "--fold-points") && i + 1 < argc)
+			fold_pts = strtoul(argv[++i], NULL, 10);
 		else {
-			fprintf(stderr, "usage: difftest [--quiet] [--no-replay] [--replay-every N] [--max N] TRACE...\n");
+			fprintf(stderr, "usage: difftest [--quiet] [--no-replay] [--replay-every N] [--max N] [--fold-points N] TRACE...\n");
 			return 2;
 		}
 	}
@@ -479,7 +618,8 @@ int main(int argc, char **argv)
 		errors += one_trace(argv[i], quiet, replay, &tot) < 0;
 	printf("difftest: %lu traces, %lu explorer states, %lu reference states, "
 	       "%lu exhaustive fallbacks, %lu model runs too big for the reference, "
-	       "%lu crash draws, %lu violations, %d errors\n", tot.traces, tot.states,
-	       tot.ref_states, tot.fallbacks, tot.too_big, tot.crash_draws, tot.violations, errors);
+	       "%lu crash draws, %lu fold points, %lu folded ops, %lu violations, %d errors\n",
+	       tot.traces, tot.states, tot.ref_states, tot.fallbacks, tot.too_big,
+	       tot.crash_draws, tot.fold_points, tot.folded, tot.violations, errors);
 	return errors ? 2 : tot.violations ? 1 : 0;
 }

@@ -70,6 +70,20 @@ gone() {
 	done
 }
 
+# term_wait PID...: SIGTERM to each PID (this test's), then waits up to
+# 20 s until none is left.
+term_wait() {
+	kill "$@" 2>/dev/null
+	n=0
+	while [ "$n" -lt 200 ]; do
+		left=0
+		for pid in "$@"; do kill -0 "$pid" 2>/dev/null && left=1; done
+		[ "$left" -eq 0 ] && return 0
+		sleep 0.1
+		n=$((n + 1))
+	done
+}
+
 # Extra directories (outside $WORK) a test made; removed on exit after its
 # processes are gone.
 LIB_EXTRA_DIRS=""

@@ -186,11 +186,7 @@ umount full
 mpid=$(cat pid) mpid2=$(cat pid2)
 last=$(ls -d t/epoch-* | sed 's/.*epoch-//' | sort -n | tail -n 1)
 echo end >m/end
-kill "$mpid" "$mpid2"
-i=0
-while { kill -0 "$mpid" || kill -0 "$mpid2"; } 2>/dev/null && [ $i -lt 200 ]; do
-	sleep 0.1; i=$((i + 1))
-done
+term_wait "$mpid" "$mpid2"
 grep -q " $WORK/" /proc/mounts && fail "a mount is left behind"
 [ -e pid ] && fail "the pid file is left behind"
 jq -e '.status == "complete" and .records > 0' "t/epoch-$last/meta.json" >/dev/null ||
