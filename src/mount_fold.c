@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "fold.h"
 #include "mount_i.h"
@@ -95,10 +96,19 @@ static int fold_build(struct mount_run *run, const struct ops_trace *t,
 	return 1;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 /* Makes epoch N+1 (built in into, count records, t's last seq last) the
- * one recorded; 0, or negative with run as it was. */
+ * one recorded; *pause_ms gets how long faultline-fs held appends for it.
+ * 0, or negative with run as it was. */
 static int fold_switch(struct mount_run *run, const char *into, uint64_t count,
-		       uint64_t last)
+		       uint64_t last, uint64_t *pause_ms)
 {
 	char line[PATH_MAX + 96], old_dir[sizeof(run->epoch_dir)];
 	unsigned old = run->epoch;
@@ -110,8 +120,10 @@ static int fold_switch(struct mount_run *run, const char *into, uint64_t count,
 	snprintf(line, sizeof(line), "\001fold %" PRIu64 " %" PRIu64 " %s/%s\n",
 		 count, last, into, TRACE_RECORDS_FILE);
 	rc = mount_epoch_meta(run, "recording", false);
+	*pause_ms = now_ms();
 	if (rc == 0)
 		rc = mount_ctl_line(run, line);
+	*pause_ms = now_ms() - *pause_ms;
 	if (rc < 0) {
 		fprintf(stderr, "faultline: mount: epoch %u not folded: %s\n",
 			old, strerror(-rc));
@@ -129,7 +141,8 @@ static int fold_switch(struct mount_run *run, const char *into, uint64_t count,
 void mount_fold(struct mount_run *run)
 {
 	char err[PATH_MAX + 256], into[PATH_MAX + 32];
-	uint64_t size = records_size(run->epoch_dir), after;
+	uint64_t size = records_size(run->epoch_dir), after, t0 = now_ms(),
+		 pause;
 	struct ops_trace *t = NULL;
 	struct fold_stats st;
 	int rc;
@@ -146,18 +159,19 @@ void mount_fold(struct mount_run *run)
 	snprintf(into, sizeof(into), "%s/epoch-%u", run->trace, run->epoch + 1);
 	rc = t->n < 2 ? 1 : fold_build(run, t, into, &st);
 	if (rc == 0)
-		rc = fold_switch(run, into, st.records, t->v[t->n - 1].seq);
+		rc = fold_switch(run, into, st.records, t->v[t->n - 1].seq,
+				 &pause);
 	if (rc == 0) {
 		after = records_size(run->epoch_dir);
 		run->fold_at =
 		    after * 2 > run->fold_size ? after * 2 : run->fold_size;
 		fprintf(stderr,
 			"faultline: mount: epoch %u folded into epoch %u: %zu "
-			"ops into its "
-			"base, %zu carried; records %" PRIu64 " -> %" PRIu64
-			" bytes\n",
+			"ops into its base, %zu carried; records %" PRIu64
+			" -> %" PRIu64 " bytes; %" PRIu64
+			" ms, appends held %" PRIu64 " ms\n",
 			run->epoch - 1, run->epoch, st.folded, st.carried, size,
-			after);
+			after, now_ms() - t0, pause);
 	}
 	ops_free(t);
 }

@@ -24,8 +24,9 @@ rc=$?
 cat "$WORK/always.out"
 [ $rc -eq 0 ] || fail "appendfsync always lost acknowledged writes or did not run (exit $rc): $(cut -c1-300 "$WORK/always.out" "$WORK/always.err")"
 server_holds always always
-for e in 1 2 3 4; do
-	"$FL" show "$WORK/always/trace/epoch-$e" >/dev/null || fail "epoch $e does not read as a trace"
+[ "$(ls -d "$WORK"/always/trace/epoch-* | wc -l)" -ge 4 ] || fail "fewer than 4 epochs"
+for e in "$WORK"/always/trace/epoch-*; do
+	"$FL" show "$e" >/dev/null || fail "$e does not read as a trace"
 done
 
 sh "$S" everysec 3 "$WORK/everysec" >"$WORK/everysec.out" 2>"$WORK/everysec.err"

@@ -21,10 +21,12 @@ server_loss_replays() {
 	round=$(echo "$line" | awk '{ print $2 }')
 	id=$(echo "$line" | awk '{ print $8 }')
 	[ -n "$id" ] || fail "$1: no state id in: $(echo "$line" | cut -c1-200)"
-	[ "${line#*replay: }" = "faultline replay $WORK/$2/trace/epoch-$round $id" ] ||
+	# the epoch the round's crash ended (folds start epochs too)
+	ep=$(sed -n "${round}p" "$WORK/$2/trace/crashes" | awk '{ print $2 }')
+	[ "${line#*replay: }" = "faultline replay $WORK/$2/trace/epoch-$ep $id" ] ||
 		fail "$1: the loss does not name its replay: $(echo "$line" | cut -c1-300)"
-	"$FL" replay "$WORK/$2/trace/epoch-$round" "$id" --into "$WORK/replayed" >/dev/null ||
+	"$FL" replay "$WORK/$2/trace/epoch-$ep" "$id" --into "$WORK/replayed" >/dev/null ||
 		fail "$1: state $id does not replay"
-	diff -r "$WORK/replayed" "$WORK/$2/trace/epoch-$((round + 1))/base" >/dev/null ||
+	diff -r "$WORK/replayed" "$WORK/$2/trace/epoch-$((ep + 1))/base" >/dev/null ||
 		fail "$1: the replayed state differs from the one the crash left"
 }
