@@ -2,7 +2,7 @@
  * fs_req.h - what faultline-fs's request handlers share across its files:
  * the node behind a request, small path helpers, and the handlers that
  * live outside faultline-fs.c (the namespace and directories in fs_ns.c,
- * extended attributes in fs_xattr.c).  Only fusefs/ includes this, after
+ * attributes in fs_attr.c, extended attributes in fs_xattr.c).  Only fusefs/ includes this, after
  * defining FUSE_USE_VERSION.
  */
 #ifndef FL_FS_REQ_H
@@ -81,6 +81,16 @@ void fs_releasedir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi);
 void fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 			struct fuse_file_info *fi);
+
+/* ---- fs_attr.c: attribute changes ---- */
+
+/* Clears the set-ID bits a write or truncate by req must clear (the
+ * kernel leaves it to us), recorded as a SETATTR.  Caller holds n->lock.
+ * 0 or -errno. */
+int fs_kill_suidgid(struct fs *fs, fuse_req_t req, struct fs_node *n);
+void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		struct fuse_file_info *fi);
 
 /* ---- fs_xattr.c ---- */
 
