@@ -334,9 +334,17 @@ static int ns_build(const struct ops_trace *t, size_t upto, const bool *carry,
 
 /* ---- the records ---- */
 
+/* A base file folding left as it was: its BASE record's size and hash. */
+struct same {
+	uint64_t id; /* first: u64_cmp orders by it */
+	uint64_t len, hash;
+};
+
 struct emit {
 	struct trace_writer *w;
 	void *ns;
+	struct same *same; /* base files no folded op changed, by id */
+	size_t nsame;
 	uint64_t nbase;
 	char *err;
 	size_t errlen;
@@ -384,6 +392,56 @@ static long list_dir(int fd, char ***out)
 	return n;
 }
 
+/*
+ * The size and hash of a BASE record: those of the old BASE record for a
+ * regular file whose bytes no folded op changed (the new base's file is
+ * a link of the old one's: read once per fold, not once per file and
+ * fold), else read.
+ */
+static int entry_hash(const struct emit *e, int fd, const char *name,
+		      const struct stat *sb, struct trace_rec *r)
+{
+	const struct same *hit =
+	    S_ISREG(sb->st_mode)
+		? bsearch(&r->id, e->same, e->nsame, sizeof(*e->same), u64_cmp)
+		: NULL;
+
+	if (hit && hit->len == (uint64_t)sb->st_size) {
+		r->len = hit->len;
+		r->id2 = hit->hash;
+		return 0;
+	}
+	return trace_base_hash(fd, name, sb, &r->len, &r->id2);
+}
+
+/* e->same: t's base files (id, size, hash) that no folded op wrote,
+ * truncated or allocated.  0 or -ENOMEM. */
+static int same_build(const struct ops_trace *t, size_t upto, const bool *carry,
+		      struct emit *e)
+{
+	uint64_t *changed = malloc((upto + 1) * sizeof(*changed));
+	size_t nch = 0, i;
+
+	e->same = malloc((t->nbase + 1) * sizeof(*e->same));
+	if (!changed || !e->same) {
+		free(changed);
+		return -ENOMEM;
+	}
+	for (i = 0; i < upto; i++)
+		if (!carry[i] && ops_is_bytes(&t->v[i]))
+			changed[nch++] = t->v[i].id;
+	qsort(changed, nch, sizeof(*changed), u64_cmp);
+	for (i = 0; i < t->nbase; i++)
+		if (S_ISREG(t->base[i].mode) &&
+		    !bsearch(&t->base[i].id, changed, nch, sizeof(*changed),
+			     u64_cmp))
+			e->same[e->nsame++] = (struct same){
+			    t->base[i].id, t->base[i].len, t->base[i].id2};
+	qsort(e->same, e->nsame, sizeof(*e->same), u64_cmp);
+	free(changed);
+	return 0;
+}
+
 /* BASE records for directory fd (file id dir) and everything below it,
  * depth first, names in bytewise order: parents before children. */
 static int emit_dir(struct emit *e, int fd, uint64_t dir)
@@ -412,8 +470,7 @@ static int emit_dir(struct emit *e, int fd, uint64_t dir)
 			rc = -FL_EBADTRACE;
 			break;
 		}
-		if ((rc = trace_base_hash(fd, names[k], &sb, &r.len, &r.id2)) ==
-		    0)
+		if ((rc = entry_hash(e, fd, names[k], &sb, &r)) == 0)
 			rc = trace_append_copy(e->w, &r);
 		e->nbase++;
 		if (rc == 0 && S_ISDIR(sb.st_mode)) {
@@ -477,6 +534,8 @@ static int write_records(const struct ops_trace *t, size_t upto, size_t last,
 		return rc;
 	}
 	rc = ns_build(t, upto, carry, &e.ns);
+	if (rc == 0)
+		rc = same_build(t, upto, carry, &e);
 	snprintf(path, sizeof(path), "%s/%s", into, TRACE_BASE_DIR);
 	fd = rc ? -1 : open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rc == 0)
@@ -490,6 +549,7 @@ static int write_records(const struct ops_trace *t, size_t upto, size_t last,
 	rc2 = trace_writer_close(e.w);
 	rc = rc ? rc : rc2;
 	tdestroy(e.ns, free);
+	free(e.same);
 	if (rc < 0 && !err[0])
 		snprintf(err, errlen, "writing the folded records: %s",
 			 faultline_strerror(rc));
