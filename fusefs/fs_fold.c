@@ -8,14 +8,14 @@
  * records, the carried records: COUNT records in all, in PATH), and then
  * writes one control line:
  *   "\001fold COUNT LAST PATH"
- * Holding trace_lock exclusively (no record is being appended), this
- * writes out every record of the current file, copies those after LAST
- * (they came in while the supervisor folded) to the end of PATH, makes
- * PATH the file later records go to, and closes the old one.  Times
- * count from the same instant; file ids are the live table's, which the
- * folded base kept.  On any failure PATH is left as it is and recording
- * goes on in the old file.  Recording stops only for the copy of what
- * came in during the fold.
+ * This copies the current file's records after LAST (they came in while
+ * the supervisor folded) to the end of PATH, first while appends go on,
+ * then, holding trace_lock exclusively (no record is being appended),
+ * the few that came in meanwhile; makes PATH the file later records go
+ * to, and closes the old one.  Times count from the same instant; file
+ * ids are the live table's, which the folded base kept.  On any failure PATH is
+ * left as it is and recording goes on in the old file.  Appends wait only for
+ * the second copy.
  */
 #define FUSE_USE_VERSION 312
 #ifndef _GNU_SOURCE
@@ -27,14 +27,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "fl_error.h"
 #include "fs_i.h"
 #include "trace.h"
 
 #define FOLD_CTL "\001fold "
 
-/* Copies the records of the file at from after seq last to w. */
-static int copy_after(const char *from, uint64_t last, struct trace_writer *w)
+/* Copies the records of the file at from after seq *last to w, as far as
+ * they are whole; *last gets the last one copied. */
+static int copy_after(const char *from, uint64_t *last, struct trace_writer *w)
 {
 	struct trace_reader *r;
 	struct trace_rec rec;
@@ -42,38 +45,69 @@ static int copy_after(const char *from, uint64_t last, struct trace_writer *w)
 
 	if (rc < 0)
 		return rc;
-	while ((rc = trace_next(r, &rec)) == 1)
-		if (rec.seq > last && (rc = trace_append_copy(w, &rec)) < 0)
+	while ((rc = trace_next(r, &rec)) == 1) {
+		uint64_t seq = rec.seq; /* the append renumbers rec */
+
+		if (seq <= *last)
+			continue;
+		if ((rc = trace_append_copy(w, &rec)) < 0)
 			break;
+		*last = seq;
+	}
 	trace_reader_close(r);
-	return rc < 0 ? rc : trace_writer_sync(w, UINT64_MAX);
+	/* a torn record at the end is one still being written: the next
+	 * pass, or the one under the lock, copies it */
+	return rc < 0 && rc != -FL_ETRUNCATED && rc != -FL_ECHECKSUM ? rc : 0;
 }
 
+/*
+ * Two passes: the first copies what came in during the fold while
+ * appends go on (only this handler ever moves fs->trace); the second,
+ * holding trace_lock, copies what came in during the first, and moves.
+ */
 static int fold_move(struct fs *fs, uint64_t count, uint64_t last,
 		     const char *path)
 {
 	struct trace_writer *w = NULL;
-	int rc;
+	struct timespec t0, t1;
+	int rc = __atomic_load_n(&fs->rec_err, __ATOMIC_ACQUIRE);
 
-	pthread_rwlock_wrlock(&fs->trace_lock);
-	rc = __atomic_load_n(&fs->rec_err, __ATOMIC_ACQUIRE);
 	if (rc == 0 && last > trace_writer_count(fs->trace))
 		rc = -EINVAL; /* the supervisor read records this file never
 				 held */
 	if (rc == 0)
+		rc = trace_writer_adopt(path, count, fs->trace, &w);
+	if (rc == 0)
+		rc = copy_after(fs->trace_path, &last, w);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pthread_rwlock_wrlock(&fs->trace_lock);
+	if (rc == 0)
+		rc = __atomic_load_n(&fs->rec_err, __ATOMIC_ACQUIRE);
+	if (rc == 0)
 		rc = trace_writer_sync(fs->trace, UINT64_MAX);
 	if (rc == 0)
-		rc = trace_writer_adopt(path, count, fs->trace, &w);
-	if (rc == 0 && (rc = copy_after(fs->trace_path, last, w)) < 0) {
-		trace_writer_close(w);
-		w = NULL;
-	}
+		rc = copy_after(fs->trace_path, &last, w);
+	if (rc == 0 && last != trace_writer_count(fs->trace))
+		rc =
+		    -EIO; /* a record of the old file did not read back whole */
+	if (rc == 0)
+		rc = trace_writer_sync(w, UINT64_MAX);
 	if (rc == 0) {
 		trace_writer_close(fs->trace); /* every record is in PATH too */
 		fs->trace = w;
 		snprintf(fs->trace_path, sizeof(fs->trace_path), "%s", path);
+	} else if (w) {
+		trace_writer_close(w);
 	}
 	pthread_rwlock_unlock(&fs->trace_lock);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (rc == 0)
+		fprintf(stderr,
+			"faultline-fs: recording moved to %s; appends held "
+			"%.1f ms\n",
+			path,
+			(double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+			    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	if (rc < 0)
 		fprintf(stderr,
 			"faultline-fs: cannot move the trace to %s: %s; "

@@ -105,7 +105,8 @@ static uint64_t now_ms(void)
 }
 
 /* Makes epoch N+1 (built in into, count records, t's last seq last) the
- * one recorded; *pause_ms gets how long faultline-fs held appends for it.
+ * one recorded; *pause_ms gets how long faultline-fs took to move (it
+ * holds appends for the last part only, and says how long).
  * 0, or negative with run as it was. */
 static int fold_switch(struct mount_run *run, const char *into, uint64_t count,
 		       uint64_t last, uint64_t *pause_ms)
@@ -169,7 +170,7 @@ void mount_fold(struct mount_run *run)
 			"faultline: mount: epoch %u folded into epoch %u: %zu "
 			"ops into its base, %zu carried; records %" PRIu64
 			" -> %" PRIu64 " bytes; %" PRIu64
-			" ms, appends held %" PRIu64 " ms\n",
+			" ms, the move %" PRIu64 " ms\n",
 			run->epoch - 1, run->epoch, st.folded, st.carried, size,
 			after, now_ms() - t0, pause);
 	}

@@ -37,6 +37,9 @@
  * lock, never written.  Appenders only touch the chunk being filled,
  * which is never queued.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* mremap */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -44,6 +47,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -82,6 +86,29 @@ struct trace_writer {
 	pthread_t thread;       /* writes queued chunks */
 	struct timespec t0;     /* CLOCK_MONOTONIC when the writer was opened */
 };
+
+/*
+ * A chunk's memory: mapped, not malloc'ed, so that a writer's 16 MiB go
+ * back to the system when it closes (faultline mount moves to a new
+ * writer at each fold; freed from whichever thread, malloc would keep
+ * them in that thread's arena).  Grows, shrinks (size 0: unmaps; old
+ * NULL: maps).  The buffer, or NULL (old is then as it was).
+ */
+static uint8_t *tw_buf_resize(uint8_t *old, size_t old_size, size_t size)
+{
+	void *p;
+
+	if (!old) {
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		return p == MAP_FAILED ? NULL : p;
+	}
+	if (!size) {
+		munmap(old, old_size);
+		return NULL;
+	}
+	p = mremap(old, old_size, size, MREMAP_MAYMOVE);
+	return p == MAP_FAILED ? NULL : p;
+}
 
 static uint64_t elapsed_ns(const struct timespec *t0)
 {
@@ -156,7 +183,7 @@ static bool tw_step(struct trace_writer *w)
 		w->written = c->last;
 		c->len = 0;
 		if (c->cap > TW_CHUNK) { /* a large record's chunk: back to size */
-			uint8_t *p = realloc(c->buf, TW_CHUNK);
+			uint8_t *p = tw_buf_resize(c->buf, c->cap, TW_CHUNK);
 
 			if (p) {
 				c->buf = p;
@@ -247,7 +274,7 @@ static int tw_new(int fd, uint64_t size, uint64_t seq, const struct timespec *t0
 	}
 	for (i = 0; i < TW_CHUNKS; i++) {
 		w->c[i].cap = TW_CHUNK;
-		if (!(w->c[i].buf = malloc(TW_CHUNK))) {
+		if (!(w->c[i].buf = tw_buf_resize(NULL, 0, TW_CHUNK))) {
 			err = -ENOMEM;
 			goto out_free;
 		}
@@ -280,7 +307,8 @@ out_sync:
 out_free:
 	close(fd);
 	for (i = 0; i < TW_CHUNKS; i++)
-		free(w->c[i].buf);
+		if (w->c[i].buf)
+			tw_buf_resize(w->c[i].buf, w->c[i].cap, 0);
 	free(w);
 	return err;
 }
@@ -359,7 +387,7 @@ static int tw_append(struct trace_writer *w, struct trace_rec *rec, bool keep_ti
 			goto out_unlock;
 		c = tw_filling(w);
 		if (need > c->cap) {
-			uint8_t *p = realloc(c->buf, need);
+			uint8_t *p = tw_buf_resize(c->buf, c->cap, need);
 
 			if (!p) {
 				err = -ENOMEM;
@@ -458,7 +486,8 @@ int trace_writer_close(struct trace_writer *w)
 	pthread_cond_destroy(&w->queued);
 	pthread_mutex_destroy(&w->lock);
 	for (i = 0; i < TW_CHUNKS; i++)
-		free(w->c[i].buf);
+		if (w->c[i].buf)
+			tw_buf_resize(w->c[i].buf, w->c[i].cap, 0);
 	free(w);
 	return err;
 }
