@@ -68,7 +68,7 @@ static int copy_after(const char *from, uint64_t *last, struct trace_writer *w)
 static int fold_move(struct fs *fs, uint64_t count, uint64_t last,
 		     const char *path)
 {
-	struct trace_writer *w = NULL;
+	struct trace_writer *w = NULL, *old;
 	struct timespec t0, t1;
 	int rc = __atomic_load_n(&fs->rec_err, __ATOMIC_ACQUIRE);
 
@@ -93,14 +93,16 @@ static int fold_move(struct fs *fs, uint64_t count, uint64_t last,
 	if (rc == 0)
 		rc = trace_writer_sync(w, UINT64_MAX);
 	if (rc == 0) {
-		trace_writer_close(fs->trace); /* every record is in PATH too */
+		old = fs->trace; /* every record is in PATH too */
 		fs->trace = w;
 		snprintf(fs->trace_path, sizeof(fs->trace_path), "%s", path);
-	} else if (w) {
-		trace_writer_close(w);
+	} else {
+		old = w;
 	}
 	pthread_rwlock_unlock(&fs->trace_lock);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (old) /* its fsync, outside the lock: no one appends to it now */
+		trace_writer_close(old);
 	if (rc == 0)
 		fprintf(stderr,
 			"faultline-fs: recording moved to %s; appends held "
