@@ -35,16 +35,15 @@
 
 #define FOLD_CTL "\001fold "
 
-/* Copies the records of the file at from after seq *last to w, as far as
- * they are whole; *last gets the last one copied. */
-static int copy_after(const char *from, uint64_t *last, struct trace_writer *w)
+/* Copies the records r reads after seq *last to w, as far as they are
+ * whole; *last gets the last one copied. */
+static int copy_after(struct trace_reader *r, uint64_t *last,
+		      struct trace_writer *w)
 {
-	struct trace_reader *r;
 	struct trace_rec rec;
-	int rc = trace_reader_open(from, &r, NULL, 0);
+	int rc;
 
-	if (rc < 0)
-		return rc;
+	trace_reader_resume(r); /* where the last pass stopped, now longer */
 	while ((rc = trace_next(r, &rec)) == 1) {
 		uint64_t seq = rec.seq; /* the append renumbers rec */
 
@@ -54,9 +53,8 @@ static int copy_after(const char *from, uint64_t *last, struct trace_writer *w)
 			break;
 		*last = seq;
 	}
-	trace_reader_close(r);
 	/* a torn record at the end is one still being written: the next
-	 * pass, or the one under the lock, copies it */
+	 * pass, the one under the lock, copies it */
 	return rc < 0 && rc != -FL_ETRUNCATED && rc != -FL_ECHECKSUM ? rc : 0;
 }
 
@@ -69,27 +67,30 @@ static int fold_move(struct fs *fs, uint64_t count, uint64_t last,
 		     const char *path)
 {
 	struct trace_writer *w = NULL, *old;
+	struct trace_reader *r = NULL;
 	struct timespec t0, t1;
 	int rc = __atomic_load_n(&fs->rec_err, __ATOMIC_ACQUIRE);
 
+	/* the supervisor cannot have read records this file never held */
 	if (rc == 0 && last > trace_writer_count(fs->trace))
-		rc = -EINVAL; /* the supervisor read records this file never
-				 held */
+		rc = -EINVAL;
 	if (rc == 0)
 		rc = trace_writer_adopt(path, count, fs->trace, &w);
 	if (rc == 0)
-		rc = copy_after(fs->trace_path, &last, w);
+		rc = trace_reader_open(fs->trace_path, &r, NULL, 0);
+	if (rc == 0)
+		rc = copy_after(r, &last, w);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pthread_rwlock_wrlock(&fs->trace_lock);
 	if (rc == 0)
 		rc = __atomic_load_n(&fs->rec_err, __ATOMIC_ACQUIRE);
 	if (rc == 0)
 		rc = trace_writer_sync(fs->trace, UINT64_MAX);
+	/* from where the first pass stopped; every record must read back */
 	if (rc == 0)
-		rc = copy_after(fs->trace_path, &last, w);
+		rc = copy_after(r, &last, w);
 	if (rc == 0 && last != trace_writer_count(fs->trace))
-		rc =
-		    -EIO; /* a record of the old file did not read back whole */
+		rc = -EIO;
 	if (rc == 0)
 		rc = trace_writer_sync(w, UINT64_MAX);
 	if (rc == 0) {
@@ -103,6 +104,8 @@ static int fold_move(struct fs *fs, uint64_t count, uint64_t last,
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (old) /* its fsync, outside the lock: no one appends to it now */
 		trace_writer_close(old);
+	if (r)
+		trace_reader_close(r);
 	if (rc == 0)
 		fprintf(stderr,
 			"faultline-fs: recording moved to %s; appends held "

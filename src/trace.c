@@ -586,6 +586,12 @@ int trace_next(struct trace_reader *r, struct trace_rec *rec)
 	return 1;
 }
 
+void trace_reader_resume(struct trace_reader *r)
+{
+	r->err[0] = 0;
+	r->fill = r->pos; /* bytes past the last whole record are read again */
+}
+
 uint64_t trace_reader_valid(const struct trace_reader *r)
 {
 	return r->valid;

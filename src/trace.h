@@ -221,6 +221,13 @@ int trace_reader_open(const char *path, struct trace_reader **out,
  */
 int trace_next(struct trace_reader *r, struct trace_rec *rec);
 
+/*
+ * For a records file still being appended: forgets why reading stopped
+ * (a record not yet whole) so that the next trace_next() reads it from
+ * the file again, as it stands then.
+ */
+void trace_reader_resume(struct trace_reader *r);
+
 /* Number of valid records returned so far. */
 uint64_t trace_reader_valid(const struct trace_reader *r);
 
