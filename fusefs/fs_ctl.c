@@ -9,8 +9,8 @@
  *     write: a page of a shared mapping record --calls captured at a call
  *     boundary of TID, recorded as a WRITE flagged TRACE_WF_EARLY (a
  *     write-back that may happen from here on);
- *   - "\001arm ..." and "\001disarm": faultline mount's crash trigger
- *     (fs_trigger.c);
+ *   - "\001arm ...", "\001disarm" and "\001crash ...": faultline
+ *     mount's crash trigger, and a crash asked from inside (fs_trigger.c);
  *   - "\001fold ...": faultline mount moving the trace to a folded one
  *     (fs_fold.c).
  */
@@ -134,7 +134,9 @@ void fs_ctl_write(struct fs *fs, fuse_req_t req, const char *buf, size_t size)
 			nl = end;
 		if (nl == p || fs_ctl_syncfs(fs, req, p, (size_t)(nl - p)))
 			continue;
-		if ((t = fs_trig_ctl(fs, p, (size_t)(nl - p))) != 0 ||
+		if ((t = fs_trig_crash(fs, req, p, (size_t)(nl - p))) == 1)
+			return; /* the power is cut: req failed, the rest is moot */
+		if (t != 0 || (t = fs_trig_ctl(fs, p, (size_t)(nl - p))) != 0 ||
 		    (t = fs_fold_ctl(fs, p, (size_t)(nl - p))) != 0) {
 			err = t < 0 ? t : err;
 			continue;

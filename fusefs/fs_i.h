@@ -174,6 +174,13 @@ int fs_fold_ctl(struct fs *fs, const char *line, size_t n);
  * trigger fired (its request is held: the crash must go on); -EINVAL a
  * malformed arm (nothing armed). */
 int fs_trig_ctl(struct fs *fs, const char *line, size_t n);
+/*
+ * A control line "\001crash [HOW [SEED]]": tells faultline mount to crash
+ * now ("C HOW SEED" on --trigger-fd), then holds req until the session
+ * ends and fails it (EIO).  0 for another line, 1 once req is answered so,
+ * or -errno (EINVAL, EPERM, EOPNOTSUPP without faultline mount).
+ */
+int fs_trig_crash(struct fs *fs, struct fuse_req *req, const char *line, size_t n);
 /* At an FSYNC's start on backing fd: true when it fired the trigger (req
  * is then held, and answered, when the session ends). */
 bool fs_trig_fsync(struct fs *fs, struct fuse_req *req, int fd);

@@ -8,7 +8,10 @@
  *                             recorded;
  *   "\001arm writes N GLOB"   the Nth WRITE to a file matching GLOB fires
  *                             once recorded, before it is answered;
- *   "\001disarm"              no trigger.
+ *   "\001disarm"              no trigger;
+ *   "\001crash [HOW [SEED]]"   a crash now, asked from inside the mount
+ *                             (fs_trig_crash): root and the mount's user
+ *                             only, as for `faultline crash`.
  * GLOB is matched (fnmatch) against the file's path below the mount, or
  * its last component when GLOB has no '/'.  Firing writes one byte to
  * --trigger-fd and holds the request that fired until the session ends
@@ -29,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "calls.h"
@@ -36,6 +40,7 @@
 
 #define TRIG_CTL_ARM "\001arm "
 #define TRIG_CTL_DISARM "\001disarm"
+#define TRIG_CTL_CRASH "\001crash"
 
 static int trig_disarm(struct fs_trigger *tg)
 {
@@ -95,16 +100,56 @@ static bool trig_matches(const struct fs *fs, int fd, const char *glob)
 	return fnmatch(glob, strchr(glob, '/') ? rel : base, 0) == 0;
 }
 
-/* Fires: one byte to --trigger-fd, then req is held until the session
- * ends, and fails (EIO): the program never sees it succeed. */
-static void trig_fire(struct fs *fs, fuse_req_t req)
+/* Fires: msg to --trigger-fd, then req is held until the session ends,
+ * and fails (EIO): the program never sees it succeed. */
+static void trig_send(struct fs *fs, fuse_req_t req, const char *msg)
 {
-	if (write(fs->trig.fd, "T", 1) != 1)
+	if (write(fs->trig.fd, msg, strlen(msg)) != (ssize_t)strlen(msg))
 		fprintf(stderr, "faultline-fs: --trigger-fd: %s\n",
 			strerror(errno));
 	while (!fuse_session_exited(fs->se))
 		usleep(5000);
 	fuse_reply_err(req, EIO);
+}
+
+static void trig_fire(struct fs *fs, fuse_req_t req)
+{
+	trig_send(fs, req, "T");
+}
+
+int fs_trig_crash(struct fs *fs, fuse_req_t req, const char *p, size_t n)
+{
+	size_t k = sizeof(TRIG_CTL_CRASH) - 1;
+	char line[128], how[32] = "lose-unsynced", num[32] = "", extra[2],
+			msg[160];
+	unsigned long long seed;
+	struct timespec ts;
+	uid_t uid = fuse_req_ctx(req)->uid;
+	char *end;
+
+	if (n < k || memcmp(p, TRIG_CTL_CRASH, k) || (n > k && p[k] != ' '))
+		return 0;
+	if (n - k >= sizeof(line))
+		return -EINVAL;
+	memcpy(line, p + k, n - k);
+	line[n - k] = 0;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	seed = (unsigned long long)ts.tv_sec * 1000000007ull +
+	       (unsigned long long)ts.tv_nsec;
+	if (sscanf(line, "%31s %31s %1s", how, num, extra) == 3 ||
+	    (strcmp(how, "lose-unsynced") && strcmp(how, "model") &&
+	     strcmp(how, "torn")))
+		return -EINVAL;
+	if (num[0] && (seed = strtoull(num, &end, 10), *end || num[0] == '-'))
+		return -EINVAL;
+	if (fs->trig.fd < 0)
+		return -EOPNOTSUPP; /* no faultline mount to cut the power */
+	if (uid != 0 && uid != getuid())
+		return -EPERM; /* as faultline crash: root and the mount's user
+				*/
+	snprintf(msg, sizeof(msg), "C %s %llu\n", how, seed);
+	trig_send(fs, req, msg);
+	return 1;
 }
 
 /* Does an op of kind on backing fd fire the trigger?  Counts writes. */

@@ -260,7 +260,8 @@ static const struct help_cmd cmds[] = {
 	 "backing directory is rewritten to a crash state the model allows at that instant, and "
 	 "DIR is served again.  Several DIRs lose power together (each asked before any answer "
 	 "is awaited), each drawing its own state with the same seed.  Prints each state's id "
-	 "and replay command.  Exit 0 crashed, 2 bad usage, 3 a DIR is not served by faultline "
+	 "and replay command.  From inside the mount, writing the line \"\\001crash [HOW "
+	 "[SEED]]\" to DIR/.faultline-ctl asks for the same cut.  Exit 0 crashed, 2 bad usage, 3 a DIR is not served by faultline "
 	 "mount or its crash failed.",
 	 crash_opts},
 	{"merge", "RESULT.json... [--json FILE] [--junit FILE]",

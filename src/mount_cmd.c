@@ -36,6 +36,11 @@
  * busy), the epoch sealed, the socket closed.  No mount outlives it:
  * faultline-fs gets SIGTERM if this process dies (parent-death signal).
  *
+ * A program inside the mount may ask for a crash too: a line "\001crash
+ * [HOW [SEED]]" to the control file (fs_trigger.c); faultline-fs holds
+ * that write and says so on the trigger pipe, and the loop crashes as
+ * above, without --kill (ctl_crash).
+ *
  * Several DIRs crash together: `crash` sends every request before it
  * reads any answer, so the cuts are microseconds apart, and each mount
  * draws its own state (legal for its own trace) with the one seed.
@@ -699,38 +704,65 @@ static void serve_one(struct mount_run *run, int c)
 	free(reply);
 }
 
+/*
+ * A crash asked from inside the mount: a program wrote "\001crash [HOW
+ * [SEED]]" to the control file, and faultline-fs, holding that write,
+ * sent "C HOW SEED" on the trigger pipe.  The crash goes as `faultline
+ * crash` would do it (no --kill); what it did is said on stderr and in
+ * TRACE/crashes.  Anything else on the pipe (a --when byte nobody waits
+ * for any more) is dropped.
+ */
+static void ctl_crash(struct mount_run *run)
+{
+	char buf[160], how_s[32];
+	unsigned long long seed;
+	enum crash_how how;
+	ssize_t n = read(run->trig, buf, sizeof(buf) - 1);
+	char *c, *reply;
+
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	if (!(c = strchr(buf, 'C')) || sscanf(c, "C %31s %llu", how_s, &seed) != 2 ||
+	    crash_how_parse(how_s, &how) < 0)
+		return;
+	reply = crash_serve(run, how, (uint64_t)seed, false, -1);
+	fprintf(stderr, "faultline: mount: crash asked through the control file (%s, seed %llu): %s",
+		how_s, seed, reply ? reply : "out of memory\n");
+	free(reply);
+}
+
 /* Serves until a stopping signal or faultline-fs ends.  An exit code. */
 static int mount_loop(struct mount_run *run)
 {
-	struct pollfd pfd[2] = {{.fd = run->sigfd, .events = POLLIN},
-				{.fd = run->sock, .events = POLLIN}};
+	struct pollfd pfd[3] = {{.fd = run->sigfd, .events = POLLIN},
+				{.fd = run->sock, .events = POLLIN},
+				{.events = POLLIN}};
 	struct signalfd_siginfo si;
 	int c;
 
 	for (;;) {
-		if (poll(pfd, 2, run->fold_size ? MOUNT_FOLD_POLL_MS : -1) < 0 && errno != EINTR)
+		pfd[2].fd = run->trig; /* each epoch has its own */
+		if (poll(pfd, 3, run->fold_size ? MOUNT_FOLD_POLL_MS : -1) < 0 && errno != EINTR)
 			return FL_EXIT_ENV;
 		mount_fold(run);
-		if (pfd[0].revents &&
-		    read(run->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (pfd[0].revents && read(run->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 			if (si.ssi_signo != SIGCHLD)
 				return FL_EXIT_OK;
-			if (run->fs_pid && waitpid(run->fs_pid, &run->fs_status,
-						   WNOHANG) == run->fs_pid) {
+			if (run->fs_pid && waitpid(run->fs_pid, &run->fs_status, WNOHANG) == run->fs_pid) {
 				run->fs_pid = 0;
-				fprintf(stderr,
-					"faultline: mount: faultline-fs ended "
-					"on its own\n");
+				fprintf(stderr, "faultline: mount: faultline-fs ended on its own\n");
 				return FL_EXIT_ENV;
 			}
 		}
-		if (pfd[1].revents &&
-		    (c = accept4(run->sock, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+		if (pfd[2].revents & POLLIN)
+			ctl_crash(run);
+		if (pfd[1].revents && (c = accept4(run->sock, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
 			serve_one(run, c);
 			close(c);
-			if (!run->fs_pid) /* the crash could not mount again */
-				return FL_EXIT_ENV;
 		}
+		if (!run->fs_pid) /* a crash could not mount again */
+			return FL_EXIT_ENV;
 	}
 }
 

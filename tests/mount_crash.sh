@@ -13,6 +13,8 @@
 #  - --when fsync:GLOB crashes as that fsync begins (it fails and is not
 #    recorded), --when writes:N:GLOB once the Nth write is recorded (it
 #    is never answered), a window that never comes times out (exit 3);
+#  - a crash asked from inside, by "\001crash HOW SEED" written to the
+#    control file, crashes as asked and replays; a bad one is refused;
 #  - bad requests: a directory nobody serves (exit 3), a trace directory
 #    in use (exit 2), a second mount of one DIR (exit 3);
 #  - a trace that cannot be written fails the fsyncs it cannot hold, and
@@ -162,6 +164,28 @@ e=$(sed -n 's|.*replay with: faultline replay \(.*\) .*|\1|p' when2.out)
 "$FL" crash m --when 'fsync:nothing-matches' --timeout 1 >/dev/null 2>err
 [ $? -eq 3 ] && grep -q "did not happen within 1 s" err || fail "--when timeout: $(cat err)"
 "$FL" crash m m2 --when 'fsync:x' >/dev/null 2>&1; [ $? -eq 2 ] || fail "--when with two DIRs: not exit 2"
+
+# a crash asked from inside the mount, by a line to its control file: the
+# write fails (the power is cut under it), TRACE/crashes gets the crash,
+# the state lost what no barrier covered and replays; a bad line is refused
+printf 'inside\n' >m/inside && sync m/inside && sync m || fail "writing inside"
+printf 'never synced\n' >m/lost-inside
+n=$(wc -l <t/crashes)
+printf '\001crash lose-unsynced 9\n' >m/.faultline-ctl 2>/dev/null &&
+	fail "the write that asked for the crash succeeded"
+i=0
+until [ "$(wc -l <t/crashes)" -gt "$n" ]; do
+	i=$((i + 1)); [ $i -lt 100 ] || fail "no crash after the control line"; sleep 0.1
+done
+line=$(tail -n 1 t/crashes)
+echo "$line" | grep -q " how lose-unsynced seed 9 " || fail "not the crash asked for: $line"
+[ "$(cat m/inside)" = inside ] || fail "the crash asked inside lost a synced file"
+[ -e m/lost-inside ] && fail "the crash asked inside kept a file no barrier covered"
+e=$(echo "$line" | awk '{ print $2 }') cid=$(echo "$line" | awk '{ print $4 }')
+"$FL" replay "t/epoch-$e" "$cid" --into replayed-inside >/dev/null || fail "replay $cid"
+diff -r replayed-inside "t/epoch-$((e + 1))/base" >/dev/null || fail "the replay differs"
+printf '\001crash sideways\n' >m/.faultline-ctl 2>err && fail "a bad crash line was taken"
+grep -q "Invalid argument" err || fail "a bad crash line: $(cat err)"
 
 # a trace that cannot be written: no barrier may succeed, and no crash
 # state is drawn from what the trace lacks
