@@ -4,6 +4,11 @@
 # "lost: R acked A recovered G state ID replay: CMD" per round that lost
 # acknowledged work.
 
+# The sanitizer build: libfuse's own leak of interrupts that servers'
+# signals cause is not faultline's (tests/lsan-libfuse.supp says why).
+LSAN_OPTIONS="suppressions=$top_srcdir/tests/lsan-libfuse.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export LSAN_OPTIONS
+
 # server_holds NAME RUN: three rounds, each acknowledged something past
 # what the one before left, and TRACE/crashes lists the three crashes.
 server_holds() {
