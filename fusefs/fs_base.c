@@ -9,7 +9,6 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -39,70 +38,6 @@ int fs_fail(int err, const char *fmt, ...)
 		fprintf(stderr, ": %s", strerror(-err));
 	fputc('\n', stderr);
 	return err;
-}
-
-static int base_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void base_free(char **names, size_t count)
-{
-	while (count)
-		free(names[--count]);
-	free(names);
-}
-
-/*
- * Reads the names in directory dfd, "." and ".." left out, sorted
- * bytewise.  *out: malloc'd array of malloc'd names (base_free()).
- * Returns 0 or -errno.
- */
-static int base_list(int dfd, char ***out, size_t *count)
-{
-	size_t n = 0, cap = 0;
-	char **names = NULL, **nn;
-	struct dirent *de;
-	int fd, err = 0;
-	DIR *dp;
-
-	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	dp = fdopendir(fd);
-	if (!dp) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	while (!err && (errno = 0, de = readdir(dp))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			nn = realloc(names, cap * sizeof(*names));
-			if (!nn) {
-				err = -ENOMEM;
-				break;
-			}
-			names = nn;
-		}
-		names[n] = strdup(de->d_name);
-		err = names[n] ? 0 : -ENOMEM;
-		n += !err;
-	}
-	if (!err && errno)
-		err = -errno;
-	closedir(dp);
-	if (err) {
-		base_free(names, n);
-		return err;
-	}
-	if (n)
-		qsort(names, n, sizeof(*names), base_cmp);
-	*out = names;
-	*count = n;
-	return 0;
 }
 
 /* Whether file name in directory dfd may carry file capabilities (see fs_getxattr). */
@@ -164,11 +99,11 @@ int base_walk(struct fs *fs, int dfd, uint64_t parent, const char *path)
 	size_t n = 0, i;
 	int err;
 
-	err = base_list(dfd, &names, &n);
+	err = trace_dir_names(dfd, &names, &n);
 	if (err)
 		return fs_fail(err, "reading %s", path);
 	for (i = 0; i < n && !err; i++)
 		err = base_entry(fs, dfd, parent, path, names[i]);
-	base_free(names, n);
+	trace_dir_names_free(names, n);
 	return err;
 }

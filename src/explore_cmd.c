@@ -453,13 +453,6 @@ struct states_out {
 	uint64_t n, unique;
 };
 
-static int u64_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* Prints one state's line; its status is whether its key came before. */
 static int states_line(struct states_out *so, const char *id, uint64_t crash, uint64_t key,
 		       uint64_t nmarks)
@@ -472,7 +465,7 @@ static int states_line(struct states_out *so, const char *id, uint64_t crash, ui
 	if (!(k = malloc(sizeof(*k))))
 		return -ENOMEM;
 	*k = key;
-	if (!(p = tsearch(k, &so->seen, u64_cmp)))
+	if (!(p = tsearch(k, &so->seen, ops_u64_cmp)))
 		return -ENOMEM;
 	if (*p != k)
 		free(k);

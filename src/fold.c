@@ -12,9 +12,9 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <search.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -32,13 +32,6 @@
 #define RENAME_EXCHANGE_FLAG 0x2u /* renameat2's RENAME_EXCHANGE */
 
 /* ---- the plan ---- */
-
-static int u64_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /* The file ids op touches (at most 4) into ids; their number. */
 static int op_ids(const struct ops_op *op, uint64_t ids[4])
@@ -67,14 +60,14 @@ static int touched_by(void **touched, uint64_t *pool, size_t *npool,
 
 	*hit = false;
 	for (k = 0; k < n; k++) {
-		if (tfind(&ids[k], touched, u64_cmp)) {
+		if (tfind(&ids[k], touched, ops_u64_cmp)) {
 			*hit = true;
 			continue;
 		}
 		if (!add)
 			continue;
 		pool[*npool] = ids[k];
-		if (!tsearch(&pool[*npool], touched, u64_cmp))
+		if (!tsearch(&pool[*npool], touched, ops_u64_cmp))
 			return -ENOMEM;
 		(*npool)++;
 	}
@@ -122,7 +115,8 @@ static bool follows_sync(const struct ops_trace *t, size_t idx, bool carried,
 static bool barrier_kept(const struct ops_op *op, void *const *touched)
 {
 	return op->kind == OPS_BARRIER &&
-	       (op->op == TRACE_OP_SYNCFS || tfind(&op->id, touched, u64_cmp));
+	       (op->op == TRACE_OP_SYNCFS ||
+		tfind(&op->id, touched, ops_u64_cmp));
 }
 
 /* Notes in needed[] the op that made carried op idx durable, if it is. */
@@ -336,7 +330,7 @@ static int ns_build(const struct ops_trace *t, size_t upto, const bool *carry,
 
 /* A base file folding left as it was: its BASE record's size and hash. */
 struct same {
-	uint64_t id; /* first: u64_cmp orders by it */
+	uint64_t id; /* first: ops_u64_cmp orders by it */
 	uint64_t len, hash;
 };
 
@@ -350,48 +344,6 @@ struct emit {
 	size_t errlen;
 };
 
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The names in directory fd, sorted ("." and ".." left out).  Their number or
- * -errno. */
-static long list_dir(int fd, char ***out)
-{
-	int dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *dp = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-	char **v = NULL, **nv;
-	struct dirent *de;
-	long n = 0;
-
-	if (!dp) {
-		if (dup_fd >= 0)
-			close(dup_fd);
-		return -errno;
-	}
-	while ((de = readdir(dp))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (!(nv = realloc(v, (size_t)(n + 1) * sizeof(*v))) ||
-		    !(nv[n] = strdup(de->d_name))) {
-			v = nv ? nv : v;
-			while (n)
-				free(v[--n]);
-			free(v);
-			closedir(dp);
-			return -ENOMEM;
-		}
-		v = nv;
-		n++;
-	}
-	closedir(dp);
-	if (n)
-		qsort(v, (size_t)n, sizeof(*v), name_cmp);
-	*out = v;
-	return n;
-}
-
 /*
  * The size and hash of a BASE record: those of the old BASE record for a
  * regular file whose bytes no folded op changed (the new base's file is
@@ -401,10 +353,10 @@ static long list_dir(int fd, char ***out)
 static int entry_hash(const struct emit *e, int fd, const char *name,
 		      const struct stat *sb, struct trace_rec *r)
 {
-	const struct same *hit =
-	    S_ISREG(sb->st_mode)
-		? bsearch(&r->id, e->same, e->nsame, sizeof(*e->same), u64_cmp)
-		: NULL;
+	const struct same *hit = S_ISREG(sb->st_mode)
+				     ? bsearch(&r->id, e->same, e->nsame,
+					       sizeof(*e->same), ops_u64_cmp)
+				     : NULL;
 
 	if (hit && hit->len == (uint64_t)sb->st_size) {
 		r->len = hit->len;
@@ -430,14 +382,14 @@ static int same_build(const struct ops_trace *t, size_t upto, const bool *carry,
 	for (i = 0; i < upto; i++)
 		if (!carry[i] && ops_is_bytes(&t->v[i]))
 			changed[nch++] = t->v[i].id;
-	qsort(changed, nch, sizeof(*changed), u64_cmp);
+	qsort(changed, nch, sizeof(*changed), ops_u64_cmp);
 	for (i = 0; i < t->nbase; i++)
 		if (S_ISREG(t->base[i].mode) &&
 		    !bsearch(&t->base[i].id, changed, nch, sizeof(*changed),
-			     u64_cmp))
+			     ops_u64_cmp))
 			e->same[e->nsame++] = (struct same){
 			    t->base[i].id, t->base[i].len, t->base[i].id2};
-	qsort(e->same, e->nsame, sizeof(*e->same), u64_cmp);
+	qsort(e->same, e->nsame, sizeof(*e->same), ops_u64_cmp);
 	free(changed);
 	return 0;
 }
@@ -447,8 +399,8 @@ static int same_build(const struct ops_trace *t, size_t upto, const bool *carry,
 static int emit_dir(struct emit *e, int fd, uint64_t dir)
 {
 	char **names = NULL;
-	long n = list_dir(fd, &names), k;
-	int rc = n < 0 ? (int)n : 0;
+	size_t n = 0, k;
+	int rc = trace_dir_names(fd, &names, &n);
 
 	for (k = 0; rc == 0 && k < n; k++) {
 		struct trace_rec r = {.op = TRACE_OP_BASE,
@@ -482,9 +434,7 @@ static int emit_dir(struct emit *e, int fd, uint64_t dir)
 				close(sub);
 		}
 	}
-	for (k = 0; k < n; k++)
-		free(names[k]);
-	free(names);
+	trace_dir_names_free(names, n);
 	return rc;
 }
 

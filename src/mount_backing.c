@@ -66,13 +66,6 @@ static void seen_free(void *p)
 	free(p);
 }
 
-static int u64_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static int str_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -94,13 +87,13 @@ static uint64_t *touched_ids(const struct ops_trace *t, size_t *n)
 			v[(*n)++] = t->v[i].id2;
 	}
 	if (v)
-		qsort(v, *n, sizeof(*v), u64_cmp);
+		qsort(v, *n, sizeof(*v), ops_u64_cmp);
 	return v;
 }
 
 static bool touched(const uint64_t *v, size_t n, uint64_t id)
 {
-	return bsearch(&id, v, n, sizeof(*v), u64_cmp) != NULL;
+	return bsearch(&id, v, n, sizeof(*v), ops_u64_cmp) != NULL;
 }
 
 /* A base entry's inode and directory (hard links: one entry per name). */
@@ -110,7 +103,7 @@ struct idp {
 
 static int idp_cmp(const void *a, const void *b)
 {
-	return u64_cmp(&((const struct idp *)a)->id,
+	return ops_u64_cmp(&((const struct idp *)a)->id,
 		       &((const struct idp *)b)->id);
 }
 

@@ -86,8 +86,10 @@ static int fold_build(struct mount_run *run, const struct ops_trace *t,
 	if (st->folded)
 		return 0;
 	rm_tree(into);
-	op_words(t, st->first_kept < t->n ? st->first_kept : 0, what,
-		 sizeof(what));
+	if (st->first_kept >= t->n)
+		return 1; /* no op changed anything: nothing to fold, none to
+			     name */
+	op_words(t, st->first_kept, what, sizeof(what));
 	fprintf(stderr,
 		"faultline: mount: epoch %u: nothing folds yet: %s is not "
 		"durable under %s, "

@@ -570,6 +570,13 @@ int ops_names_apply(struct names *n, const struct ops_trace *t, const struct ops
 	return names_apply(n, &r);
 }
 
+int ops_u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 bool ops_is_sync_write(const struct ops_op *op)
 {
 	return op->op == TRACE_OP_WRITE && op->kind == OPS_DATA &&

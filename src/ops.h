@@ -105,6 +105,10 @@ bool ops_call_words(const struct ops_trace *t, size_t idx, char *buf, size_t len
  */
 bool ops_concurrent(const struct ops_trace *t, size_t a, size_t b);
 
+/* Orders two uint64_t (file ids, seqs) for qsort, bsearch and tsearch;
+ * also a struct whose first member is one. */
+int ops_u64_cmp(const void *a, const void *b);
+
 /* ops_load flags */
 #define OPS_LOAD_PARTIAL                                                       \
 	0x1u /* accept a trace whose recording did not finish (--partial) */

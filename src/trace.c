@@ -53,6 +53,7 @@
  * about files, paths or directories; the trace directory is record.c's
  * business.
  */
+#include <dirent.h>
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -768,4 +769,65 @@ int trace_base_hash(int dfd, const char *name, const struct stat *st, uint64_t *
 	err = trace_content_hash_fd(fd, hash, len);
 	close(fd);
 	return err;
+}
+
+/* ---- the base walk's order: a directory's names, bytewise ---- */
+
+static int dir_name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void trace_dir_names_free(char **names, size_t count)
+{
+	while (count)
+		free(names[--count]);
+	free(names);
+}
+
+int trace_dir_names(int dfd, char ***out, size_t *count)
+{
+	size_t n = 0, cap = 0;
+	char **names = NULL, **nn;
+	struct dirent *de;
+	int fd, err = 0;
+	DIR *dp;
+
+	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	dp = fdopendir(fd);
+	if (!dp) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	while (!err && (errno = 0, de = readdir(dp))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			nn = realloc(names, cap * sizeof(*names));
+			if (!nn) {
+				err = -ENOMEM;
+				break;
+			}
+			names = nn;
+		}
+		names[n] = strdup(de->d_name);
+		err = names[n] ? 0 : -ENOMEM;
+		n += !err;
+	}
+	if (!err && errno)
+		err = -errno;
+	closedir(dp);
+	if (err) {
+		trace_dir_names_free(names, n);
+		return err;
+	}
+	if (n)
+		qsort(names, n, sizeof(*names), dir_name_cmp);
+	*out = names;
+	*count = n;
+	return 0;
 }

@@ -311,4 +311,12 @@ struct stat;
 int trace_base_hash(int dfd, const char *name, const struct stat *st, uint64_t *len,
 		    uint64_t *hash);
 
+/*
+ * The names in directory dfd, "." and ".." left out, sorted bytewise: the
+ * order BASE records list a directory's entries in.  *out: malloc'd
+ * array of malloc'd names (trace_dir_names_free).  0 or -errno.
+ */
+int trace_dir_names(int dfd, char ***out, size_t *count);
+void trace_dir_names_free(char **names, size_t count);
+
 #endif

@@ -44,13 +44,6 @@ struct verify {
 	size_t whylen;
 };
 
-static int u64_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static int str_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -181,7 +174,7 @@ static int check_entry(struct verify *v, const struct ops_op *op,
 		    "recording",
 		    type_name(st.st_mode), type_name(op->mode));
 	else if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
-		seen = tsearch(&op->id, &v->hashed, u64_cmp);
+		seen = tsearch(&op->id, &v->hashed, ops_u64_cmp);
 		if (!seen)
 			err = -ENOMEM;
 		else if (*seen == &op->id) /* a second name of a hard link:

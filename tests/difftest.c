@@ -398,13 +398,6 @@ static int on_key(void *arg, const struct ref_state *s)
 	return k->n > ref_max ? -E2BIG : 0;
 }
 
-static int key_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /*
  * The distinct keys of the reference states at crash, sorted, into k.
  * 0, or -E2BIG (too many to compare).  Tears leave old bytes or zeros
@@ -421,7 +414,7 @@ static int keys_at(struct ref *ref, const struct model *m, uint64_t crash, struc
 	if ((rc = ref_states(ref, m, &g, crash, ref_max, on_key, k)) < 0)
 		return rc;
 	if (k->n)
-		qsort(k->v, k->n, sizeof(*k->v), key_cmp);
+		qsort(k->v, k->n, sizeof(*k->v), ops_u64_cmp);
 	for (i = 0; i < k->n; i++)
 		if (!n || k->v[n - 1] != k->v[i])
 			k->v[n++] = k->v[i];
