@@ -155,6 +155,9 @@ int rec_append(struct fs *fs, struct trace_rec *r, int res)
 
 	if ((err = __atomic_load_n(&fs->rec_err, __ATOMIC_ACQUIRE)))
 		return err;
+	if (fs->calls && r->op != TRACE_OP_SYNCFS &&
+	    !(r->op == TRACE_OP_WRITE && (r->flags & TRACE_WF_EARLY)))
+		fs_calls_at(fs, r);
 	r->result = res;
 	pthread_rwlock_rdlock(&fs->trace_lock); /* r's seq names it in this file */
 	err = trace_append(fs->trace, r);
@@ -659,6 +662,7 @@ struct fs_opts {
 	bool debug;            /* -d */
 	const char *end_mark;  /* --end-mark TEXT: a last MARK once serving ended, or NULL */
 	int trigger_fd;        /* --trigger-fd N (fs_trigger.c), or -1 */
+	const char *calls_log; /* --calls-log FILE (fs_calls.c), or NULL */
 };
 
 static int fs_parse_args(int argc, char *argv[], struct fs_opts *o)
@@ -670,6 +674,7 @@ static int fs_parse_args(int argc, char *argv[], struct fs_opts *o)
 		{"allow-other", no_argument, NULL, 'a'},
 		{"end-mark", required_argument, NULL, 'e'},
 		{"trigger-fd", required_argument, NULL, 'T'},
+		{"calls-log", required_argument, NULL, 'c'},
 		{NULL, 0, NULL, 0},
 	};
 	char *end;
@@ -687,6 +692,8 @@ static int fs_parse_args(int argc, char *argv[], struct fs_opts *o)
 			o->end_mark = optarg;
 		else if (c == 'd')
 			o->debug = true;
+		else if (c == 'c' && *optarg)
+			o->calls_log = optarg;
 		else if (c == 'r' && (o->ready_fd = (int)strtol(optarg, &end, 10)) >= 0 &&
 			 !*end && *optarg)
 			continue;
@@ -761,6 +768,8 @@ static int fs_setup(struct fs *fs, const struct fs_opts *o)
 		return fs_fail(-errno, "backing directory %s", o->backing);
 	err = base_walk(fs, dfd, TRACE_ROOT_ID, o->backing);
 	close(dfd);
+	if (!err && o->calls_log && (err = fs_calls_open(fs, o->calls_log)) < 0)
+		return fs_fail(err, "calls log %s", o->calls_log);
 	return err;
 }
 
@@ -920,8 +929,10 @@ int main(int argc, char *argv[])
 	fuse_remove_signal_handlers(se);
 	fuse_session_destroy(se);
 	fs_end_mark(&fs, o.end_mark);
+	fs_calls_close(&fs);
 	status = err || fs.rec_err ? FS_EXIT_ENV : 0;
 out_close:
+	fs_calls_close(&fs); /* (again: once is enough, and a failed start needs it too) */
 	if (fs.trace) {
 		/* trace_writer_close fsyncs: the trace outlives a machine crash. */
 		err = trace_writer_close(fs.trace);

@@ -19,13 +19,20 @@ static const struct help_opt opts[] = {
 	{"--trigger-fd N",
 	 "Where a crash trigger armed through the control file says it fired (one byte; "
 	 "faultline crash --when): faultline mount's pipe."},
+	{"--calls-log FILE",
+	 "Join each request to the system call that made it (the kernel's sample of the call's "
+	 "entry, which faultline record --calls asks for, or what /proc/TID/syscall says while "
+	 "the caller waits; with its site unwound from its stack) and append those calls to "
+	 "FILE (created, emptied), the calls log of faultline record --calls, which stops the "
+	 "calls that make no request of their own.  Also captures the pages of the shared "
+	 "mappings faultline record --calls tells it of, at each call boundary."},
 	{"-d", "FUSE debug output on stderr."},
 	{NULL, NULL},
 };
 
 static const struct help_cmd cmds[] = {
 	{NULL, "--trace FILE [--real-fsync] [--ready-fd N] [--allow-other]\n"
-	       "    [--end-mark TEXT] [--trigger-fd N] [-d]\n"
+	       "    [--end-mark TEXT] [--trigger-fd N] [--calls-log FILE] [-d]\n"
 	       "    BACKING MOUNTPOINT",
 	 "Mounts a passthrough view of BACKING at MOUNTPOINT and appends every mutating "
 	 "operation made through it (writes with their bytes, fsync, fdatasync, fsyncdir, "

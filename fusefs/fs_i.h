@@ -108,6 +108,7 @@ struct fs {
 	char backing[PATH_MAX];     /* the backing directory's real path */
 	struct fuse_session *se;    /* the session, once mounted */
 	struct fs_trigger trig;     /* faultline mount's crash trigger */
+	struct fs_calls *calls;     /* --calls-log (fs_calls.c), or NULL */
 };
 
 /*
@@ -158,6 +159,21 @@ void fs_ctl_entry(struct fs *fs, struct fuse_entry_param *e);
 void fs_ctl_open(struct fuse_file_info *fi);
 /* Records what was written to it, and answers the write. */
 void fs_ctl_write(struct fs *fs, struct fuse_req *req, const char *buf, size_t size);
+
+/* ---- fs_calls.c: record --calls, the calls joined at their requests ---- */
+
+/* Starts joining the workload's calls, logged to log (created, emptied).
+ * 0 or -errno. */
+int fs_calls_open(struct fs *fs, const char *log);
+/* Writes out what is logged, and stops. */
+void fs_calls_close(struct fs *fs);
+/* Record r is about to be appended (not a captured page, not a SYNCFS the
+ * tracer asked for): the call its process is in, logged, and the mapped
+ * pages captured before it. */
+void fs_calls_at(struct fs *fs, const struct trace_rec *r);
+/* A control line of the tracer about mappings (calls.h, CALLS_CTL_MAP and
+ * after): 1 applied, 0 the line is not one, -EINVAL malformed. */
+int fs_calls_ctl(struct fs *fs, const char *line, size_t n);
 
 /* ---- fs_fold.c: faultline mount moving the trace to a folded one ---- */
 

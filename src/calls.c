@@ -4,7 +4,8 @@
  *
  * The child asks to be traced, stops, installs a seccomp filter and hands
  * its listener to the tracer over a socket, then execs the workload.  The
- * filter sends every watched call (calls_sys, native architecture) but
+ * filter sends the traced calls (calls_sys, native architecture; the
+ * others faultline-fs joins at their requests, fusefs/fs_calls.c) but
  * the barriers to the tracer's notification thread (SECCOMP_RET_USER_NOTIF),
  * which logs it with its site and lets it continue as it was; sync and
  * syncfs to the tracer itself (SECCOMP_RET_TRACE), which resumes them with
@@ -114,7 +115,7 @@ struct calls_state {
 	const struct calls_opts *o;
 	int ctl;                  /* the control file, open for writing */
 	struct calls_sites *sites; /* unwinders, under site_lock */
-	struct calls_maps *maps;  /* shared mappings followed (calls_maps.c); NULL: none */
+	bool mapped;              /* faultline-fs was told of a mapping: captures asked for */
 	pthread_mutex_t site_lock; /* the notification thread and the tracer both unwind */
 	int listener;             /* the seccomp filter's notification fd, or -1 */
 	bool stopping;            /* set by the tracer: the notification thread is to end */
@@ -156,7 +157,8 @@ static int install_filter(bool notify)
 					      offsetof(struct seccomp_data, nr));
 	/* mmap: a shared one (flags, low word, has MAP_SHARED) goes to the tracer,
 	 * which sees where it was mapped at its return; any other runs. */
-	m = calls_nsys - 1; /* the checks below: every watched call but mmap */
+	for (m = k = 0; k < calls_nsys; k++) /* the checks below: every traced call but mmap */
+		m += calls_sys[k].traced && calls_sys[k].nr != SYS_mmap;
 	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mmap, 0, 2);
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 					      offsetof(struct seccomp_data, args[3]));
@@ -165,7 +167,7 @@ static int install_filter(bool notify)
 	/* Check i jumps over the checks after it and the ALLOW to the NOTIF (m - i),
 	 * or one further to the TRACE. */
 	for (i = k = 0; k < calls_nsys; k++) {
-		if (calls_sys[k].nr == SYS_mmap)
+		if (calls_sys[k].nr == SYS_mmap || !calls_sys[k].traced)
 			continue;
 		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
 						      (uint32_t)calls_sys[k].nr,
@@ -324,6 +326,45 @@ static void barrier(struct calls_state *s, pid_t tid)
 			strerror(errno));
 }
 
+/* One control line to faultline-fs (it is taken when the write returns). */
+static void tell(struct calls_state *s, const char *line, int n)
+{
+	if (n > 0 && write(s->ctl, line, (size_t)n) != n)
+		fprintf(stderr, "faultline: record --calls: cannot tell faultline-fs \"%.*s\": %s\n",
+			n - 1, line + 1, strerror(errno));
+}
+
+/* A call boundary of tid: faultline-fs captures the changed pages of the
+ * mappings it follows (calls_maps.c), before tid goes on; for a munmap,
+ * then drops the mappings it touches. */
+static void capture(struct calls_state *s, pid_t tid, long nr, const uint64_t *arg)
+{
+	char line[128];
+
+	if (!__atomic_load_n(&s->mapped, __ATOMIC_ACQUIRE))
+		return;
+	if (nr == SYS_munmap)
+		tell(s, line, snprintf(line, sizeof(line), CALLS_CTL_UNMAP " %d %llu %llu\n", (int)tid,
+				       (unsigned long long)arg[0], (unsigned long long)arg[1]));
+	else
+		tell(s, line, snprintf(line, sizeof(line), CALLS_CTL_CAPTURE " %d\n", (int)tid));
+}
+
+/* tid's mmap returned addr: a shared writable mapping of a file under the
+ * mount is followed by faultline-fs from now on. */
+static void mapped(struct calls_state *s, pid_t tid, uint64_t addr, const uint64_t *arg)
+{
+	char path[PATH_MAX], line[PATH_MAX + 96];
+
+	if (!calls_map_followed(s->o->mnt, tid, addr, arg[1], arg[2], arg[3], (int)arg[4], path,
+				sizeof(path)))
+		return;
+	tell(s, line, snprintf(line, sizeof(line), CALLS_CTL_MAP " %d %llu %llu %llu %s\n", (int)tid,
+			       (unsigned long long)addr, (unsigned long long)arg[1],
+			       (unsigned long long)arg[5], path));
+	__atomic_store_n(&s->mapped, true, __ATOMIC_RELEASE);
+}
+
 /* Appends one whole line to the calls log. */
 static void log_line(const char *line, size_t n)
 {
@@ -407,7 +448,10 @@ static uint64_t now_ns(const struct calls_state *s)
 static void capture_site(struct calls_state *s, struct calls_thread *t)
 {
 	t->site[0] = 0;
-	if (!s->sites)
+	/* Not for mmap and munmap: no op joins a mapping's call, and few a
+	 * munmap's (the write-back of its pages); unwinding a program's first
+	 * stop loads its modules, milliseconds the workload would wait. */
+	if (!s->sites || t->nr == SYS_mmap || t->nr == SYS_munmap)
 		return;
 	pthread_mutex_lock(&s->site_lock);
 	calls_site(s->sites, t->tid, t->site, sizeof(t->site));
@@ -442,12 +486,10 @@ static void at_entry(struct calls_state *s, pid_t tid)
 			t->arg[k] = info.seccomp.args[k];
 		t->entry_ns = now_ns(s);
 		capture_site(s, t);
-		calls_maps_capture(s->maps, tid);
+		capture(s, tid, t->nr, t->arg);
 		if (!is_barrier(t->nr) && t->nr != SYS_mmap) {
 			/* no user notification: logged here, one stop */
 			log_call(t, 0, 0);
-			if (t->nr == SYS_munmap)
-				calls_maps_unmap(s->maps, tid, t->arg[0], t->arg[1]);
 			t->in_call = false;
 			ptrace(PTRACE_CONT, tid, 0, 0);
 			return;
@@ -484,9 +526,7 @@ static void *notify_loop(void *arg)
 			t.arg[k] = req.data.args[k];
 		capture_site(s, &t);
 		log_call(&t, 0, 0);
-		calls_maps_capture(s->maps, t.tid);
-		if (t.nr == SYS_munmap)
-			calls_maps_unmap(s->maps, t.tid, t.arg[0], t.arg[1]);
+		capture(s, t.tid, t.nr, t.arg);
 		resp = (struct seccomp_notif_resp){.id = req.id,
 						   .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE};
 		ioctl(s->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp); /* ENOENT: it died meanwhile */
@@ -525,8 +565,7 @@ static void at_exit(struct calls_state *s, pid_t tid)
 		     (t->nr == SYS_syncfs && fd_on_mount(s, tid, (long)t->arg[0]))))
 			barrier(s, tid);
 		if (!info.exit.is_error && t->nr == SYS_mmap)
-			calls_maps_add(s->maps, tid, (uint64_t)info.exit.rval, t->arg[1], t->arg[2],
-				       t->arg[3], (int)t->arg[4], t->arg[5]);
+			mapped(s, tid, (uint64_t)info.exit.rval, t->arg);
 		log_call(t, info.exit.rval, now_ns(s));
 	}
 	if (t)
@@ -548,8 +587,12 @@ static void on_stop(struct calls_state *s, pid_t tid, int st)
 		at_exit(s, tid);
 	else if (sig == SIGTRAP && event) { /* fork, vfork, clone, exec */
 		if (event == PTRACE_EVENT_EXEC) {
+			char line[64];
+
 			forget_site(s, tid); /* a new program: new modules, no mappings */
-			calls_maps_forget(s->maps, tid);
+			if (__atomic_load_n(&s->mapped, __ATOMIC_ACQUIRE))
+				tell(s, line, snprintf(line, sizeof(line), CALLS_CTL_FORGET " %d\n",
+						       (int)tid));
 		}
 		ptrace(PTRACE_CONT, tid, 0, 0);
 	}
@@ -570,7 +613,6 @@ static void calls_close(struct calls_state *s)
 			close(fds[i]);
 	log_fd = -1;
 	calls_sites_free(s->sites);
-	calls_maps_free(s->maps);
 	pthread_mutex_destroy(&s->site_lock);
 	free(s);
 }
@@ -600,6 +642,15 @@ static int trace_loop(struct calls_state *s)
 	}
 }
 
+/* Asks faultline-fs to have the kernel sample the calls of s->main, and
+ * of every thread and child it makes, before it runs anything (fs_calls.c). */
+static void sample(struct calls_state *s)
+{
+	char line[64];
+
+	tell(s, line, snprintf(line, sizeof(line), CALLS_CTL_PERF " %d\n", (int)s->main));
+}
+
 /*
  * Starts the workload: forked, stopped at its first instruction of ours,
  * given the ptrace options, and its filter's listener received.  0 or
@@ -608,7 +659,7 @@ static int trace_loop(struct calls_state *s)
 static int start(struct calls_state *s)
 {
 	int sv[2], st;
-	bool added = false;
+	bool added = false, stopped;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
@@ -623,7 +674,10 @@ static int start(struct calls_state *s)
 	}
 	close(sv[1]);
 	thread_of(s, s->main, true, &added); /* its first stop is waited for here */
-	if (waitpid(s->main, &st, __WALL) != s->main || !WIFSTOPPED(st) ||
+	stopped = waitpid(s->main, &st, __WALL) == s->main && WIFSTOPPED(st);
+	if (stopped)
+		sample(s);
+	if (!stopped ||
 	    ptrace(PTRACE_SETOPTIONS, s->main, 0,
 		   PTRACE_O_TRACESECCOMP | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK |
 			   PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC |
@@ -638,6 +692,7 @@ static int start(struct calls_state *s)
 	close(sv[0]);
 	return 0;
 }
+
 
 int calls_trace(const struct calls_opts *o)
 {
@@ -655,8 +710,7 @@ int calls_trace(const struct calls_opts *o)
 	if (!getenv("FAULTLINE_CALLS_NOSITES"))
 		s->sites = calls_sites_new(); /* without memory: no sites, the rest works */
 	if ((s->ctl = open(o->ctl, O_WRONLY | O_CLOEXEC)) < 0 ||
-	    !(s->maps = calls_maps_new(s->ctl, o->mnt)) ||
-	    (log_fd = open(o->log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644)) < 0) {
+	    (log_fd = open(o->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0) {
 		err = -errno;
 		goto out;
 	}

@@ -4,11 +4,23 @@
  *
  * FUSE sees what reaches the file system and nothing else: sync() and
  * syncfs() never arrive as a request, and no request says which call of
- * the program caused it.  calls_trace() runs the workload under ptrace
- * with a seccomp filter that stops it only at the calls that matter
- * (calls_watched), so every other call runs at full speed; it covers raw
- * syscalls and static binaries alike, since it needs nothing inside the
- * process.
+ * the program caused it.  Two processes watch the calls between them:
+ *
+ * - faultline-fs (--calls-log, fusefs/fs_calls.c) joins every call that
+ *   makes a request of its own (the write family, fsync, fdatasync,
+ *   truncates, the namespace calls, open): while the request is served,
+ *   the calling thread is blocked in its call, so /proc/TID/syscall says
+ *   which call it is and with what arguments, and its stack can be
+ *   unwound.  No stop at all: a call on a descriptor outside the mount
+ *   costs nothing, and one under it only what the request costs plus the
+ *   reading of its site.
+ * - calls_trace() runs the workload under ptrace with a seccomp filter
+ *   that stops it only at the calls that make no request faultline-fs
+ *   could join (calls_sys's traced ones: sync, syncfs, msync,
+ *   sync_file_range, munmap, a shared mmap, io_uring_setup and
+ *   io_uring_enter), so every other call runs at full speed; it covers
+ *   raw syscalls and static binaries alike, since it needs nothing inside
+ *   the process.
  *
  * Barriers: each successful sync(), and each successful syncfs() on a
  * descriptor under the mount, becomes a SYNCFS record: when the call
@@ -18,7 +30,7 @@
  * thread does next.
  *
  * The calls log, TRACE/calls: one line per watched call, written as the
- * call returns,
+ * call returns, by either process (each appends whole lines),
  *
  *     TID NR RESULT ENTRY_NS EXIT_NS A0 A1 A2 A3[\tSITE]
  *
@@ -27,17 +39,23 @@
  * the trace's clock (ns since faultline-fs opened the trace, as records'
  * time_ns).  Only a barrier (sync, syncfs) is stopped again as it
  * returns, for its result and exit time; any other call is logged at its
- * entry with RESULT and EXIT_NS 0, and its window runs until the thread's
- * next watched call: one ptrace stop per call instead of two.  A line that is not whole (the
- * tracer was killed) is ignored.  SITE is where the call was made, the
- * calling thread's stack unwound while it waited (calls_site.c): its
- * first frames that have a source line, "fn() file.c:212 <- caller()
- * file.c:330", or the first named frames when none has one.
+ * entry (faultline-fs: at its first request) with RESULT and EXIT_NS 0,
+ * and its window runs until the thread's next watched call.  A call that
+ * makes several requests (a write longer than one request) is logged
+ * once.  An fsync or fdatasync that faultline-fs joins opens its window
+ * at the first kernel write-back of its file since that file's last
+ * request, when there is one: the pages the fsync forced out come before
+ * its FSYNC request.  A line that is not whole (the tracer was killed) is
+ * ignored.  SITE is where the call was made, the calling thread's stack
+ * unwound while it waited (calls_site.c): its first frames that have a
+ * source line, "fn() file.c:212 <- caller() file.c:330", or the first
+ * named frames when none has one.
  *
  * Mapped pages: a shared mmap stops at its return too, and a writable
- * one of a file under the mount is followed (calls_maps.c): at every
- * watched call its changed pages are recorded, before the call goes on,
- * as WRITEs flagged TRACE_WF_EARLY with the calling thread's pid, so they
+ * one of a file under the mount is followed (calls_maps.c: the tracer
+ * tells faultline-fs, "\001map TID ADDR LEN OFF PATH"): at every watched
+ * call its changed pages are recorded, before the call goes on, as
+ * WRITEs flagged TRACE_WF_EARLY with the calling thread's pid, so they
  * join that call like any of its records.
  *
  * A record made on behalf of a call lies in its window: the FUSE request
@@ -51,7 +69,9 @@
  * FLUSH and RELEASE) are not joined by their readers.
  *
  * What it does not do: watch calls of another ABI (a 32-bit program on a
- * 64-bit kernel runs unwatched); follow a process that leaves the
+ * 64-bit kernel runs unwatched); join the calls of a process faultline-fs
+ * may not read (/proc/TID/syscall: another user's, or one that made
+ * itself undumpable); follow a process that leaves the
  * tracer's tree; see a call made on the program's behalf by another
  * process, but for io_uring: the requests its workers make carry a
  * worker's pid, so they are joined to the SQEs the tracer read at the
@@ -94,9 +114,19 @@ bool calls_link_under(const char *link, const char *dir, char *rel, size_t len);
 
 /* The control-file line that asks faultline-fs for a SYNCFS record. */
 #define CALLS_CTL_SYNCFS "\001syncfs"
-/* The control-file write that records a captured page of a shared mapping:
- * CALLS_CTL_PAGE " TID OFF LEN PATH\n" then LEN bytes (fusefs/fs_ctl.c). */
-#define CALLS_CTL_PAGE "\001page"
+/* The control lines that tell faultline-fs of the workload's shared
+ * mappings (fusefs/fs_calls.c): "\001map TID ADDR LEN OFF PATH" (followed
+ * from now on), "\001capture TID" (a call boundary of TID: the changed
+ * pages recorded), "\001unmap TID ADDR LEN" (a capture, then the mappings
+ * it touches dropped), "\001forget PID" (PID exec'ed). */
+#define CALLS_CTL_MAP "\001map"
+#define CALLS_CTL_CAPTURE "\001capture"
+#define CALLS_CTL_UNMAP "\001unmap"
+#define CALLS_CTL_FORGET "\001forget"
+/* "\001perf PID": PID, stopped before it runs the workload, is to be
+ * sampled by the kernel at its calls' entries, with every thread and
+ * child it makes (calls_perf.c). */
+#define CALLS_CTL_PERF "\001perf"
 /* The calls log's name inside the trace directory. */
 #define CALLS_LOG "calls"
 

@@ -5,19 +5,20 @@
  * A store into a MAP_SHARED page dirties it; the kernel may write it back
  * at any moment until an msync or fsync forces it, and FUSE sees only the
  * moment the kernel chose in this run.  So at each watched call of the
- * workload (the notification, or the ptrace stop at its entry), every
- * tracked mapping is read (process_vm_readv) and each page that differs
- * from what the last capture saw is written to the control file as
- * CALLS_CTL_PAGE: faultline-fs records it as a WRITE flagged
+ * workload, every tracked mapping is read (process_vm_readv) and each
+ * page that differs from what the last capture saw goes to the sink:
+ * faultline-fs (fusefs/fs_calls.c) records it as a WRITE flagged
  * TRACE_WF_EARLY, which the models treat as a write-back that may have
- * happened from there on.  The calling thread waits until the record is
- * in the trace, so the capture lies between what came before the call
- * and what the call does.
+ * happened from there on.  The calling thread is blocked in its call
+ * meanwhile (in the FUSE request the call made, or at the tracer's stop),
+ * so the capture lies between what came before the call and what the
+ * call does.
  *
- * Mappings are learnt at mmap's return (the filter stops only shared
- * ones, calls.c), forgotten at munmap (after a last capture), at exec and
- * when their process is gone.  Not followed: mremap, and a child's view
- * of a mapping it inherited once the parent that made it is gone.
+ * Mappings are learnt at mmap's return (the tracer stops shared ones,
+ * calls.c, and tells faultline-fs), forgotten at munmap (after a last
+ * capture), at exec and when their process is gone.  Not followed:
+ * mremap, and a child's view of a mapping it inherited once the parent
+ * that made it is gone.
  */
 #include <errno.h>
 #include <limits.h>
@@ -41,14 +42,15 @@ struct calls_map {
 	uint64_t addr;   /* where it is, in that process */
 	uint64_t len;    /* bytes, a multiple of MAPS_PAGE */
 	uint64_t off;    /* file offset of addr */
-	char *path;      /* the file, relative to the mount */
+	void *file;      /* the file, as the sink knows it (calls_maps_add) */
 	uint8_t *shadow; /* what the last capture read */
 };
 
 struct calls_maps {
 	pthread_mutex_t lock;
-	int ctl;               /* the control file, open for writing */
-	const char *mnt;       /* the mount point */
+	calls_page_fn *sink;   /* where changed pages go */
+	calls_file_fn *drop;   /* a mapping's file is let go */
+	void *sink_arg;
 	struct calls_map *v;   /* tracked mappings */
 	size_t n, cap;
 	uint64_t bytes;        /* sum of their lengths */
@@ -57,22 +59,23 @@ struct calls_maps {
 	bool told;             /* said once that a mapping was too much to track */
 };
 
-struct calls_maps *calls_maps_new(int ctl, const char *mnt)
+struct calls_maps *calls_maps_new(calls_page_fn *sink, calls_file_fn *drop, void *arg)
 {
 	struct calls_maps *m = calloc(1, sizeof(*m));
 
 	if (!m)
 		return NULL;
 	pthread_mutex_init(&m->lock, NULL);
-	m->ctl = ctl;
-	m->mnt = mnt;
+	m->sink = sink;
+	m->drop = drop;
+	m->sink_arg = arg;
 	return m;
 }
 
 static void map_drop(struct calls_maps *m, size_t i)
 {
 	m->bytes -= m->v[i].len;
-	free(m->v[i].path);
+	m->drop(m->sink_arg, m->v[i].file);
 	free(m->v[i].shadow);
 	m->v[i] = m->v[--m->n];
 }
@@ -158,34 +161,27 @@ static ssize_t map_read(struct calls_maps *m, const struct calls_map *x)
 	return got < 0 ? -1 : got;
 }
 
-/* The page at byte k of mapping x (as m->buf holds it) to faultline-fs. */
-static void send_page(struct calls_maps *m, const struct calls_map *x, pid_t tid, size_t k)
+bool calls_map_followed(const char *mnt, pid_t tid, uint64_t addr, uint64_t len, uint64_t prot,
+			uint64_t flags, int fd, char *path, size_t pathlen)
 {
-	char head[PATH_MAX + 80];
-	struct iovec iov[2];
-	int n = snprintf(head, sizeof(head), CALLS_CTL_PAGE " %d %llu %u %s\n", (int)tid,
-			 (unsigned long long)(x->off + k), MAPS_PAGE, x->path);
-
-	iov[0] = (struct iovec){head, (size_t)n};
-	iov[1] = (struct iovec){m->buf + k, MAPS_PAGE};
-	if (writev(m->ctl, iov, 2) != n + (ssize_t)MAPS_PAGE)
-		fprintf(stderr, "faultline: record --calls: cannot record a mapped page of %s: %s\n",
-			x->path, strerror(errno));
+	return (prot & PROT_WRITE) && (flags & MAP_SHARED) && !(addr & (MAPS_PAGE - 1)) && len &&
+	       calls_fd_path(mnt, tid, fd, path, pathlen) && path[0] && !strchr(path, '\n') &&
+	       !strstr(path, " (deleted)");
 }
 
-void calls_maps_add(struct calls_maps *m, pid_t tid, uint64_t addr, uint64_t len,
-		    uint64_t prot, uint64_t flags, int fd, uint64_t off)
+void calls_maps_add(struct calls_maps *m, pid_t tid, uint64_t addr, uint64_t len, uint64_t off,
+		    void *file)
 {
-	char path[PATH_MAX];
 	struct calls_map x = {0};
 	ssize_t got;
 	void *v;
 
-	if (!m || !(prot & PROT_WRITE) || !(flags & MAP_SHARED) || (addr & (MAPS_PAGE - 1)) ||
-	    !len || !calls_fd_path(m->mnt, tid, fd, path, sizeof(path)) || !path[0] ||
-	    strchr(path, '\n') || strstr(path, " (deleted)"))
-		return; /* a file under the mount, whose name fits the control line */
-	x = (struct calls_map){.pid = tgid_of(tid), .addr = addr, .off = off,
+	if (!m || (addr & (MAPS_PAGE - 1)) || !len) {
+		if (m)
+			m->drop(m->sink_arg, file);
+		return;
+	}
+	x = (struct calls_map){.pid = tgid_of(tid), .addr = addr, .off = off, .file = file,
 			       .len = (len + MAPS_PAGE - 1) & ~(uint64_t)(MAPS_PAGE - 1)};
 	pthread_mutex_lock(&m->lock);
 	if (m->bytes + x.len > MAPS_MAX_BYTES) {
@@ -208,18 +204,19 @@ void calls_maps_add(struct calls_maps *m, pid_t tid, uint64_t addr, uint64_t len
 		m->v = v;
 		m->cap = m->cap ? 2 * m->cap : 8;
 	}
-	if (!(x.path = strdup(path)) || !(x.shadow = calloc(1, x.len)))
+	if (!(x.shadow = calloc(1, x.len)))
 		goto out;
 	/* What the file holds now is no change: the first capture starts from it. */
 	if ((got = map_read(m, &x)) > 0)
 		memcpy(x.shadow, m->buf, (size_t)got);
 	m->v[m->n++] = x;
 	m->bytes += x.len;
-	x.path = NULL;
+	x.file = NULL;
 	x.shadow = NULL;
 out:
 	pthread_mutex_unlock(&m->lock);
-	free(x.path);
+	if (x.file)
+		m->drop(m->sink_arg, x.file);
 	free(x.shadow);
 }
 
@@ -240,7 +237,7 @@ void calls_maps_capture(struct calls_maps *m, pid_t tid)
 		}
 		for (k = 0; k + MAPS_PAGE <= (size_t)got; k += MAPS_PAGE)
 			if (memcmp(m->buf + k, x->shadow + k, MAPS_PAGE)) {
-				send_page(m, x, tid, k);
+				m->sink(m->sink_arg, x->file, tid, x->off + k, m->buf + k, MAPS_PAGE);
 				memcpy(x->shadow + k, m->buf + k, MAPS_PAGE);
 			}
 		i++;

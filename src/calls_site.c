@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,8 @@ struct site_thread {
 	uint64_t raw_val[SITE_RAW];
 	int nraw;                  /* > SITE_RAW: too many to keep */
 	uint64_t pc, sp;           /* the registers the walk starts from */
+	long nr;                   /* the call they were read in */
+	uint64_t arg[6];           /* its arguments */
 	uint64_t lo;               /* address of stack[0] */
 	size_t n;                  /* bytes of stack read */
 	uint8_t stack[SITE_STACK];
@@ -160,9 +163,42 @@ static const Dwfl_Thread_Callbacks site_callbacks = {
 	.set_initial_registers = cb_initial_registers,
 };
 
+/*
+ * A module's separate debug information, looked for on this machine only:
+ * by its build id (/usr/lib/debug/.build-id/, where Debian's debug
+ * packages put it), else by its debug link beside the file, in its .debug
+ * directory or under /usr/lib/debug.  Never through a debuginfod server,
+ * as the standard callback would: loading its client and asking it costs
+ * milliseconds per module, on the workload's path.
+ */
+static int find_debuginfo_here(Dwfl_Module *mod, void **userdata, const char *modname,
+			       Dwarf_Addr base, const char *file_name, const char *debuglink,
+			       GElf_Word crc, char **debuginfo_file_name)
+{
+	static const char *const fmt[] = {"%.*s/%s", "%.*s/.debug/%s", "/usr/lib/debug%.*s/%s"};
+	char path[PATH_MAX];
+	const char *slash;
+	size_t i;
+	int fd, dir;
+
+	fd = dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name, debuglink, crc,
+					  debuginfo_file_name);
+	if (fd >= 0 || !debuglink || !file_name || !(slash = strrchr(file_name, '/')))
+		return fd;
+	dir = (int)(slash - file_name);
+	for (i = 0; i < sizeof(fmt) / sizeof(fmt[0]); i++) {
+		snprintf(path, sizeof(path), fmt[i], dir, file_name, debuglink);
+		if (strcmp(path, file_name) && (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+			*debuginfo_file_name = strdup(path);
+			return fd;
+		}
+	}
+	return -1;
+}
+
 static const Dwfl_Callbacks proc_callbacks = {
 	.find_elf = dwfl_linux_proc_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.find_debuginfo = find_debuginfo_here,
 };
 
 /* t's modules, from /proc/TID/maps, and the unwinder attached.  0 or -1. */
@@ -208,16 +244,19 @@ static struct site_thread *site_thread_of(struct calls_sites *cs, pid_t tid)
 	if (t->regs_fd >= 0)
 		close(t->regs_fd);
 	t->tid = tid;
-	t->dwfl = NULL;
+	t->dwfl = NULL; /* attached at its first walk */
 	t->regs_fd = -1;
-	return site_attach(t) < 0 ? NULL : t;
+	t->n = 0;
+	return t;
 }
 
-/* The stack pointer and program counter of t's thread, blocked in a call
- * (/proc/TID/syscall, kept open and read again from 0).  0 or -1. */
+/* What t's thread, blocked in a call, is calling, and its stack pointer and
+ * program counter (/proc/TID/syscall, kept open and read again from 0):
+ * "NR A0 ... A5 SP PC", all but NR in hex.  0, or -1 (running, not in a
+ * call, gone, or not ours to read). */
 static int read_regs(struct site_thread *t)
 {
-	char path[64], buf[512], *p;
+	char path[64], buf[512], *p, *end;
 	ssize_t n;
 	int i;
 
@@ -226,14 +265,26 @@ static int read_regs(struct site_thread *t)
 		if ((t->regs_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 			return -1;
 	}
+	t->n = 0; /* the stack is read when needed */
 	n = pread(t->regs_fd, buf, sizeof(buf) - 1, 0);
 	if (n <= 0)
 		return -1;
 	buf[n] = 0;
-	for (p = buf, i = 0; i < 7 && p; i++) /* nr and six arguments */
-		if ((p = strchr(p, ' ')))
-			p++;
-	if (!p || sscanf(p, "%" SCNx64 " %" SCNx64, &t->sp, &t->pc) != 2)
+	t->nr = strtol(buf, &end, 10);
+	if (end == buf || t->nr < 0)
+		return -1;
+	for (p = end, i = 0; i < 6; i++) {
+		t->arg[i] = strtoull(p, &end, 16);
+		if (end == p)
+			return -1;
+		p = end;
+	}
+	t->sp = strtoull(p, &end, 16);
+	if (end == p)
+		return -1;
+	p = end;
+	t->pc = strtoull(p, &end, 16);
+	if (end == p)
 		return -1;
 	return 0;
 }
@@ -253,8 +304,14 @@ static bool runtime_module(const char *base)
 	return false;
 }
 
-/* The name of the frame at pc (already the call's address, not the return's). */
-static const struct site_name *frame_name(struct site_thread *t, uint64_t pc)
+/*
+ * The name of the frame at pc (already the call's address, not the
+ * return's).  A frame of the C runtime is named only when text is asked
+ * for: it is the site only when no frame outside it was found, and its
+ * symbols (the separate debug information, when installed, is large and
+ * compressed) cost milliseconds to load on the workload's path.
+ */
+static const struct site_name *frame_name(struct site_thread *t, uint64_t pc, bool text)
 {
 	struct site_name *e = &t->names[(pc * 2654435761u) & (SITE_NAMES - 1)];
 	Dwfl_Module *m;
@@ -264,18 +321,21 @@ static const struct site_name *frame_name(struct site_thread *t, uint64_t pc)
 	GElf_Sym sym;
 	int lineno = 0;
 
-	if (e->pc == pc)
+	if (e->pc == pc && (e->text[0] || !text))
 		return e;
-	e->pc = pc;
 	m = dwfl_addrmodule(t->dwfl, pc);
-	if (m)
-		dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL, &mod, NULL);
-	base = mod ? strrchr(mod, '/') : NULL;
-	base = base ? base + 1 : mod;
-	e->libc = base && runtime_module(base);
+	if (e->pc != pc) {
+		*e = (struct site_name){.pc = pc};
+		if (m)
+			dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL, &mod, NULL);
+		base = mod ? strrchr(mod, '/') : NULL;
+		base = base ? base + 1 : mod;
+		e->libc = base && runtime_module(base);
+		if (e->libc && !text)
+			return e;
+	}
 	fn = m ? dwfl_module_addrinfo(m, pc, &off, &sym, NULL, NULL, NULL) : NULL;
-	/* No line lookup in the C library: it is never the site, and its separate
-	 * debug information (when installed) is large and compressed. */
+	/* No line lookup in the C library: it is never the site. */
 	line = m && !e->libc ? dwfl_module_getsrc(m, pc) : NULL;
 	file = line ? dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL) : NULL;
 	base = file ? strrchr(file, '/') : NULL;
@@ -367,10 +427,11 @@ static void site_text(struct site_thread *t, const struct site_walk *w, int from
 
 	buf[0] = 0;
 	for (k = from; k < w->n && shown < SITE_SHOWN && at < len; k++, shown++) {
-		const struct site_name *e = frame_name(t, w->pc[k]);
+		const struct site_name *e = frame_name(t, w->pc[k], false);
 
 		if (shown && e->libc) /* back in the C library: its start-up code */
 			break;
+		e = frame_name(t, w->pc[k], true);
 		at += (size_t)snprintf(buf + at, len - at, "%s%s", shown ? " <- " : "", e->text);
 	}
 }
@@ -400,53 +461,113 @@ static void cache_keep(const struct site_thread *t, const struct site_walk *w,
 	}
 }
 
-/* True when e, cached for t's registers, still holds: every word its walk
- * read has the same value now (one read of the span they lie in). */
-static bool cache_holds(struct site_thread *t, const struct site_entry *e)
+/*
+ * The way of set (SITE_WAYS entries) cached for t's registers that still
+ * holds: every word its walk read has the same value now.  One read of
+ * the span the words of every candidate way lie in.  NULL when none does.
+ */
+static const struct site_entry *cache_find(struct site_thread *t, const struct site_entry *set)
 {
 	uint64_t lo = UINT64_MAX, hi = 0;
 	struct iovec local = {.iov_base = t->stack}, remote;
-	int k;
+	const struct site_entry *e;
+	bool any = false;
+	int k, j;
 
-	if (e->pc != t->pc || e->sp != t->sp || e->nread > SITE_READS)
-		return false;
-	for (k = 0; k < e->nread; k++) {
-		lo = e->addr[k] < lo ? e->addr[k] : lo;
-		hi = e->addr[k] + 8 > hi ? e->addr[k] + 8 : hi;
+	for (k = 0; k < SITE_WAYS; k++) {
+		e = &set[k];
+		if (e->pc != t->pc || e->sp != t->sp || e->nread > SITE_READS)
+			continue;
+		if (e->nread == 0)
+			return e;
+		any = true;
+		for (j = 0; j < e->nread; j++) {
+			lo = e->addr[j] < lo ? e->addr[j] : lo;
+			hi = e->addr[j] + 8 > hi ? e->addr[j] + 8 : hi;
+		}
 	}
-	if (e->nread == 0)
-		return true;
-	if (hi - lo > SITE_STACK)
-		return false;
-	local.iov_len = remote.iov_len = hi - lo;
-	remote.iov_base = (void *)(uintptr_t)lo;
-	if (process_vm_readv(t->tid, &local, 1, &remote, 1, 0) != (ssize_t)(hi - lo))
-		return false;
-	for (k = 0; k < e->nread; k++)
-		if (memcmp(t->stack + (e->addr[k] - lo), &e->val[k], 8))
-			return false;
-	return true;
+	if (!any || hi - lo > SITE_STACK)
+		return NULL;
+	if (lo < t->lo || hi > t->lo + t->n) { /* not in what is at hand: read */
+		local.iov_len = remote.iov_len = hi - lo;
+		remote.iov_base = (void *)(uintptr_t)lo;
+		if (process_vm_readv(t->tid, &local, 1, &remote, 1, 0) != (ssize_t)(hi - lo))
+			return NULL;
+		t->lo = lo;
+		t->n = hi - lo;
+	}
+	for (k = 0; k < SITE_WAYS; k++) {
+		e = &set[k];
+		if (e->pc != t->pc || e->sp != t->sp || e->nread > SITE_READS)
+			continue;
+		for (j = 0; j < e->nread && !memcmp(t->stack + (e->addr[j] - t->lo), &e->val[j], 8);
+		     j++)
+			;
+		if (j == e->nread)
+			return e;
+	}
+	return NULL;
+}
+
+int calls_site_regs(struct calls_sites *cs, pid_t tid, long *nr, uint64_t arg[6])
+{
+	struct site_thread *t = site_thread_of(cs, tid);
+
+	if (!t || read_regs(t) < 0) {
+		if (t)
+			t->pc = t->sp = 0;
+		return -1;
+	}
+	*nr = t->nr;
+	memcpy(arg, t->arg, sizeof(t->arg));
+	return 0;
+}
+
+int calls_site_set(struct calls_sites *cs, pid_t tid, uint64_t sp, uint64_t pc,
+		   const uint8_t *stack, size_t len)
+{
+	struct site_thread *t = site_thread_of(cs, tid);
+
+	if (!t)
+		return -1;
+	t->sp = sp;
+	t->pc = pc;
+	t->lo = sp;
+	t->n = len < SITE_STACK ? len : SITE_STACK;
+	memcpy(t->stack, stack, t->n);
+	return 0;
 }
 
 void calls_site(struct calls_sites *cs, pid_t tid, char *buf, size_t len)
 {
+	long nr;
+	uint64_t arg[6];
+
+	buf[0] = 0;
+	if (calls_site_regs(cs, tid, &nr, arg) == 0)
+		calls_site_walk(cs, tid, buf, len);
+}
+
+#include <time.h>
+void calls_site_walk(struct calls_sites *cs, pid_t tid, char *buf, size_t len)
+{
 	struct site_thread *t = site_thread_of(cs, tid);
 	struct site_entry *set, *e;
+	const struct site_entry *hit;
 	struct site_walk w;
 	int k;
 
 	buf[0] = 0;
-	if (!t || (!t->dwfl && site_attach(t) < 0) || read_regs(t) < 0)
+	if (!t || !t->pc || (!t->dwfl && site_attach(t) < 0))
 		return;
 	/* One call in the code is reached by several paths with the same
 	 * registers (two callers of one wrapper): each keeps its own way. */
 	set = &t->cache[(((t->pc ^ (t->sp * 0x9e3779b97f4a7c15u)) >> 4) * SITE_WAYS) &
 			(SITE_CACHE - 1)];
-	for (k = 0; k < SITE_WAYS; k++)
-		if (cache_holds(t, &set[k])) {
-			snprintf(buf, len, "%s", set[k].text);
-			return;
-		}
+	if ((hit = cache_find(t, set))) {
+		snprintf(buf, len, "%s", hit->text);
+		return;
+	}
 	for (k = 0; k < SITE_WAYS && set[k].pc; k++)
 		;
 	e = &set[k < SITE_WAYS ? (unsigned)k : t->victim++ % SITE_WAYS];
@@ -463,10 +584,11 @@ void calls_site(struct calls_sites *cs, pid_t tid, char *buf, size_t len)
 	}
 	cache_keep(t, &w, e);
 	/* The engine's first frame with a source line; else its first frame. */
-	for (k = 0; k < w.n && (!frame_name(t, w.pc[k])->source || frame_name(t, w.pc[k])->libc); k++)
+	for (k = 0; k < w.n && (frame_name(t, w.pc[k], false)->libc ||
+				!frame_name(t, w.pc[k], false)->source); k++)
 		;
 	if (k == w.n)
-		for (k = 0; k < w.n && frame_name(t, w.pc[k])->libc; k++)
+		for (k = 0; k < w.n && frame_name(t, w.pc[k], false)->libc; k++)
 			;
 	site_text(t, &w, k < w.n ? k : 0, buf, len);
 	snprintf(e->text, sizeof(e->text), "%s", buf);

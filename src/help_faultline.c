@@ -26,12 +26,17 @@ static const struct help_opt record_opts[] = {
 	{"--keep-final", "Keep the tree the workload left behind as TRACE/final."},
 	{"--allow-other", "Let other users enter the mount (FUSE allow_other)."},
 	{"--calls",
-	 "Watch CMD's system calls too (a seccomp filter stops it only at the calls that "
-	 "matter, so static binaries and raw syscalls are covered): every op is joined to the "
-	 "call that made it and where it was made (function, file:line where there is debug "
-	 "information), which show, explanations and causes name; and a successful sync(), or "
-	 "syncfs() on a file under the mount, becomes a syncfs barrier in the trace, which FUSE "
-	 "alone never sees."},
+	 "Watch CMD's system calls too, static binaries and raw syscalls included: every op is "
+	 "joined to the call that made it and where it was made (function, file:line where "
+	 "there is debug information), which show, explanations and causes name; a successful "
+	 "sync(), or syncfs() on a file under the mount, becomes a syncfs barrier in the trace, "
+	 "which FUSE alone never sees; and the pages of shared writable mappings of files under "
+	 "the mount are captured at each call, so the models may persist them early.  A call "
+	 "that makes a request (a write, an fsync, an open, a rename...) is found by "
+	 "faultline-fs while the caller waits on that request, from the kernel's sample of the "
+	 "call's entry (or /proc/TID/syscall), with no stop; only the calls that make none "
+	 "(sync, syncfs, msync, sync_file_range, munmap, a shared mmap, io_uring) stop at a "
+	 "seccomp filter."},
 	{"--backing DIR",
 	 "Make the backing directory inside DIR (default inside TRACE), e.g. on a small file "
 	 "system, to see how the workload meets ENOSPC."},
@@ -314,9 +319,14 @@ static const struct help_section sections[] = {
 	 "FAULTLINE_FS: the faultline-fs binary to record with (default: the one beside "
 	 "faultline or in its build tree, else faultline-fs in PATH).\n"
 	 "TMPDIR: where temporary work directories go (default /tmp).\n"
-	 "FAULTLINE_CALLS_PTRACE=1: record --calls stops each watched call with ptrace instead "
+	 "FAULTLINE_CALLS_PTRACE=1: record --calls stops each call it stops with ptrace instead "
 	 "of seccomp user notification (what it falls back to on a kernel without it).\n"
 	 "FAULTLINE_CALLS_NOSITES=1: record --calls leaves out where each call was made.\n"
+	 "FAULTLINE_CALLS_NOPERF=1: record --calls reads each call from /proc/TID/syscall "
+	 "instead of the kernel's samples of the calls' entries (what it falls back to without "
+	 "tracefs or the right to trace).\n"
+	 "FAULTLINE_CALLS_STATS=1: faultline-fs says, as it ends, how many calls it found each "
+	 "way.\n"
 	 "FAULTLINE_VERIFY_CAUSES=1: also build every state of the cause search from the bare "
 	 "base and compare (slow; for tests)."},
 	{"CHECKERS",

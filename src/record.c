@@ -389,8 +389,8 @@ void find_fs(char *buf, size_t len)
 
 static void fs_child(const struct record_opts *o, struct record_run *run, int wfd)
 {
-	char fs[PATH_MAX], records[PATH_MAX + 16], fdarg[16];
-	char *argv[12];
+	char fs[PATH_MAX], records[PATH_MAX + 16], fdarg[16], calls[PATH_MAX + 16];
+	char *argv[14];
 	int i = 0;
 
 	setpgid(0, 0);
@@ -408,6 +408,11 @@ static void fs_child(const struct record_opts *o, struct record_run *run, int wf
 		argv[i++] = "--real-fsync";
 	if (o->allow_other)
 		argv[i++] = "--allow-other";
+	if (o->calls) { /* faultline-fs joins the calls that make requests (calls.h) */
+		snprintf(calls, sizeof(calls), "%s/" CALLS_LOG, run->trace);
+		argv[i++] = "--calls-log";
+		argv[i++] = calls;
+	}
 	argv[i++] = run->backing;
 	argv[i++] = run->mnt;
 	argv[i] = NULL;

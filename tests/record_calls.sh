@@ -116,6 +116,67 @@ joins
 export FAULTLINE_CALLS_PTRACE=1
 joins
 unset FAULTLINE_CALLS_PTRACE
+export FAULTLINE_CALLS_NOPERF=1
+joins
+unset FAULTLINE_CALLS_NOPERF
+
+# faultline-fs joins the calls that make requests, with no stop (fusefs/fs_calls.c):
+# a call is one line of the calls log however many records it makes (a 3 MiB
+# write() carried by several WRITEs; an open that creates; a write of two lines
+# to the control file), a call outside the mount is no line at all, and the
+# pages an fsync() (not an msync) forced out of a mapping join that fsync.
+# Both ways faultline-fs finds the call: the kernel's samples of the calls'
+# entries (where tracefs and the right to trace are: root here), and
+# /proc/TID/syscall (FAULTLINE_CALLS_NOPERF=1, or where sampling cannot be had).
+fsside() {
+	way=$1
+	W="$top_builddir/tests/workload_ops"
+	rm -rf "$WORK/fsside" "$WORK/f"
+	mkdir "$WORK/fsside"
+	# shellcheck disable=SC2086 # $way is one assignment, or none
+	(cd "$WORK/fsside" && env FAULTLINE_CALLS_STATS=1 $way "$FL" record -o "$WORK/f" --calls -- "$W" calls) \
+		>"$WORK/f.out" 2>&1 || fail "record workload_ops calls ($way): $(cat "$WORK/f.out")"
+	stats=$(sed -n 's/^faultline-fs: calls: \([0-9]*\) found from the kernel.s samples, \([0-9]*\) read from .proc$/\1 \2/p' \
+		"$WORK/f.out")
+	[ -n "$stats" ] || fail "faultline-fs did not say how it found the calls: $(cat "$WORK/f.out")"
+	# shellcheck disable=SC2086 # two numbers
+	set -- $stats
+	if [ -n "$way" ]; then
+		[ "$1" -eq 0 ] && [ "$2" -gt 0 ] || fail "$way: $1 calls sampled, $2 read"
+	elif [ "$(id -u)" -eq 0 ] && [ -r /sys/kernel/tracing/events/raw_syscalls/sys_enter/id ]; then
+		[ "$1" -gt 0 ] && [ "$2" -eq 0 ] || fail "sampling: $1 calls sampled, $2 read from /proc"
+	else
+		echo "# no tracefs or not root: calls read from /proc ($1 sampled, $2 read)"
+	fi
+	"$FL" show --json "$WORK/f" >"$WORK/f.json" || fail "show f"
+	jq -e '[.records[] | select(.op == "write" and .path == "/big")] as $w
+	       | ($w | length) > 1 and ([$w[] | .len] | add) == 3145728
+	       and ([$w[] | .call.entry_ns] | unique | length) == 1
+	       and ([$w[] | .call.syscall == "write" and (.call.text | test("^write\\(3, \\.\\.\\., 3145728\\) in write_all\\(\\) workload_ops\\.c:[0-9]+"))]
+	            | all)' \
+		"$WORK/f.json" >/dev/null ||
+		fail "$way: a 3 MiB write() is not one call: $(jq -c '[.records[] | select(.path == "/big") | {op, len, call}]' "$WORK/f.json")"
+	[ "$(awk '$2 == 1 && $8 == "300000"' "$WORK/f/calls" | wc -l)" -eq 1 ] ||
+		fail "$way: the 3 MiB write() is not one line of the calls log: $(cat "$WORK/f/calls")"
+	jq -e '[.records[] | select(.path == "/mf" and (.op == "create" or .op == "open")) | .call.entry_ns]
+	       | length == 2 and (unique | length) == 1' "$WORK/f.json" >/dev/null ||
+		fail "$way: an open that creates is not one call"
+	jq -e '[.records[] | select(.op == "mark" and (.text == "step two" or .text == "lines"))
+	       | .call.entry_ns] | length == 2 and (unique | length) == 1' "$WORK/f.json" >/dev/null ||
+		fail "$way: a write of two lines to the control file is not one call: $(jq -c '[.records[] | select(.op == "mark") | {text, call}]' "$WORK/f.json")"
+	! awk '$2 == 1 && $8 == "3039"' "$WORK/f/calls" | grep -q . ||
+		fail "$way: a write() to /dev/null, outside the mount, is in the calls log"
+	jq -e '[.records[] | select(.op == "write" and .path == "/mf" and (.flags | index("early")) == null)
+	        | .pid == 0 and .call.syscall == "fsync" and .call.entry_ns <= .time_ns]
+	       | length > 0 and all' "$WORK/f.json" >/dev/null ||
+		fail "$way: pages an fsync() wrote back do not join it: $(jq -c '[.records[] | select(.path == "/mf") | {op, pid, call}]' "$WORK/f.json")"
+	# Every op that changes a state, and every mark, joins a call.
+	jq -e '[.records[] | select(.op != "flush" and .op != "release") | has("call")] | all' \
+		"$WORK/f.json" >/dev/null ||
+		fail "$way: an op joins no call: $(jq -c '[.records[] | select(has("call") | not)]' "$WORK/f.json")"
+}
+fsside ""
+fsside FAULTLINE_CALLS_NOPERF=1
 
 # A static binary's calls have their sites too (its own code has line numbers).
 "$FL" show "$WORK/synconly-static-sync--calls" | grep -q 'write .* in run() synconly\.c:[0-9]*' ||

@@ -7,6 +7,12 @@
  * the same program yields the reference tree the recorded one must equal.
  * Every call is checked; the first unexpected result prints its step and
  * errno and exits 1.  tests/record_ops.sh asserts on the trace it leaves.
+ *
+ * `workload_ops calls` runs other steps instead, for record --calls
+ * (tests/record_calls.sh): one write() of 3 MiB, more than one FUSE
+ * request carries; stores into a shared mapping that an fsync() (not an
+ * msync) writes back; a write() of 12345 bytes to /dev/null, outside the
+ * mount.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -92,33 +98,51 @@ static void step_append(void)
 	OK(close(fd));
 }
 
+/* Creates name (open flags beyond O_CREAT | O_WRONLY) holding len bytes
+ * of c, written by one write(). */
+static void write_file(const char *name, int flags, char *buf, size_t len, char c)
+{
+	int fd;
+
+	memset(buf, c, len);
+	OK(fd = open(name, O_CREAT | O_WRONLY | flags, 0644));
+	write_all(fd, buf, len);
+	OK(close(fd));
+}
+
 static void step_dsync(void)
 {
 	char buf[512];
-	int fd;
 
 	mark("dsync");
-	memset(buf, 'D', sizeof(buf));
-	OK(fd = open("dsync", O_CREAT | O_WRONLY | O_DSYNC, 0644));
-	write_all(fd, buf, sizeof(buf));
+	write_file("dsync", O_DSYNC, buf, sizeof(buf), 'D');
+}
+
+/* A new 16 KiB file name, mapped shared; the page at off filled with c,
+ * then written back by msync(MS_SYNC), or by fsync of the file. */
+static void map_store(const char *name, size_t off, char c, int by_fsync)
+{
+	char *p;
+	int fd;
+
+	OK(fd = open(name, O_CREAT | O_RDWR, 0644));
+	OK(ftruncate(fd, 16384));
+	p = mmap(NULL, 16384, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		die("mmap");
+	memset(p + off, c, 4096);
+	if (by_fsync)
+		OK(fsync(fd));
+	else
+		OK(msync(p, 16384, MS_SYNC));
+	OK(munmap(p, 16384));
 	OK(close(fd));
 }
 
 static void step_mmap(void)
 {
-	char *p;
-	int fd;
-
 	mark("mmap");
-	OK(fd = open("map", O_CREAT | O_RDWR, 0644));
-	OK(ftruncate(fd, 16384));
-	p = mmap(NULL, 16384, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED)
-		die("mmap");
-	memset(p + 4096, 'M', 4096);
-	OK(msync(p, 16384, MS_SYNC));
-	OK(munmap(p, 16384));
-	OK(close(fd));
+	map_store("map", 4096, 'M', 0);
 }
 
 static void step_rename_over(void)
@@ -193,8 +217,41 @@ static void step_exchange(void)
 	OK(renameat2(AT_FDCWD, "f", AT_FDCWD, "dsync", RENAME_EXCHANGE));
 }
 
-int main(void)
+static void step_bigwrite(void)
 {
+	static char big[3 << 20];
+
+	mark("bigwrite");
+	write_file("big", O_TRUNC, big, sizeof(big), 'B');
+}
+
+static void step_mapfsync(void)
+{
+	mark("mapfsync");
+	map_store("mf", 8192, 'F', 1);
+}
+
+static void step_outside(void)
+{
+	static char buf[12345];
+	int fd;
+
+	mark("outside");
+	OK(fd = open("/dev/null", O_WRONLY));
+	write_all(fd, buf, sizeof(buf));
+	OK(close(fd));
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && !strcmp(argv[1], "calls")) {
+		step_bigwrite();
+		step_mapfsync();
+		step_outside();
+		mark("two\nlines");
+		mark("end");
+		return 0;
+	}
 	step_create_write();
 	step_append();
 	step_dsync();
