@@ -419,10 +419,20 @@ int fs_calls_ctl(struct fs *fs, const char *line, size_t n)
 	if (ctl_word(line, n, CALLS_CTL_PERF, rest, sizeof(rest))) {
 		if (sscanf(rest, "%d%n", &tid, &used) != 1 || rest[used] || tid <= 0)
 			return -EINVAL;
-		if (fs->calls && !fs->calls->perf && !getenv("FAULTLINE_CALLS_NOPERF") &&
-		    !(fs->calls->perf = calls_perf_open(tid)))
-			fprintf(stderr, "faultline-fs: calls are read from /proc, not sampled by the "
-				"kernel: %s\n", strerror(errno));
+		if (fs->calls && !getenv("FAULTLINE_CALLS_NOPERF")) {
+			struct calls_perf *p = calls_perf_open(tid);
+
+			if (!p)
+				fprintf(stderr, "faultline-fs: calls are read from /proc, not sampled "
+					"by the kernel: %s\n", strerror(errno));
+			pthread_mutex_lock(&fs->calls->lock); /* fs_calls_at reads it under it */
+			if (!fs->calls->perf) {
+				fs->calls->perf = p;
+				p = NULL;
+			}
+			pthread_mutex_unlock(&fs->calls->lock);
+			calls_perf_close(p); /* a second workload: the first one's is kept */
+		}
 	} else if (ctl_word(line, n, CALLS_CTL_CAPTURE, rest, sizeof(rest))) {
 		if (sscanf(rest, "%d%n", &tid, &used) != 1 || rest[used] || tid <= 0)
 			return -EINVAL;

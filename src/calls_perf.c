@@ -8,8 +8,9 @@
  * says all but the stack, but reading it makes the kernel wait until the
  * thread is off its CPU, and the thread's wake-up at the answer is slower
  * after it: measured on sqlite3, one read per request cost the workload
- * about 7 us per call more than the read itself (a second read cost only
- * its own 1.5 us, a read of /proc/TID/stat nothing; docs/PERFORMANCE.md).
+ * about 8 us per call where the read itself takes 3 (a second read cost
+ * only its own 1.5 us, a read of /proc/TID/stat nothing;
+ * docs/PERFORMANCE.md).
  * So the kernel is asked instead to write a
  * sample at the entry of each call that can make a request: a perf event
  * on the raw_syscalls:sys_enter tracepoint, filtered to those calls,
