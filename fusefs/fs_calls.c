@@ -408,14 +408,27 @@ static const char *ctl_word(const char *line, size_t n, const char *kw, char *re
 	return rest;
 }
 
-int fs_calls_ctl(struct fs *fs, const char *line, size_t n)
+int fs_calls_ctl(struct fs *fs, struct fuse_req *req, const char *line, size_t n)
 {
 	struct calls_maps *m = fs->calls ? fs->calls->maps : NULL;
 	unsigned long long addr, len, off;
 	char rest[PATH_MAX + 96];
+	static const char *const words[] = {CALLS_CTL_PERF, CALLS_CTL_MAP, CALLS_CTL_CAPTURE,
+					     CALLS_CTL_UNMAP, CALLS_CTL_FORGET};
 	struct fs_calls_file *f;
 	int tid, used = 0;
+	size_t k;
 
+	for (k = 0; k < sizeof(words) / sizeof(words[0]) &&
+		    !ctl_word(line, n, words[k], rest, sizeof(rest));
+	     k++)
+		;
+	if (k == sizeof(words) / sizeof(words[0]))
+		return 0;
+	/* Sampling a process, reading its memory: only root and the mount's
+	 * user may ask, as for faultline crash. */
+	if (fuse_req_ctx(req)->uid != 0 && fuse_req_ctx(req)->uid != getuid())
+		return -EPERM;
 	if (ctl_word(line, n, CALLS_CTL_PERF, rest, sizeof(rest))) {
 		if (sscanf(rest, "%d%n", &tid, &used) != 1 || rest[used] || tid <= 0)
 			return -EINVAL;

@@ -85,7 +85,7 @@ void fs_ctl_write(struct fs *fs, fuse_req_t req, const char *buf, size_t size)
 		if ((t = fs_trig_crash(fs, req, p, (size_t)(nl - p))) == 1)
 			return; /* the power is cut: req failed, the rest is moot */
 		if (t != 0 || (t = fs_trig_ctl(fs, p, (size_t)(nl - p))) != 0 ||
-		    (t = fs_calls_ctl(fs, p, (size_t)(nl - p))) != 0 ||
+		    (t = fs_calls_ctl(fs, req, p, (size_t)(nl - p))) != 0 ||
 		    (t = fs_fold_ctl(fs, p, (size_t)(nl - p))) != 0) {
 			err = t < 0 ? t : err;
 			continue;

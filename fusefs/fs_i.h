@@ -171,9 +171,10 @@ void fs_calls_close(struct fs *fs);
  * tracer asked for): the call its process is in, logged, and the mapped
  * pages captured before it. */
 void fs_calls_at(struct fs *fs, const struct trace_rec *r);
-/* A control line of the tracer about mappings (calls.h, CALLS_CTL_MAP and
- * after): 1 applied, 0 the line is not one, -EINVAL malformed. */
-int fs_calls_ctl(struct fs *fs, const char *line, size_t n);
+/* A control line of the tracer (calls.h: CALLS_CTL_PERF, CALLS_CTL_MAP and
+ * after), from req: 1 applied, 0 the line is not one, -EINVAL malformed,
+ * -EPERM from a user other than root and the mount's. */
+int fs_calls_ctl(struct fs *fs, struct fuse_req *req, const char *line, size_t n);
 
 /* ---- fs_fold.c: faultline mount moving the trace to a folded one ---- */
 

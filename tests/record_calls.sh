@@ -182,6 +182,22 @@ fsside() {
 fsside ""
 fsside FAULTLINE_CALLS_NOPERF=1
 
+# Only root and the mount's user may ask faultline-fs to sample a process or
+# to follow a mapping: another user's mark goes in, its "\001perf" is refused.
+if command -v setpriv >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+	"$FL" record -o "$WORK/u" --calls --allow-other -- sh -c '
+		chmod 755 .
+		setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "
+			echo other-user >.faultline-ctl || exit 3
+			printf \"\\001perf 1\\n\" >.faultline-ctl 2>/dev/null && exit 4
+			printf \"\\001map 1 4096 4096 0 x\\n\" >.faultline-ctl 2>/dev/null && exit 5
+			exit 0"' >"$WORK/u.out" 2>&1 ||
+		fail "another user's control lines: $(cat "$WORK/u.out")"
+	"$FL" show "$WORK/u" | grep -q 'mark .*other-user' || fail "another user's mark is not recorded"
+else
+	echo "# not root or no setpriv: another user's control lines not tried"
+fi
+
 # A static binary's calls have their sites too (its own code has line numbers).
 "$FL" show "$WORK/synconly-static-sync--calls" | grep -q 'write .* in run() synconly\.c:[0-9]*' ||
 	fail "no call site in the static binary's trace: $("$FL" show "$WORK/synconly-static-sync--calls" | grep write)"
