@@ -155,8 +155,7 @@ int rec_append(struct fs *fs, struct trace_rec *r, int res)
 
 	if ((err = __atomic_load_n(&fs->rec_err, __ATOMIC_ACQUIRE)))
 		return err;
-	if (fs->calls && r->op != TRACE_OP_SYNCFS &&
-	    !(r->op == TRACE_OP_WRITE && (r->flags & TRACE_WF_EARLY)))
+	if (fs->calls)
 		fs_calls_at(fs, r);
 	r->result = res;
 	pthread_rwlock_rdlock(&fs->trace_lock); /* r's seq names it in this file */

@@ -278,6 +278,12 @@ static uint64_t rec_bytes(const struct trace_rec *r)
 	return r->op == TRACE_OP_WRITE ? r->len : r->op == TRACE_OP_MARK ? r->name_len + 1u : 0;
 }
 
+/* Record r carried more of the bytes t's call asked to write. */
+static void carried(struct fs_calls_thread *t, const struct trace_rec *r)
+{
+	t->more -= t->more < rec_bytes(r) ? t->more : rec_bytes(r);
+}
+
 /*
  * Is this request of t one more of the call it logged last?  A call makes
  * one request, but for a write longer than one request (its WRITEs, each
@@ -341,13 +347,14 @@ void fs_calls_at(struct fs *fs, const struct trace_rec *r)
 	long nr;
 	int n;
 
+	if (r->op == TRACE_OP_FLUSH || r->op == TRACE_OP_RELEASE || r->op == TRACE_OP_SYNCFS ||
+	    (r->op == TRACE_OP_WRITE && (r->flags & TRACE_WF_EARLY)))
+		return; /* a close's (no call joins them), or the tracer's (it logs those calls) */
 	if (!r->pid) {
 		if (r->op == TRACE_OP_WRITE)
 			wb_note(fs, c, r->id);
 		return;
 	}
-	if (r->op == TRACE_OP_FLUSH || r->op == TRACE_OP_RELEASE)
-		return; /* a close's: no call joins them */
 	pthread_mutex_lock(&c->lock);
 	/* A request of its file: a write-back before it was not forced by a later fsync. */
 	if ((w = wb_find(c, r->id)) < c->nwb) {
@@ -360,13 +367,13 @@ void fs_calls_at(struct fs *fs, const struct trace_rec *r)
 	if (!call_of(fs, c, t, &nr, arg, &entry) || !(sys = calls_sys_of(nr)) || sys->traced)
 		goto out; /* not in a call, not ours to read, or the tracer logs it */
 	if (same_call(t, nr, arg, r)) {
-		t->more -= t->more < rec_bytes(r) ? t->more : rec_bytes(r);
+		carried(t, r);
 		t->op = r->op;
 		goto out;
 	}
 	if (!entry) /* not sampled: its first request is the best we know */
 		entry = r->op == TRACE_OP_FSYNC && wb_ns ? wb_ns /* the write-back it forced */
-							: calls_now(fs);
+							: t->seen_ns;
 	if (t->nr >= 0 && entry <= t->entry_ns)
 		entry = t->entry_ns + 1; /* after the thread's previous call, which it ends */
 	t->nr = nr;
@@ -375,13 +382,12 @@ void fs_calls_at(struct fs *fs, const struct trace_rec *r)
 	t->id = r->id;
 	memcpy(t->arg, arg, sizeof(arg));
 	t->more = rec_bytes(r) ? call_bytes(t->tid, nr, arg) : 0;
-	t->more -= t->more < rec_bytes(r) ? t->more : rec_bytes(r);
+	carried(t, r);
 	if (c->sites_on)
 		calls_site_walk(c->sites, (pid_t)r->pid, site, sizeof(site));
-	n = snprintf(line, sizeof(line), "%u %ld 0 %llu 0 %llx %llx %llx %llx%s%s\n", r->pid, nr,
-		     (unsigned long long)entry, (unsigned long long)arg[0],
-		     (unsigned long long)arg[1], (unsigned long long)arg[2],
-		     (unsigned long long)arg[3], site[0] ? "\t" : "", site);
+	n = calls_format(line, sizeof(line),
+			 &(struct calls_call){.tid = r->pid, .nr = nr, .entry_ns = entry,
+					      .arg = {arg[0], arg[1], arg[2], arg[3]}, .site = site});
 	if (n > 0 && (size_t)n < sizeof(line)) {
 		memcpy(c->buf + c->len, line, (size_t)n);
 		c->len += (size_t)n;

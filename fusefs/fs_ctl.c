@@ -16,12 +16,8 @@
 #define FUSE_USE_VERSION 312
 
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "calls.h"
 #include "fs_req.h"

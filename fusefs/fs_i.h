@@ -167,9 +167,9 @@ void fs_ctl_write(struct fs *fs, struct fuse_req *req, const char *buf, size_t s
 int fs_calls_open(struct fs *fs, const char *log);
 /* Writes out what is logged, and stops. */
 void fs_calls_close(struct fs *fs);
-/* Record r is about to be appended (not a captured page, not a SYNCFS the
- * tracer asked for): the call its process is in, logged, and the mapped
- * pages captured before it. */
+/* Record r is about to be appended: the call its process is in, logged,
+ * and the mapped pages captured before it (nothing for a record no call
+ * joins, or one the tracer asked for: a captured page, a SYNCFS). */
 void fs_calls_at(struct fs *fs, const struct trace_rec *r);
 /* A control line of the tracer (calls.h: CALLS_CTL_PERF, CALLS_CTL_MAP and
  * after), from req: 1 applied, 0 the line is not one, -EINVAL malformed,

@@ -429,14 +429,15 @@ static void log_sqes(const struct calls_thread *t)
  * in the calls log (calls.h), and an io_uring_enter's SQEs after it. */
 static void log_call(const struct calls_thread *t, long long rval, uint64_t exit_ns)
 {
+	struct calls_call c = {.tid = (uint32_t)t->tid, .nr = t->nr, .result = rval,
+			       .entry_ns = t->entry_ns, .exit_ns = exit_ns,
+			       .arg = {t->arg[0], t->arg[1], t->arg[2], t->arg[3]},
+			       .site = (char *)t->site};
 	char line[512];
-	int n = snprintf(line, sizeof(line), "%d %ld %lld %llu %llu %llx %llx %llx %llx%s%s\n",
-			 (int)t->tid, t->nr, rval, (unsigned long long)t->entry_ns,
-			 (unsigned long long)exit_ns, (unsigned long long)t->arg[0],
-			 (unsigned long long)t->arg[1], (unsigned long long)t->arg[2],
-			 (unsigned long long)t->arg[3], t->site[0] ? "\t" : "", t->site);
+	int n = calls_format(line, sizeof(line), &c);
 
-	log_line(line, (size_t)n);
+	if (n > 0 && (size_t)n < sizeof(line))
+		log_line(line, (size_t)n);
 	if (t->nr == SYS_io_uring_enter)
 		log_sqes(t);
 }

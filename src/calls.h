@@ -185,6 +185,10 @@ struct calls_log {
 	size_t nflush;
 };
 
+/* c as one line of the calls log, into buf (snprintf's result).  The
+ * tracer and faultline-fs both write lines this way. */
+int calls_format(char *buf, size_t len, const struct calls_call *c);
+
 /* Reads TRACE/calls into *log.  0; -ENOENT when the trace has none
  * (recorded without --calls); -errno.  Free with calls_log_free. */
 int calls_load(const char *trace_dir, struct calls_log *log);

@@ -105,7 +105,18 @@ static int call_cmp(const void *a, const void *b)
 	return x->entry_ns < y->entry_ns ? -1 : x->entry_ns > y->entry_ns;
 }
 
-/* One whole line into *c; false for anything else. */
+int calls_format(char *buf, size_t len, const struct calls_call *c)
+{
+	const char *site = c->site ? c->site : "";
+
+	return snprintf(buf, len, "%u %ld %lld %llu %llu %llx %llx %llx %llx%s%s\n", c->tid, c->nr,
+			c->result, (unsigned long long)c->entry_ns, (unsigned long long)c->exit_ns,
+			(unsigned long long)c->arg[0], (unsigned long long)c->arg[1],
+			(unsigned long long)c->arg[2], (unsigned long long)c->arg[3],
+			site[0] ? "\t" : "", site);
+}
+
+/* One whole line into *c (calls_format's); false for anything else. */
 static bool parse_line(const char *line, struct calls_call *c)
 {
 	unsigned long long e, x, a[4];

@@ -461,6 +461,12 @@ static void cache_keep(const struct site_thread *t, const struct site_walk *w,
 	}
 }
 
+/* Was way e cached for t's registers, and can it be checked? */
+static bool way_fits(const struct site_thread *t, const struct site_entry *e)
+{
+	return e->pc == t->pc && e->sp == t->sp && e->nread <= SITE_READS;
+}
+
 /*
  * The way of set (SITE_WAYS entries) cached for t's registers that still
  * holds: every word its walk read has the same value now.  One read of
@@ -476,7 +482,7 @@ static const struct site_entry *cache_find(struct site_thread *t, const struct s
 
 	for (k = 0; k < SITE_WAYS; k++) {
 		e = &set[k];
-		if (e->pc != t->pc || e->sp != t->sp || e->nread > SITE_READS)
+		if (!way_fits(t, e))
 			continue;
 		if (e->nread == 0)
 			return e;
@@ -498,7 +504,7 @@ static const struct site_entry *cache_find(struct site_thread *t, const struct s
 	}
 	for (k = 0; k < SITE_WAYS; k++) {
 		e = &set[k];
-		if (e->pc != t->pc || e->sp != t->sp || e->nread > SITE_READS)
+		if (!way_fits(t, e))
 			continue;
 		for (j = 0; j < e->nread && !memcmp(t->stack + (e->addr[j] - t->lo), &e->val[j], 8);
 		     j++)
